@@ -1,0 +1,51 @@
+# cnnviz — the README's two commands are `make lab` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8888
+# JupyterLab refuses to run as root unless told; containers and CI often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test unit nbval notebooks bench offline-model download clean help
+
+help:
+	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
+	@echo "make test       unit tests + every solution notebook in fast mode"
+	@echo "make notebooks  regenerate notebooks/ from solutions/"
+	@echo "make bench      speed ratios against reference implementations"
+	@echo "make download   pre-fetch ImageNet weights and optional assets"
+	@echo "make offline-model  retrain the offline ShapesNet (data/shapesnet.pt)"
+
+# One environment for everything: the kit plus its dev tools, torch pinned by constraints.txt.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
+
+test: unit nbval
+
+unit: $(VENV)/.installed
+	CNNVIZ_FAST=1 $(PY) -m pytest tests
+
+nbval: $(VENV)/.installed
+	CNNVIZ_FAST=1 CNNVIZ_OFFLINE=$${CNNVIZ_OFFLINE:-1} MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/
+
+notebooks: $(VENV)/.installed
+	$(PY) tools/build_notebooks.py
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+download: $(VENV)/.installed
+	$(PY) -m cnnviz_helpers.download
+
+offline-model: $(VENV)/.installed
+	$(PY) -m cnnviz_helpers.train_shapesnet
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,62 @@
+"""Kit-wide settings read from the environment: device choice, fast mode, seeding.
+
+``CNNVIZ_DEVICE``  force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+``CNNVIZ_FAST=1``  shrink iterations and image sizes (set by ``make test`` for nbval).
+``CNNVIZ_OFFLINE=1`` never try to download ImageNet weights (see :func:`cnnviz_helpers.load_model`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def fast_mode() -> bool:
+    """True when ``CNNVIZ_FAST`` is set: notebooks and helpers then do the least work that still shows the idea."""
+    return _env_flag("CNNVIZ_FAST")
+
+
+def offline_mode() -> bool:
+    """True when ``CNNVIZ_OFFLINE`` is set: never try to download weights."""
+    return _env_flag("CNNVIZ_OFFLINE")
+
+
+def budget(full: T, fast: T) -> T:
+    """``full`` normally, ``fast`` in fast mode — the one switch every heavy loop goes through.
+
+    Example:
+        >>> steps = budget(200, fast=5)   # 200 iterations for students, 5 under `make test`
+    """
+    return fast if fast_mode() else full
+
+
+def default_device() -> torch.device:
+    """``CNNVIZ_DEVICE`` if set, else CUDA, else Apple MPS, else CPU."""
+    forced = os.environ.get("CNNVIZ_DEVICE", "").strip()
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

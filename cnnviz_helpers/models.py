@@ -1,0 +1,290 @@
+"""Loading the networks the lecture looks at — or, offline, the kit's own ShapesNet.
+
+``load_model("squeezenet1_1")`` (the CS231n choice: fast on a CPU) returns a :class:`KitModel`: the
+network in eval mode with frozen parameters, its class names, its preprocessing and the layers the
+notebooks use. ImageNet weights come through torchvision's weights API (cached under
+``$TORCH_HOME/hub/checkpoints``, with a download progress bar, loaded with ``weights_only=True``).
+When they are not cached and cannot be downloaded — or ``CNNVIZ_OFFLINE=1`` — the kit says so in one
+line and uses ShapesNet, a small CNN it trained itself on synthetic shapes (``data/shapesnet.md``).
+
+Example:
+    >>> km = load_model()                      # squeezenet1_1, or ShapesNet when offline
+    >>> img = km.examples[0].image
+    >>> km.predict(km.preprocess(img))[0][:2]  # [(class name, probability), ...]
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+
+from . import images as im
+from .config import default_device, offline_mode
+from .shapes import CLASS_NAMES as SHAPE_CLASSES
+from .shapes import make_shapes
+from .shapesnet import MEAN as SHAPES_MEAN
+from .shapesnet import STD as SHAPES_STD
+from .shapesnet import WEIGHTS_PATH, load_shapesnet
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the kit knows about one architecture: the layers its notebooks use."""
+
+    layers: tuple[str, ...]  # layers worth visualizing, shallow → deep
+    last_conv: str  # Grad-CAM / "last convolutional" layer
+    penultimate: str  # features for kNN / PCA / t-SNE (pooled when 4-D)
+    examples: tuple[tuple[str, str], ...] = ()  # (sample image, class name) pairs for ImageNet models
+
+
+_IMAGENET_EXAMPLES = (("chelsea", "tabby"), ("coffee", "espresso"), ("grace_hopper", "military uniform"))
+
+SPECS: dict[str, ModelSpec] = {
+    "squeezenet1_1": ModelSpec(
+        layers=("features.1", "features.3", "features.4", "features.6", "features.7", "features.9",
+                "features.10", "features.11", "features.12"),
+        last_conv="features.12",
+        penultimate="features.12",
+        examples=_IMAGENET_EXAMPLES,
+    ),
+    "vgg16": ModelSpec(
+        layers=("features.1", "features.3", "features.6", "features.8", "features.11", "features.13",
+                "features.15", "features.18", "features.20", "features.22", "features.25", "features.27",
+                "features.29"),
+        last_conv="features.29",
+        penultimate="classifier.4",
+        examples=_IMAGENET_EXAMPLES,
+    ),
+    "vgg19": ModelSpec(
+        layers=("features.1", "features.3", "features.6", "features.8", "features.11", "features.13",
+                "features.15", "features.17", "features.20", "features.22", "features.24", "features.26",
+                "features.29", "features.31", "features.33", "features.35"),
+        last_conv="features.35",
+        penultimate="classifier.4",
+        examples=_IMAGENET_EXAMPLES,
+    ),
+    "resnet18": ModelSpec(
+        layers=("relu", "layer1", "layer2", "layer3", "layer4"),
+        last_conv="layer4",
+        penultimate="avgpool",
+        examples=_IMAGENET_EXAMPLES,
+    ),
+    "googlenet": ModelSpec(
+        layers=("conv1", "conv2", "conv3", "inception3a", "inception3b", "inception4a", "inception4b",
+                "inception4c", "inception4d", "inception4e", "inception5a", "inception5b"),
+        last_conv="inception5b",
+        penultimate="avgpool",
+        examples=_IMAGENET_EXAMPLES,
+    ),
+    "shapesnet": ModelSpec(
+        layers=("features.2", "features.6", "features.10", "features.14"),
+        last_conv="features.14",
+        penultimate="classifier.3",
+    ),
+}
+IMAGENET_MODELS = tuple(n for n in SPECS if n != "shapesnet")
+
+
+@dataclass
+class Example:
+    """A picture the notebooks use, with its class and (for generated images) the object mask."""
+
+    name: str
+    image: Image.Image
+    label: int
+    mask: np.ndarray | None = None
+
+
+@dataclass
+class KitModel:
+    """A network plus everything needed to use it in the notebooks.
+
+    Attributes:
+        model: the ``nn.Module``, in eval mode, parameters frozen, on ``device``.
+        name: ``"squeezenet1_1"``, ``"vgg16"``, … or ``"shapesnet"``.
+        class_names: one name per output.
+        mean, std: input normalisation.
+        input_size: side of the square input the notebooks use.
+        spec: the layers the notebooks use (:class:`ModelSpec`).
+        offline: True for the kit's ShapesNet (not an ImageNet model).
+        description: one readable line about what this model is.
+        examples: a few images with their classes (photos for ImageNet models, generated shapes
+            with ground-truth masks for ShapesNet).
+    """
+
+    model: nn.Module
+    name: str
+    class_names: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    input_size: int
+    spec: ModelSpec
+    offline: bool
+    description: str
+    examples: list[Example] = field(default_factory=list)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def __repr__(self) -> str:
+        return f"KitModel({self.description})"
+
+    def preprocess(self, img: im.ImageLike | Sequence[im.ImageLike], size: int | None = None) -> torch.Tensor:
+        """Image(s) → normalised ``[N, 3, S, S]`` tensor on the model's device (``S = input_size``)."""
+        return im.preprocess(img, self.mean, self.std, size or self.input_size, device=self.device)
+
+    def deprocess(self, x: torch.Tensor, rescale: bool = False) -> np.ndarray:
+        """Normalised tensor → ``HxWx3`` float image(s) in [0, 1], ready for ``plt.imshow``."""
+        return im.deprocess(x, self.mean, self.std, rescale=rescale)
+
+    @torch.inference_mode()
+    def predict(self, x: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
+        """Top-``k`` ``(class name, probability)`` for each image of a preprocessed batch."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            probs = self.model(x.to(self.device)).softmax(-1)
+        finally:
+            self.model.train(was_training)
+        top = probs.topk(min(k, probs.shape[-1]), dim=-1)
+        return [
+            [(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)
+        ]
+
+    def class_index(self, name: str | int) -> int:
+        """Index of a class from its name (exact, then case-insensitive, then closest matches suggested)."""
+        if isinstance(name, int):
+            if not 0 <= name < len(self.class_names):
+                raise IndexError(f"{self.name} has {len(self.class_names)} classes: index must be in 0..{len(self.class_names) - 1}")
+            return name
+        lower = [c.lower() for c in self.class_names]
+        if name in self.class_names:
+            return self.class_names.index(name)
+        if name.lower() in lower:
+            return lower.index(name.lower())
+        close = difflib.get_close_matches(name.lower(), lower, n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(self.class_names[lower.index(c)] for c in close)}?" if close else ""
+        raise KeyError(f"{self.name} has no class {name!r}.{hint}")
+
+    def search_classes(self, text: str) -> list[tuple[int, str]]:
+        """Classes whose name contains ``text`` (case-insensitive), for class pickers."""
+        return [(i, c) for i, c in enumerate(self.class_names) if text.lower() in c.lower()]
+
+
+def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:
+    labels = np.repeat(np.arange(len(SHAPE_CLASSES)), n_per_class)
+    images, labels, masks = make_shapes(len(labels), seed=seed, labels=labels)
+    return [
+        Example(f"{SHAPE_CLASSES[y]} #{i}", Image.fromarray(x), int(y), m)
+        for i, (x, y, m) in enumerate(zip(images, labels, masks))
+    ]
+
+
+def _offline_model(device: torch.device) -> KitModel:
+    return KitModel(
+        model=_frozen(load_shapesnet(WEIGHTS_PATH, device)),
+        name="shapesnet",
+        class_names=list(SHAPE_CLASSES),
+        mean=SHAPES_MEAN,
+        std=SHAPES_STD,
+        input_size=64,
+        spec=SPECS["shapesnet"],
+        offline=True,
+        description="ShapesNet — the kit's offline CNN (10 synthetic shape/texture classes, 64×64 input; NOT an ImageNet model)",
+        examples=_shapes_examples(),
+    )
+
+
+def _frozen(model: nn.Module) -> nn.Module:
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Module, torchvision.models.WeightsEnum]:
+    """The torchvision model ``name`` and its default weights enum (weights loaded if ``pretrained``)."""
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    kwargs: dict[str, object] = {"num_classes": len(weights.meta["categories"])}
+    if name == "googlenet":  # what torchvision's builder does for pretrained GoogLeNet
+        kwargs.update(transform_input=True, aux_logits=True, init_weights=False)
+    model = torchvision.models.get_model(name, weights=None, **kwargs)
+    if pretrained:
+        state = weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
+        model.load_state_dict(state)
+    if name == "googlenet":
+        model.aux_logits = False
+        model.aux1 = model.aux2 = None  # type: ignore[assignment]
+    return model, weights
+
+
+def load_model(
+    name: str = "squeezenet1_1",
+    weights: Literal["imagenet", "random"] = "imagenet",
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> KitModel:
+    """Load a network for the notebooks.
+
+    Args:
+        name: one of ``squeezenet1_1`` (default), ``vgg16``, ``vgg19``, ``googlenet``, ``resnet18``,
+            or ``shapesnet`` (the kit's offline model).
+        weights: ``"imagenet"`` (downloads once, then reads the cache) or ``"random"`` (untrained;
+            for sanity checks and tests — say so wherever you show results).
+        device: default :func:`cnnviz_helpers.default_device` (CUDA, then MPS, then CPU).
+        progress: show a progress bar while downloading.
+
+    Returns:
+        A :class:`KitModel`. When ImageNet weights cannot be had (no cache, no network) or
+        ``CNNVIZ_OFFLINE=1``, one line says so and the kit's ShapesNet is returned instead.
+    """
+    dev = torch.device(device) if device is not None else default_device()
+    if name == "shapesnet":
+        return _offline_model(dev)
+    if name not in SPECS:
+        close = difflib.get_close_matches(name, list(SPECS), n=3)
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(SPECS)}" + (f" (did you mean {close[0]}?)" if close else ""))
+    if weights not in ("imagenet", "random"):
+        raise ValueError(f"weights must be 'imagenet' or 'random', got {weights!r}")
+    pretrained = weights == "imagenet"
+    if pretrained and offline_mode():
+        print(f"cnnviz: CNNVIZ_OFFLINE is set → using the kit's offline ShapesNet instead of ImageNet {name} (not an ImageNet model).")
+        return _offline_model(dev)
+    try:
+        model, wenum = _build_imagenet(name, pretrained, progress)
+    except Exception as err:  # no network, no cache, proxy errors, truncated download …
+        reason = f"{type(err).__name__}: {err}".splitlines()[0][:100]
+        print(
+            f"cnnviz: ImageNet weights for {name} are not cached and could not be downloaded ({reason}) "
+            "→ using the kit's offline ShapesNet instead (synthetic shapes, not an ImageNet model)."
+        )
+        return _offline_model(dev)
+    tf = wenum.transforms()
+    label = "ImageNet-pretrained" if pretrained else "RANDOM (untrained) weights"
+    spec = SPECS[name]
+    classes = list(wenum.meta["categories"])
+    examples = [Example(img, im.load_image(img), classes.index(cls)) for img, cls in spec.examples]
+    return KitModel(
+        model=_frozen(model.to(dev)),
+        name=name,
+        class_names=classes,
+        mean=tuple(tf.mean),
+        std=tuple(tf.std),
+        input_size=int(tf.crop_size[0]),
+        spec=spec,
+        offline=False,
+        description=f"{name}, {label} (torchvision {wenum}), {len(classes)} classes, {tf.crop_size[0]}px input",
+        examples=examples,
+    )

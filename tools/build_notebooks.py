@@ -1,0 +1,124 @@
+"""Generate the student notebooks in ``notebooks/`` from the sources in ``solutions/``.
+
+``solutions/*.ipynb`` are the only notebooks anyone edits. They use nbgrader's markers:
+
+- ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in a code cell: the lines between become
+  ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` (in a markdown cell: ``YOUR ANSWER HERE``);
+- ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``: removed from the student version;
+- a code cell whose first line starts with ``# Self-check`` is an autograded test cell (1 point).
+
+The build also normalises the sources: outputs and execution counts are cleared and nbgrader cell
+metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them).
+
+    python tools/build_notebooks.py          # write notebooks/ (and normalise solutions/)
+    python tools/build_notebooks.py --check  # exit 1 if anything is out of date (used by the tests)
+    python tools/build_notebooks.py 04_occlusion   # just one notebook
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
+
+_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S)
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
+
+
+def _nbgrader_meta(kind: str, grade_id: str) -> dict:
+    base = {"schema_version": 3, "task": False, "grade_id": grade_id}
+    if kind == "solution":
+        return base | {"solution": True, "grade": False, "locked": False}
+    if kind == "test":
+        return base | {"solution": False, "grade": True, "locked": True, "points": 1}
+    return base | {"solution": False, "grade": False, "locked": False}
+
+
+def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
+    """Clear outputs and set nbgrader metadata on marked cells (in place; returns ``nb``)."""
+    counts = {"solution": 0, "test": 0}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+        src = cell.source
+        if "### BEGIN SOLUTION" in src:
+            kind = "solution"
+        elif cell.cell_type == "code" and (src.lstrip().startswith("# Self-check") or "### BEGIN HIDDEN TESTS" in src):
+            kind = "test"
+        else:
+            cell.metadata.pop("nbgrader", None)
+            continue
+        counts[kind] += 1
+        old = cell.metadata.get("nbgrader", {})
+        grade_id = old.get("grade_id") or f"{stem}_{kind}_{counts[kind]}"
+        cell.metadata["nbgrader"] = _nbgrader_meta(kind, grade_id) | (
+            {"points": old["points"]} if kind == "test" and "points" in old else {}
+        )
+    return nb
+
+
+def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Solutions replaced by placeholders, hidden tests removed."""
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _SOLUTION.sub("YOUR ANSWER HERE\n", cell.source)
+        else:
+            cell.source = _SOLUTION.sub(lambda m: f"{m[1]}# YOUR CODE HERE\n{m[1]}raise NotImplementedError()\n", cell.source)
+            cell.source = _HIDDEN.sub("", cell.source)
+        cell.source = cell.source.rstrip("\n")
+    return out
+
+
+def _text(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def build(check: bool = False, only: list[str] | None = None) -> list[Path]:
+    """Build (or, with ``check``, only compare); returns the files that were / would be changed.
+
+    ``only``: notebook names (stems) to build; stale student notebooks are removed only in a full build.
+    """
+    changed: list[Path] = []
+    NOTEBOOKS.mkdir(exist_ok=True)
+    sources = sorted(p for p in SOLUTIONS.glob("*.ipynb") if not only or p.stem in only)
+    for src in sources:
+        nb = normalise(nbformat.read(src, as_version=4), src.stem)
+        for path, text in ((src, _text(nb)), (NOTEBOOKS / src.name, _text(student_version(nb)))):
+            if not path.exists() or path.read_text() != text:
+                changed.append(path)
+                if not check:
+                    path.write_text(text)
+    expected = {s.name for s in sources}
+    for stale in [] if only else sorted(NOTEBOOKS.glob("*.ipynb")):
+        if stale.name not in expected:
+            changed.append(stale)
+            if not check:
+                stale.unlink()
+    return changed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if notebooks/ or solutions/ are out of date")
+    parser.add_argument("names", nargs="*", help="only these notebooks (e.g. 04_occlusion); default: all")
+    args = parser.parse_args()
+    changed = build(check=args.check, only=[Path(n).stem for n in args.names])
+    for p in changed:
+        print(("out of date: " if args.check else "wrote: ") + str(p.relative_to(ROOT)))
+    if args.check and changed:
+        print("run `make notebooks` and commit the result", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
