@@ -27,6 +27,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S)
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
@@ -42,7 +43,8 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
 
 
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
-    """Clear outputs and set nbgrader metadata on marked cells (in place; returns ``nb``)."""
+    """Clear outputs, set the kernel and nbgrader metadata on marked cells (in place; returns ``nb``)."""
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     counts = {"solution": 0, "test": 0}
     for cell in nb.cells:
         if cell.cell_type == "code":
