@@ -129,8 +129,19 @@ def resize(img: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
-def _stats(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
+def channel_view(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
+    """Per-channel statistics as a ``[1, C, 1, 1]`` tensor with ``like``'s dtype and device."""
     return torch.as_tensor(values, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
+
+
+def to_pixels(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Normalised ``[N, 3, H, W]`` tensor → pixel values (``x * std + mean``, in [0, 1] for real images)."""
+    return x * channel_view(std, x) + channel_view(mean, x)
+
+
+def from_pixels(p: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Pixel values ``[N, 3, H, W]`` → the model's normalised input (``(p - mean) / std``)."""
+    return (p - channel_view(mean, p)) / channel_view(std, p)
 
 
 def preprocess(
@@ -145,8 +156,7 @@ def preprocess(
     arrs = [np.asarray(load_image(i, size), dtype=np.float32) for i in imgs]
     if len({a.shape for a in arrs}) > 1:
         raise ValueError("images have different sizes; pass size= to resize them to one")
-    x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).div_(255.0)
-    x = (x - _stats(mean, x)) / _stats(std, x)
+    x = from_pixels(torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).div_(255.0), mean, std)
     return x.to(device) if device is not None else x
 
 
@@ -161,7 +171,7 @@ def deprocess(
     t = x.detach().float()
     single = t.ndim == 3
     t = t.unsqueeze(0) if single else t
-    t = t * _stats(std, t) + _stats(mean, t)
+    t = to_pixels(t, mean, std)
     if rescale:
         lo = t.amin(dim=(1, 2, 3), keepdim=True)
         hi = t.amax(dim=(1, 2, 3), keepdim=True)

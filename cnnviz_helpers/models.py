@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Union
 
 import numpy as np
 import torch
@@ -181,6 +181,24 @@ class KitModel:
     def search_classes(self, text: str) -> list[tuple[int, str]]:
         """Classes whose name contains ``text`` (case-insensitive), for class pickers."""
         return [(i, c) for i, c in enumerate(self.class_names) if text.lower() in c.lower()]
+
+
+ModelLike = Union[KitModel, nn.Module]
+
+
+def unwrap(
+    model: ModelLike, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+) -> tuple[nn.Module, tuple[float, ...], tuple[float, ...]]:
+    """The ``nn.Module`` behind ``model`` and its input normalisation.
+
+    Every method accepts a :class:`KitModel` or a plain ``nn.Module``; explicit ``mean`` / ``std``
+    win, then the KitModel's, then ImageNet's.
+    """
+    if isinstance(model, KitModel):
+        net, m, s = model.model, model.mean, model.std
+    else:
+        net, m, s = model, im.IMAGENET_MEAN, im.IMAGENET_STD
+    return net, tuple(m if mean is None else mean), tuple(s if std is None else std)
 
 
 def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:

@@ -15,11 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .shapes import CLASS_NAMES, IMAGE_SIZE, make_shapes
+from .images import DATA_DIR
+from .shapes import CLASS_NAMES, make_shapes
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 WEIGHTS_PATH = DATA_DIR / "shapesnet.pt"
-CARD_PATH = DATA_DIR / "shapesnet.md"
 # Normalisation used for training (per-channel statistics of the generated data, rounded).
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)

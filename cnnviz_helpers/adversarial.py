@@ -1,0 +1,297 @@
+"""Fooling images and adversarial examples (lecture section 7).
+
+Three ways to change an image as little as possible so that a network changes its mind:
+
+- :func:`fooling_image` — the CS231n "fooling image": normalised gradient-ascent steps on the
+  target class score until the network's top class *is* the target (Szegedy et al. 2014).
+- :func:`fgsm` — the Fast Gradient Sign Method: one step of size ε along the sign of the loss
+  gradient (Goodfellow et al. 2015).
+- :func:`pgd` — Projected Gradient Descent in the L∞ ball: many small sign steps, each followed
+  by a projection back into the ε-ball (Madry et al. 2018).
+
+Conventions shared by the three functions:
+
+- They take the model — a :class:`~cnnviz_helpers.KitModel` (its ``mean``/``std`` and class names
+  are then used) or any classifier ``nn.Module`` — and a *normalised* batch ``x`` (what
+  ``km.preprocess`` returns), and return a normalised batch of the same shape, ready for
+  ``km.predict`` and ``km.deprocess``.
+- Sizes are in **pixel units on the [0, 1] scale** (ε = 8/255 means "8 grey levels out of 255").
+  The attack works on the pixel image ``p = x * std + mean``, so a pixel ε becomes ``ε / std_c``
+  in channel ``c`` of the normalised input. ``mean`` and ``std`` come from the KitModel; for a plain
+  ``nn.Module`` they default to the ImageNet statistics, as in :func:`cnnviz_helpers.preprocess`.
+- Every result is a valid picture: pixels stay inside [0, 1].
+- The model is used through :class:`cnnviz_helpers.Hooks`: eval mode and frozen parameters during
+  the attack, everything restored afterwards (also on errors).
+
+Example:
+    >>> km = load_model()
+    >>> x = km.preprocess(km.examples[0].image)
+    >>> x_adv = pgd(km, x, eps=4 / 255)
+    >>> perturbation_size(x, x_adv, km.std)      # (L∞, L2) per image, pixel units in [0, 1]
+    >>> km.predict(x_adv)[0]                     # the new top-5
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import trange
+
+from .images import IMAGENET_STD, channel_view
+from .layers import Hooks
+from .models import KitModel, ModelLike, unwrap
+
+Callback = Callable[[int, torch.Tensor], None]
+"""``callback(step, image)``: steps done so far and the current normalised batch (detached)."""
+Labels = int | str | Sequence[int | str] | torch.Tensor
+"""One class for the whole batch or one per image: indices, or names when the model is a KitModel."""
+
+
+def _as_labels(
+    model: ModelLike, labels: Labels, n: int, num_classes: int, device: torch.device, what: str
+) -> torch.Tensor:
+    """One class index per image as a ``[n]`` long tensor, with a clear error when out of range."""
+    if isinstance(labels, str) or (isinstance(labels, (list, tuple)) and any(isinstance(v, str) for v in labels)):
+        if not isinstance(model, KitModel):
+            raise TypeError(f"class names need a KitModel (load_model(...)); with a plain nn.Module pass {what} as indices")
+        labels = [model.class_index(v) for v in ([labels] if isinstance(labels, str) else labels)]
+    y = torch.as_tensor(labels, dtype=torch.long, device=device).reshape(-1)
+    if y.numel() == 1:
+        y = y.expand(n)
+    if y.numel() != n:
+        raise ValueError(f"{what} must be one class index or one per image ({n}), got {y.numel()}")
+    if y.min() < 0 or y.max() >= num_classes:
+        raise IndexError(f"{what} must be in 0..{num_classes - 1} (the model has {num_classes} classes), got {y.tolist()}")
+    return y
+
+
+def perturbation_size(x: torch.Tensor, x_adv: torch.Tensor, std: Sequence[float] = IMAGENET_STD) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""How big a perturbation is, in pixel units on the [0, 1] scale.
+
+    With :math:`\delta = (x_{adv} - x)\cdot\sigma` (the change of the pixel image), returns
+    :math:`\|\delta\|_\infty` and :math:`\|\delta\|_2` for each image. Multiply by 255 for grey levels.
+
+    Args:
+        x, x_adv: normalised batches ``[N, 3, H, W]`` (before and after).
+        std: the normalisation's standard deviations (``km.std``).
+
+    Returns:
+        ``(linf, l2)``, two ``[N]`` tensors.
+
+    Example:
+        >>> linf, l2 = perturbation_size(x, x_adv, km.std)
+        >>> print(f"L∞ = {255 * linf[0]:.1f}/255, L2 = {l2[0]:.2f}")
+    """
+    delta = ((x_adv - x) * channel_view(std, x)).flatten(1)
+    return delta.abs().amax(1), delta.norm(dim=1)
+
+
+def fooling_image(
+    model: ModelLike,
+    x: torch.Tensor,
+    target: Labels,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    step_size: float = 0.25,
+    max_steps: int = 100,
+    callback: Callback | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
+    r"""Change ``x`` until the model classifies it as ``target`` (the CS231n fooling image).
+
+    Gradient *ascent* on the target's raw score :math:`s_t`, with steps of fixed length in the
+    pixel image :math:`p`:
+
+    .. math::
+        p \leftarrow \operatorname{clip}_{[0,1]}\Big(p + \eta\,\frac{\nabla_p s_t}{\|\nabla_p s_t\|_2}\Big)
+
+    repeated until :math:`\arg\max_k s_k = t` (each image of the batch stops on its own). The
+    change this needs is usually invisible: look at the magnified difference ``x_fool - x``.
+
+    Args:
+        model: a :class:`~cnnviz_helpers.KitModel` or a classifier ``nn.Module`` (left exactly as it was).
+        x: normalised images ``[N, 3, H, W]`` (``km.preprocess``), pixels in [0, 1].
+        target: the class to reach — one for all images or one per image; index or (KitModel) name.
+        mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
+        step_size: :math:`\eta`, the L2 length of one step in pixel units ([0, 1] scale; the
+            CS231n step of 1 in normalised ImageNet units is about 0.23 pixel units).
+        max_steps: give up after this many steps (with a warning).
+        callback: ``callback(step, image)`` after every step, ``image`` the current normalised
+            batch (detached) — e.g. to update a :func:`cnnviz_helpers.widgets.live_image`.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The fooled images, normalised like ``x``.
+
+    Warns:
+        UserWarning: when some image is still not classified as ``target`` after ``max_steps``.
+
+    Example:
+        >>> x = km.preprocess(km.examples[0].image)
+        >>> x_fool = fooling_image(km, x, km.class_names[3])
+        >>> km.predict(x_fool)[0][0]                    # (class_names[3], ...)
+        >>> km.deprocess(x_fool - x, rescale=True)      # the magnified difference
+    """
+    net, mean, std = unwrap(model, mean, std)
+    m, s = channel_view(mean, x), channel_view(std, x)
+    p = (x.detach() * s + m).clamp(0, 1)
+    with Hooks(net):
+        bar = trange(max_steps + 1, desc="fooling", disable=not progress, leave=False)
+        for step in bar:
+            p.requires_grad_(True)
+            scores = net((p - m) / s)
+            if step == 0:
+                y = _as_labels(model, target, len(x), scores.shape[1], x.device, "target")
+            todo = scores.argmax(1) != y
+            bar.set_postfix(fooled=f"{len(x) - int(todo.sum())}/{len(x)}")
+            if not todo.any() or step == max_steps:
+                break
+            (grad,) = torch.autograd.grad(scores.gather(1, y[:, None]).sum(), p)
+            norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            p = (p.detach() + step_size * todo.view(-1, 1, 1, 1) * grad / norm).clamp(0, 1)
+            if callback is not None:
+                callback(step + 1, ((p - m) / s).detach())
+        bar.close()
+    if todo.any():
+        warnings.warn(
+            f"{int(todo.sum())} of {len(x)} images are not classified as the target after {max_steps} steps; "
+            "increase max_steps or step_size",
+            stacklevel=2,
+        )
+    return ((p - m) / s).detach()
+
+
+def pgd(
+    model: ModelLike,
+    x: torch.Tensor,
+    label: Labels | None = None,
+    *,
+    target: Labels | None = None,
+    eps: float = 4 / 255,
+    steps: int = 10,
+    step_size: float | None = None,
+    random_start: bool = True,
+    seed: int | None = 0,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    callback: Callback | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
+    r"""Projected Gradient Descent in the L∞ ball of radius ``eps`` (Madry et al. 2018).
+
+    Untargeted (the default) it *increases* the cross-entropy :math:`L(p, y)` of the true label
+    :math:`y`; with ``target`` it *decreases* :math:`L(p, t)`. On the pixel image :math:`p`:
+
+    .. math::
+        p^{k+1} = \Pi_{[0,1]}\,\Pi_{\|p - p^0\|_\infty \le \varepsilon}
+        \Big(p^k \pm \alpha\,\operatorname{sign}\nabla_p L(p^k)\Big)
+
+    starting from :math:`p^0` plus uniform noise in :math:`[-\varepsilon, \varepsilon]` when
+    ``random_start``. With ``steps=1, step_size=eps, random_start=False`` this is exactly
+    :func:`fgsm`.
+
+    Args:
+        model: a :class:`~cnnviz_helpers.KitModel` or a classifier ``nn.Module`` (left exactly as it was).
+        x: normalised images ``[N, 3, H, W]`` (``km.preprocess``), pixels in [0, 1].
+        label: the true class(es) for an untargeted attack; default: the model's own prediction
+            on ``x`` (which avoids "label leaking").
+        target: a class (or one per image) to push the images into — a targeted attack. Give
+            either ``label`` or ``target``, not both. Indices, or names with a KitModel.
+        eps: radius of the L∞ ball in pixel units on the [0, 1] scale (``8 / 255`` = 8 grey levels);
+            in the normalised input it is ``eps / std_c`` per channel ``c``.
+        steps: number of gradient steps.
+        step_size: :math:`\alpha` in pixel units; default ``2.5 * eps / steps`` (Madry et al.).
+        random_start: start from a uniformly random point of the ball.
+        seed: seed of the random start (``None``: use the global generator).
+        mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
+        callback: ``callback(step, image)`` after every step (``image``: the current normalised
+            batch, detached).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The adversarial images, normalised like ``x``; their pixels lie in [0, 1] and within
+        ``eps`` of the pixels of ``x``.
+
+    Example:
+        >>> x_adv = pgd(km, x, eps=2 / 255, steps=20)
+        >>> km.predict(x_adv)[0]                       # new top-5
+        >>> perturbation_size(x, x_adv, km.std)[0]     # ≤ 2/255
+    """
+    if eps < 0:
+        raise ValueError(f"eps is a radius in pixel units on the [0, 1] scale and must be ≥ 0, got {eps}")
+    if steps < 1:
+        raise ValueError(f"steps must be ≥ 1, got {steps}")
+    if label is not None and target is not None:
+        raise ValueError("give either label (untargeted attack) or target (targeted attack), not both")
+    net, mean, std = unwrap(model, mean, std)
+    alpha = 2.5 * eps / steps if step_size is None else step_size
+    m, s = channel_view(mean, x), channel_view(std, x)
+    p0 = (x.detach() * s + m).clamp(0, 1)
+    p = p0
+    if random_start:
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        noise = torch.rand(p0.shape, generator=gen, dtype=p0.dtype).to(p0.device)
+        p = (p0 + (2 * noise - 1) * eps).clamp(0, 1)
+    sign = -1.0 if target is not None else 1.0  # descend on L(p, target), ascend on L(p, label)
+    with Hooks(net):
+        for step in trange(steps, desc="PGD", disable=not progress, leave=False):
+            p.requires_grad_(True)
+            logits = net((p - m) / s)
+            if step == 0:
+                if target is not None or label is not None:
+                    what, given = ("target", target) if target is not None else ("label", label)
+                    y = _as_labels(model, given, len(x), logits.shape[1], x.device, what)
+                else:
+                    with torch.no_grad():
+                        y = net((p0 - m) / s).argmax(1)
+            (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), p)
+            p = p.detach() + sign * alpha * grad.sign()
+            p = torch.minimum(torch.maximum(p, p0 - eps), p0 + eps).clamp(0, 1)
+            if callback is not None:
+                callback(step + 1, ((p - m) / s).detach())
+    return ((p - m) / s).detach()
+
+
+def fgsm(
+    model: ModelLike,
+    x: torch.Tensor,
+    label: Labels | None = None,
+    *,
+    target: Labels | None = None,
+    eps: float = 2 / 255,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> torch.Tensor:
+    r"""The Fast Gradient Sign Method (Goodfellow et al. 2015): one step of size ``eps``.
+
+    .. math::
+        p_{adv} = \operatorname{clip}_{[0,1]}\big(p + \varepsilon\,\operatorname{sign}\nabla_p L(p, y)\big)
+        \qquad\text{or, targeted,}\qquad
+        p_{adv} = \operatorname{clip}_{[0,1]}\big(p - \varepsilon\,\operatorname{sign}\nabla_p L(p, t)\big)
+
+    on the pixel image :math:`p = x\cdot\sigma + \mu`, with :math:`L` the cross-entropy. The step
+    maximises the first-order change of the loss among all changes of L∞ size ε — the network is
+    "too linear" to resist it. It is :func:`pgd` with one step of size ε and no random start.
+
+    Args:
+        model: a :class:`~cnnviz_helpers.KitModel` or a classifier ``nn.Module`` (left exactly as it was).
+        x: normalised images ``[N, 3, H, W]`` (``km.preprocess``), pixels in [0, 1].
+        label: true class(es) for an untargeted attack; default: the model's prediction on ``x``.
+        target: class(es) for a targeted attack (instead of ``label``).
+        eps: step size in pixel units on the [0, 1] scale (``2 / 255`` = 2 grey levels).
+        mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
+
+    Returns:
+        The adversarial images, normalised like ``x``.
+
+    Example:
+        >>> x_adv = fgsm(km, x, eps=2 / 255)
+        >>> km.predict(x)[0][0], km.predict(x_adv)[0][0]
+    """
+    return pgd(
+        model, x, label, target=target, eps=eps, steps=1, step_size=eps, random_start=False, mean=mean, std=std, progress=False
+    )
