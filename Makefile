@@ -7,7 +7,7 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit nbval notebooks bench offline-model download clean help
+.PHONY: lab test unit nbval notebooks bench offline-model fast-style-model download clean help
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
@@ -15,7 +15,8 @@ help:
 	@echo "make notebooks  regenerate notebooks/ from solutions/"
 	@echo "make bench      speed ratios against reference implementations"
 	@echo "make download   pre-fetch ImageNet weights and optional assets"
-	@echo "make offline-model  retrain the offline ShapesNet (data/shapesnet.pt)"
+	@echo "make offline-model     retrain the offline ShapesNet (data/shapesnet.pt)"
+	@echo "make fast-style-model  retrain the shipped fast style network (data/fast_style_cin.pt)"
 
 # One environment for everything: the kit plus its dev tools, torch pinned by constraints.txt.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -46,6 +47,9 @@ download: $(VENV)/.installed
 
 offline-model: $(VENV)/.installed
 	$(PY) -m cnnviz_helpers.train_shapesnet
+
+fast-style-model: $(VENV)/.installed
+	$(PY) -m cnnviz_helpers.train_fast_style
 
 clean:
 	rm -rf $(VENV) .pytest_cache
