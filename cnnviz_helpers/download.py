@@ -51,7 +51,8 @@ ASSETS += [
     Asset("great_wave.jpg", _commons("Tsunami_by_hokusai_19th_century.jpg"), None,
           "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831); public domain (Wikimedia Commons)"),
     Asset("the_scream.jpg",
-          _commons("Edvard_Munch,_1893,_The_Scream,_oil,_tempera_and_pastel_on_cardboard,_91_x_73_cm,_National_Gallery_of_Norway.jpg"),
+          _commons("Edvard_Munch,_1893,_The_Scream,_oil,_tempera_and_pastel_on_cardboard,_91_x_73_cm,"
+                   "_National_Gallery_of_Norway.jpg"),
           None, "Edvard Munch, The Scream (1893), National Gallery of Norway; public domain (Wikimedia Commons)"),
     Asset("composition_vii.jpg", _commons("Vassily_Kandinsky,_1913_-_Composition_7.jpg"), None,
           "Wassily Kandinsky, Composition VII (1913), Tretyakov Gallery; public domain (Wikimedia Commons)"),
