@@ -1,0 +1,66 @@
+"""Maximally activating patches over 1,000 images (squeezenet1_1, 224 px, layer features.7).
+
+Reference: the per-image loop one writes first — each image through the whole network with a
+hook on the layer, its strongest unit kept, a full sort at the end. Kit:
+:func:`cnnviz_helpers.patches.max_activating_patches` (batches of 64 under ``inference_mode``,
+the forward pass stops at the layer, a running top-k, crops taken while streaming). Target: ≥ 3x,
+same top-k.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from bench import Case
+from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, capture
+from cnnviz_helpers.patches import max_activating_patches
+
+N, SIZE, LAYER, CHANNEL, K = 1000, 224, "features.7", 10, 9
+_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+def _normalise(images: torch.Tensor) -> torch.Tensor:
+    return (images.float() / 255 - _MEAN) / _STD
+
+
+def setup() -> dict:
+    torch.manual_seed(0)
+    model = torchvision.models.squeezenet1_1(weights=None).eval()  # random weights: speed only
+    # smooth random pictures, stored as uint8 like decoded JPEGs (150 MB), normalised batch by batch
+    low = torch.rand(N, 3, 28, 28)
+    images = torch.cat([F.interpolate(low[i : i + 100], size=SIZE, mode="bilinear") for i in range(0, N, 100)])
+    return {"model": model, "images": (images * 255).round().to(torch.uint8)}
+
+
+def kit(inputs: dict) -> torch.Tensor:
+    images = inputs["images"]
+    batches = (_normalise(images[i : i + 64]) for i in range(0, len(images), 64))
+    top = max_activating_patches(inputs["model"], batches, LAYER, CHANNEL, k=K, progress=False)
+    return torch.stack([top.values, top.image_index.float()])
+
+
+def reference(inputs: dict) -> torch.Tensor:
+    images, best = inputs["images"], []
+    with torch.no_grad(), capture(inputs["model"], LAYER, stop=False, detach=True) as acts:
+        for i in range(len(images)):
+            acts.run(_normalise(images[i : i + 1]))
+            best.append(acts[LAYER][0, CHANNEL].max())
+    values = torch.stack(best)
+    order = values.sort(descending=True, stable=True).indices[:K]
+    return torch.stack([values[order], order.float()])
+
+
+def check(kit_out: torch.Tensor, ref_out: torch.Tensor) -> None:
+    torch.testing.assert_close(kit_out[0], ref_out[0], rtol=1e-4, atol=1e-5)
+    assert torch.equal(kit_out[1], ref_out[1]), "different images in the top-k"
+
+
+CASES = [
+    Case(
+        name="max-activating patches squeezenet1_1 1000 imgs vs per-image loop",
+        setup=setup, kit=kit, reference=reference, target=3.0, repeat=1, check=check,
+    ),  # fmt: skip
+]

@@ -1,0 +1,155 @@
+"""First-layer filters and activation maps: the two things you can look at directly.
+
+The first convolution works on RGB pixels, so its weights *are* small RGB pictures (Krizhevsky et
+al. 2012; Zeiler & Fergus 2014): oriented edges, colour blobs, opponent colours. Deeper filters have
+hundreds of input channels and cannot be drawn that way — for them we look at what they *produce*,
+the activation (feature) maps of one image.
+
+Example:
+    >>> plt.imshow(first_layer_filters(km.model))                 # the conv1 filters as a grid
+    >>> maps = activation_maps(km.model, km.preprocess(img), "features.6")
+    >>> plt.imshow(image_grid(maps[:16]), cmap="gray")
+    >>> zero_maps(maps).float().mean()                            # fraction of all-zero maps after ReLU
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .layers import capture, check_channel, first_conv
+from .models import KitModel
+from .plotting import image_grid
+
+
+def filter_images(weight: torch.Tensor) -> np.ndarray:
+    """Convolution weights ``[out, in, kh, kw]`` → one picture per filter, each min–max normalised on its own.
+
+    With 3 input channels the pictures are RGB (``[out, kh, kw, 3]``); otherwise the input channels
+    are averaged into greyscale (``[out, kh, kw]``). Normalising each filter separately shows its
+    *pattern*; a shared scale would let the strongest filter wash out the others.
+
+    Example:
+        >>> filter_images(torch.randn(64, 3, 3, 3)).shape
+        (64, 3, 3, 3)
+    """
+    w = weight.detach().float().cpu()
+    w = w.permute(0, 2, 3, 1) if w.shape[1] == 3 else w.mean(1)
+    lo = w.flatten(1).min(1).values.view(-1, *[1] * (w.ndim - 1))
+    hi = w.flatten(1).max(1).values.view(-1, *[1] * (w.ndim - 1))
+    return ((w - lo) / (hi - lo).clamp_min(1e-12)).numpy()
+
+
+def first_layer_filters(model: nn.Module, ncols: int | None = None) -> np.ndarray:
+    """The first ``Conv2d`` of ``model`` (wherever it is: ``features.0``, ``conv1`` …) as an image grid.
+
+    Each filter is normalised on its own (:func:`filter_images`) and tiled with a 1-pixel white
+    border. Show it with ``plt.imshow(grid, interpolation="nearest")`` — the filters are only a
+    few pixels wide.
+
+    Args:
+        model: any network with a ``Conv2d`` (not modified).
+        ncols: tiles per row (default: a square grid).
+
+    Returns:
+        ``H x W x 3`` (RGB first layer) or ``H x W`` array in [0, 1].
+
+    Example:
+        >>> name, conv = first_conv(km.model)
+        >>> plt.imshow(first_layer_filters(km.model), interpolation="nearest"); plt.title(name)
+    """
+    _, conv = first_conv(model)
+    return image_grid(filter_images(conv.weight), ncols=ncols, per_image_norm=False)
+
+
+@torch.inference_mode()
+def activation_maps(model: nn.Module, x: torch.Tensor, layer: str, channels: Sequence[int] | None = None) -> torch.Tensor:
+    """The feature maps ``[C, h, w]`` that ``layer`` produces for one image (on the CPU, detached).
+
+    The forward pass stops at ``layer`` (:func:`cnnviz_helpers.capture`), so deep layers of a big
+    network cost no more than they must.
+
+    Args:
+        model: the network (left unchanged).
+        x: one preprocessed image ``[1, 3, H, W]`` or ``[3, H, W]``.
+        layer: layer name (see ``km.spec.layers`` or :func:`cnnviz_helpers.layer_names`).
+        channels: which channels to return (default all), e.g. ``range(16)``.
+
+    Raises:
+        KeyError: unknown layer (with close names).  IndexError: a channel out of range.
+
+    Example:
+        >>> maps = activation_maps(km.model, x, km.spec.layers[0], channels=range(16))
+        >>> plt.imshow(image_grid(maps), cmap="gray")
+    """
+    x = x.unsqueeze(0) if x.ndim == 3 else x
+    with capture(model, layer, detach=True) as acts:
+        acts.run(x[:1].to(next(model.parameters()).device))
+        out = acts[layer]
+    if out.ndim != 4:
+        raise ValueError(f"{layer} outputs shape {tuple(out.shape)}, not feature maps [N, C, h, w]; pick a convolutional layer")
+    if channels is not None:
+        channels = list(channels)
+        for c in channels:
+            check_channel(out, c, layer)
+        out = out[:, channels]
+    return out[0].float().cpu()
+
+
+def zero_maps(maps: torch.Tensor) -> torch.Tensor:
+    """``[C]`` booleans: which of the maps ``[C, h, w]`` are zero everywhere (a ReLU switched the whole channel off).
+
+    Example:
+        >>> zero_maps(activation_maps(km.model, x, "features.2")).float().mean()   # fraction of "dead" maps
+    """
+    return maps.flatten(1).eq(0).all(1)
+
+
+def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
+    """Explore activation maps: image × layer × channel range (updates live; the maps are cheap).
+
+    Example:
+        >>> display(activations_widget(km))
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from .widgets import image_picker, layer_picker
+
+    image, layer = image_picker(km), layer_picker(km, value=km.spec.layers[0])
+    channels = w.IntRangeSlider(value=(0, 15), min=0, max=15, description="channels", continuous_update=False)
+    out = w.Output()
+    busy = [False]  # setting channels.max may clamp its value, which would call draw again
+
+    def draw(*_: Any) -> None:
+        if busy[0]:
+            return
+        maps = activation_maps(km.model, km.preprocess(image.value), layer.value)
+        busy[0] = True
+        try:
+            channels.max = len(maps) - 1  # clamps the current range to this layer's channels
+        finally:
+            busy[0] = False
+        lo, hi = channels.value
+        hi = min(hi, lo + max_channels - 1)
+        shown = maps[lo : hi + 1]
+        out.clear_output(wait=True)
+        with out:
+            fig, ax = plt.subplots(figsize=(7, 7))
+            ax.imshow(image_grid(shown), cmap="viridis")
+            ax.set_title(
+                f"{layer.value}: channels {lo}–{hi} of {len(maps)}, maps {tuple(maps.shape[1:])}; "
+                f"all-zero: {int(zero_maps(shown).sum())}/{len(shown)} here, {zero_maps(maps).float().mean():.0%} of the layer",
+                fontsize=9,
+            )
+            ax.axis("off")
+            plt.show()
+
+    for control in (image, layer, channels):
+        control.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([image, layer]), channels, out])
