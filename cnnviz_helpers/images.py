@@ -194,7 +194,7 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0, device=None, dtype=to
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of an ``[N, C, H, W]`` tensor with reflect padding (like ``scipy.ndimage``).
+    """Separable Gaussian blur of an ``[N, C, H, W]`` tensor with reflect padding (= ``scipy.ndimage`` ``mode="mirror"``).
 
     ``sigma <= 0`` returns ``x`` unchanged.
     """

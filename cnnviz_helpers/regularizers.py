@@ -103,12 +103,13 @@ def blur_every(x: torch.Tensor, step: int, every: int, sigma: float) -> torch.Te
     return gaussian_blur(x, sigma)
 
 
-def _zero_below_percentile(x: torch.Tensor, score: torch.Tensor, percentile: float) -> torch.Tensor:
-    """Zero every pixel (all channels) whose ``score`` ``[N, H, W]`` is below its image's ``percentile``."""
+def _check_percentile(percentile: float) -> None:
     if not 0 <= percentile <= 100:
         raise ValueError(f"percentile must be in [0, 100], got {percentile}")
-    if percentile == 0:
-        return x
+
+
+def _zero_below_percentile(x: torch.Tensor, score: torch.Tensor, percentile: float) -> torch.Tensor:
+    """Zero every pixel (all channels) whose ``score`` ``[N, H, W]`` is below its image's ``percentile``."""
     flat = score.flatten(1)
     threshold = torch.quantile(flat, percentile / 100, dim=1, keepdim=True)
     keep = (flat >= threshold).view_as(score).unsqueeze(1)
@@ -126,7 +127,8 @@ def clip_small_norm(x: torch.Tensor, percentile: float) -> torch.Tensor:
     Example:
         >>> x = clip_small_norm(x, 20)       # the weakest 20 % of pixels become the mean colour
     """
-    return _zero_below_percentile(x, x.norm(dim=1), percentile)
+    _check_percentile(percentile)
+    return _zero_below_percentile(x, x.norm(dim=1), percentile) if percentile else x
 
 
 def clip_small_contribution(x: torch.Tensor, grad: torch.Tensor, percentile: float) -> torch.Tensor:
@@ -144,7 +146,8 @@ def clip_small_contribution(x: torch.Tensor, grad: torch.Tensor, percentile: flo
     """
     if grad.shape != x.shape:
         raise ValueError(f"grad must have the shape of x {tuple(x.shape)}, got {tuple(grad.shape)}")
-    return _zero_below_percentile(x, (x * grad).sum(1).abs(), percentile)
+    _check_percentile(percentile)
+    return _zero_below_percentile(x, (x * grad).sum(1).abs(), percentile) if percentile else x
 
 
 def random_jitter(

@@ -1,0 +1,445 @@
+r"""Class and unit visualization: synthesize the image a network likes most (lecture section 6).
+
+Simonyan et al. (2014) start from noise and follow the gradient of a class score *with respect to
+the image*:
+
+.. math::  I^* = \arg\max_I \; s_y(I) - \lambda \lVert I \rVert_2^2 ,
+
+with CS231n's recipe: normalised-gradient ascent steps, random jitter, clamping to the valid pixel
+range after every step and a light Gaussian blur every few steps. Yosinski et al. (2015) add more
+image priors (L2 decay, stronger blur, clipping pixels with small norm or small contribution),
+each a switch here, and apply the same procedure to any unit of any layer
+(:func:`unit_visualization`): low layers give edges and colour blobs, high layers object parts.
+``parameterization="fft"`` optimizes a decorrelated-colour Fourier spectrum instead of pixels
+(Olah et al. 2017, Lucid), an "advanced" prior that needs no blur.
+
+The CS231n hyper-parameters are for 224-px ImageNet models. For a model of another input size
+``S`` (e.g. the offline 64-px ShapesNet) the size-dependent ones are scaled when left at ``None``:
+jitter ``16·S/224`` pixels and learning rate ``25·S/224`` — with a normalised gradient the step
+length is the learning rate, so this keeps the change *per pixel* the same.
+
+Example:
+    >>> km = load_model()
+    >>> img = class_visualization(km, km.class_names[0], steps=100)   # normalised [1, 3, S, S]
+    >>> plt.imshow(km.deprocess(img[0]))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from tqdm.auto import trange
+
+from .config import budget
+from .layers import Hooks, capture, check_channel
+from .models import KitModel, ModelLike, unwrap
+from .regularizers import blur_every as blur_step
+from .regularizers import clip_small_contribution, clip_small_norm, l2_decay, pixel_range, random_jitter
+from .widgets import class_picker, layer_picker, live_image, picked_class, run_panel
+
+Callback = Callable[[int, torch.Tensor, float], None]
+"""``callback(step, image, value)``: steps done so far, the current normalised image ``[1, 3, S, S]``
+(detached, un-jittered) and the objective at that step."""
+
+
+CS231N_SIZE = 224  # the input size the CS231n hyper-parameters were chosen for
+CS231N_LR, CS231N_JITTER = 25.0, 16
+CS231N_L2_REG, UNIT_L2_REG = 1e-3, 1e-4  # unit activations are smaller than class scores (see unit_visualization)
+FFT_LR = 0.05  # Adam learning rate for the Fourier parameterization (Lucid's default)
+
+# Lucid's colour decorrelation: square root of the ImageNet colour covariance (columns are the
+# principal colour directions), scaled so that its largest column has norm 1.
+_COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+_COLOR_SQRT = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
+
+
+def class_visualization(
+    model: ModelLike,
+    target: int | str,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    size: int | None = None,
+    steps: int = 100,
+    lr: float | None = None,
+    l2_reg: float = CS231N_L2_REG,
+    objective: Literal["score", "probability", "log_probability"] = "score",
+    blur_every: int | None = None,
+    blur_sigma: float = 0.5,
+    jitter: int | None = None,
+    decay: float = 0.0,
+    clip_norm: float = 0.0,
+    clip_contribution: float = 0.0,
+    parameterization: Literal["pixel", "fft"] = "pixel",
+    init: Literal["noise", "zeros"] | torch.Tensor = "noise",
+    seed: int | None = 0,
+    callback: Callback | None = None,
+    callback_every: int = 10,
+    progress: bool = True,
+) -> torch.Tensor:
+    r"""Synthesize an image that maximizes one class score (Simonyan et al. 2014, CS231n's recipe).
+
+    Each step computes :math:`\nabla_I \big(s_y(\tilde I) - \lambda \lVert I\rVert^2\big)` on a
+    randomly rolled copy :math:`\tilde I` of the image, moves the image by ``lr`` along the
+    *normalised* gradient, then applies the image priors in this order: L2 decay, clamp to the
+    valid pixel range, blur (every ``blur_every`` steps), clip small-norm pixels, clip
+    small-contribution pixels. The defaults reproduce CS231n (λ = 1e-3, lr 25, 100 steps, blur
+    every 10 with σ 0.5, jitter 16, clamp) for 224-px models and scale for other sizes (see the
+    module docstring). Yosinski et al. (2015) suggest e.g. ``decay=1e-4, blur_every=4,
+    blur_sigma=1.0, clip_norm=10``.
+
+    Args:
+        model: a :class:`~cnnviz_helpers.KitModel` (then ``mean``, ``std``, ``size`` and class
+            names come from it) or any classifier ``nn.Module`` (ImageNet ``mean``/``std`` and
+            224 px unless given). Left exactly as it was (modes, ``requires_grad``, no hooks).
+        target: class index, or class name when ``model`` is a KitModel.
+        mean, std: the input normalisation; they define the valid pixel range.
+        size: side of the square image to synthesize.
+        steps: number of gradient steps.
+        lr: step length (L2 norm of the change, before the priors); default ``25·size/224``
+            for pixels, 0.05 (Adam) for ``"fft"``.
+        l2_reg: λ of the :math:`-\lambda\lVert I\rVert^2` term (on the normalised image).
+        objective: ``"score"`` (pre-softmax logit, recommended), ``"probability"`` (softmax) or
+            ``"log_probability"``. Raising a probability can also be done by *lowering the other
+            classes*, and its gradient vanishes once the class wins — both give worse images.
+        blur_every, blur_sigma: Gaussian blur of ``blur_sigma`` pixels every ``blur_every``
+            steps (0 = off); default 10 for pixels, 0 for ``"fft"``.
+        jitter: maximum random roll in pixels (0 = off); default ``16·size/224``.
+        decay: Yosinski's L2 decay, :math:`I \leftarrow (1-\text{decay})\,I` after each step.
+        clip_norm: percentile (0–100) of pixels with the smallest colour norm set to the mean colour.
+        clip_contribution: percentile of pixels with the smallest :math:`|\sum_c I\,\nabla I|` set to the mean colour.
+        parameterization: ``"pixel"`` (optimize the pixels) or ``"fft"`` (optimize a Fourier
+            spectrum with 1/f scaling, mapped through Lucid's colour decorrelation and a sigmoid;
+            updated with Adam; the pixel-space priors do not apply to it).
+        init: ``"noise"`` (standard normal in normalised units, as CS231n), ``"zeros"`` (the mean
+            colour) or a normalised ``[1, 3, size, size]`` start image (pixels only).
+        seed: seeds the start noise and the jitter offsets (``None``: not repeatable).
+        callback: ``callback(step, image, value)`` every ``callback_every`` steps and after the
+            last one — e.g. to update a :func:`~cnnviz_helpers.widgets.live_image`.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The synthesized normalised image ``[1, 3, size, size]`` (detached, on the model's device);
+        show it with ``km.deprocess(img[0])``.
+
+    Example:
+        >>> img = class_visualization(km, "tarantula")      # or km.class_names[0] offline
+        >>> km.predict(img)[0][0]                            # the network is convinced
+        >>> img = class_visualization(km, 3, decay=1e-4, blur_every=4, blur_sigma=1.0, clip_norm=10)
+    """
+    net, mean, std, size = _resolve(model, mean, std, size)
+    index = _class_index(model, target)
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        logits = net(x)
+        if not 0 <= index < logits.shape[1]:
+            raise IndexError(f"the model has {logits.shape[1]} classes: target must be in 0..{logits.shape[1] - 1}, got {index}")
+        if objective == "score":
+            return logits[:, index].sum()
+        if objective == "probability":
+            return logits.softmax(1)[:, index].sum()
+        if objective == "log_probability":
+            return logits.log_softmax(1)[:, index].sum()
+        raise ValueError(f"objective must be 'score', 'probability' or 'log_probability', got {objective!r}")
+
+    return _gradient_ascent(
+        Hooks(net), score, net, mean, std, size, steps, lr, l2_reg, blur_every, blur_sigma, jitter, decay,
+        clip_norm, clip_contribution, parameterization, init, seed, callback, callback_every, progress,
+        desc=f"class {index}",
+    )  # fmt: skip
+
+
+def unit_visualization(
+    model: ModelLike,
+    layer: str,
+    channel: int,
+    *,
+    neuron: Literal["mean", "center"] = "mean",
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    size: int | None = None,
+    steps: int = 100,
+    lr: float | None = None,
+    l2_reg: float = UNIT_L2_REG,
+    blur_every: int | None = None,
+    blur_sigma: float = 0.5,
+    jitter: int | None = None,
+    decay: float = 0.0,
+    clip_norm: float = 0.0,
+    clip_contribution: float = 0.0,
+    parameterization: Literal["pixel", "fft"] = "pixel",
+    init: Literal["noise", "zeros"] | torch.Tensor = "noise",
+    seed: int | None = 0,
+    callback: Callback | None = None,
+    callback_every: int = 10,
+    progress: bool = True,
+) -> torch.Tensor:
+    r"""Synthesize an image that maximizes one unit (channel) of any layer (Yosinski et al. 2015).
+
+    Same procedure and priors as :func:`class_visualization`, with the objective replaced by the
+    activation of channel ``channel`` of ``layer``: its spatial mean (``neuron="mean"``: the
+    feature anywhere in the image) or only its centre neuron (``neuron="center"``: the feature
+    inside that neuron's receptive field). The forward pass stops at ``layer`` — nothing deeper
+    is computed. For a fully connected layer (output ``[N, C]``) ``channel`` is the unit and
+    ``neuron`` does not matter.
+
+    A unit's activation is typically much smaller than a class score, so the default L2 weight is
+    ten times smaller than CS231n's (with 1e-3 the prior wins and the image fades to grey). A unit
+    after a ReLU that is off everywhere at the start has zero gradient and stays off — likely for
+    ``neuron="center"``: then pick a unit that responds to the start image, or the layer just
+    before the ReLU (e.g. the BatchNorm/conv output; the kit records it before an in-place ReLU
+    overwrites it). For a centre neuron with a small receptive field set ``jitter=0``: jitter
+    slides the image under that one neuron and smears what it could build.
+
+    Args:
+        model, mean, std, size, steps, lr, blur_every, blur_sigma, jitter, decay, clip_norm,
+        clip_contribution, parameterization, init, seed, callback, callback_every, progress:
+            as in :func:`class_visualization`.
+        l2_reg: λ of the :math:`-\lambda\lVert I\rVert^2` term.
+        layer: a layer name from :func:`~cnnviz_helpers.layer_names` (e.g. one of ``km.spec.layers``);
+            an unknown name raises a ``KeyError`` listing close names.
+        channel: the channel (unit); out of range raises an ``IndexError`` with the valid range.
+        neuron: ``"mean"`` or ``"center"``.
+
+    Returns:
+        The synthesized normalised image ``[1, 3, size, size]``.
+
+    Example:
+        >>> low = unit_visualization(km, km.spec.layers[0], 5)     # an edge / colour detector
+        >>> high = unit_visualization(km, km.spec.layers[-1], 5)   # an object part
+        >>> show_images([km.deprocess(low[0]), km.deprocess(high[0])])
+    """
+    net, mean, std, size = _resolve(model, mean, std, size)
+    if neuron not in ("mean", "center"):
+        raise ValueError(f"neuron must be 'mean' or 'center', got {neuron!r}")
+    acts = capture(net, layer)
+
+    def activation(x: torch.Tensor) -> torch.Tensor:
+        acts.run(x)
+        a = acts[layer]
+        check_channel(a, channel, layer)
+        a = a[:, channel]
+        if a.ndim == 1:  # a fully connected layer: the unit itself
+            return a.sum()
+        if neuron == "center":
+            return a[:, a.shape[1] // 2, a.shape[2] // 2].sum()
+        return a.flatten(1).mean(1).sum()
+
+    return _gradient_ascent(
+        acts, activation, net, mean, std, size, steps, lr, l2_reg, blur_every, blur_sigma, jitter, decay,
+        clip_norm, clip_contribution, parameterization, init, seed, callback, callback_every, progress,
+        desc=f"{layer}:{channel}",
+    )  # fmt: skip
+
+
+def _resolve(
+    model: ModelLike, mean: Sequence[float] | None, std: Sequence[float] | None, size: int | None
+) -> tuple[nn.Module, Sequence[float], Sequence[float], int]:
+    """The ``nn.Module`` and its normalisation / input size (from the KitModel, else ImageNet's and 224)."""
+    net, mean, std = unwrap(model, mean, std)
+    return net, mean, std, size or (model.input_size if isinstance(model, KitModel) else CS231N_SIZE)
+
+
+def _class_index(model: ModelLike, target: int | str) -> int:
+    if isinstance(model, KitModel):
+        return model.class_index(target)
+    if isinstance(target, str):
+        raise TypeError("class names need a KitModel (load_model(...)); with a plain nn.Module pass the class index")
+    return int(target)
+
+
+class _Pixels:
+    """The image itself is the variable, updated by normalised-gradient ascent (CS231n)."""
+
+    def __init__(self, x: torch.Tensor, lr: float) -> None:
+        self.variable = x.requires_grad_(True)
+        self.lr = lr
+
+    def image(self) -> torch.Tensor:
+        return self.variable
+
+    @torch.no_grad()
+    def step(self, grad: torch.Tensor) -> None:
+        self.variable.addcdiv_(grad, grad.norm().clamp_min(1e-12), value=self.lr)
+
+
+class _Fourier:
+    """Lucid's image: a 1/f-scaled Fourier spectrum → decorrelated colours → sigmoid, updated with Adam."""
+
+    def __init__(self, size: int, mean: Sequence[float], std: Sequence[float], device: torch.device,
+                 generator: torch.Generator, noise: bool, lr: float) -> None:  # fmt: skip
+        fy, fx = torch.fft.fftfreq(size), torch.fft.rfftfreq(size)
+        freqs = (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt()
+        self.scale = (1.0 / freqs.clamp_min(1.0 / size)).to(device)[None, None, :, :, None]
+        shape = (1, 3, size, size // 2 + 1, 2)
+        spectrum = torch.randn(shape, generator=generator) * 0.01 if noise else torch.zeros(shape)
+        self.variable = spectrum.to(device).requires_grad_(True)
+        self.size = size
+        self.color = _COLOR_SQRT.to(device)
+        self.mean = torch.as_tensor(mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.as_tensor(std, device=device).view(1, -1, 1, 1)
+        self.optimizer = torch.optim.Adam([self.variable], lr=lr)
+
+    def image(self) -> torch.Tensor:
+        spectrum = torch.view_as_complex(self.variable * self.scale)
+        spatial = torch.fft.irfftn(spectrum, s=(self.size, self.size), norm="ortho") / 4  # Lucid's constant
+        rgb = torch.sigmoid(torch.einsum("nchw,dc->ndhw", spatial, self.color))
+        return (rgb - self.mean) / self.std
+
+    def step(self, grad: torch.Tensor) -> None:
+        self.variable.grad = -grad  # ascent
+        self.optimizer.step()
+
+
+def _gradient_ascent(
+    context: AbstractContextManager[Any],
+    objective: Callable[[torch.Tensor], torch.Tensor],
+    net: nn.Module,
+    mean: Sequence[float],
+    std: Sequence[float],
+    size: int,
+    steps: int,
+    lr: float | None,
+    l2_reg: float,
+    blur_every: int | None,
+    blur_sigma: float,
+    jitter: int | None,
+    decay: float,
+    clip_norm: float,
+    clip_contribution: float,
+    parameterization: str,
+    init: str | torch.Tensor,
+    seed: int | None,
+    callback: Callback | None,
+    callback_every: int,
+    progress: bool,
+    desc: str,
+) -> torch.Tensor:
+    """The loop shared by class and unit visualization: ``objective`` is maximized inside ``context``."""
+    device = next(net.parameters()).device
+    generator = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
+    if seed is None:
+        generator.seed()
+    jitter = round(CS231N_JITTER * size / CS231N_SIZE) if jitter is None else jitter
+    # channels-last: on CPU the convolutions run ~1.5-2x faster in this layout (same results)
+    layout = torch.channels_last if device.type == "cpu" else torch.preserve_format
+    if parameterization == "pixel":
+        blur_every = 10 if blur_every is None else blur_every
+        if isinstance(init, torch.Tensor):
+            if init.shape != (1, 3, size, size):
+                raise ValueError(f"init must be a normalised [1, 3, {size}, {size}] tensor, got {tuple(init.shape)}")
+            x = init.detach().clone()
+        elif init in ("noise", "zeros"):
+            x = torch.randn(1, 3, size, size, generator=generator) if init == "noise" else torch.zeros(1, 3, size, size)
+        else:
+            raise ValueError(f"init must be 'noise', 'zeros' or a tensor, got {init!r}")
+        x = x.to(device).to(memory_format=layout)
+        param: _Pixels | _Fourier = _Pixels(x, CS231N_LR * size / CS231N_SIZE if lr is None else lr)
+    elif parameterization == "fft":
+        blur_every = 0 if blur_every is None else blur_every
+        if blur_every or decay or clip_norm or clip_contribution:
+            raise ValueError(
+                "blur_every, decay, clip_norm and clip_contribution act on pixels; with parameterization='fft' "
+                "the image is a function of its spectrum — set them to 0"
+            )
+        if not (isinstance(init, str) and init in ("noise", "zeros")):
+            raise ValueError("with parameterization='fft', init must be 'noise' or 'zeros'")
+        param = _Fourier(size, mean, std, device, generator, init == "noise", FFT_LR if lr is None else lr)
+    else:
+        raise ValueError(f"parameterization must be 'pixel' or 'fft', got {parameterization!r}")
+    lo, hi = pixel_range(mean, std, param.image().detach())  # the valid pixel range, per channel
+
+    with context:
+        for t in trange(steps, disable=not progress, desc=desc, leave=False):
+            with torch.enable_grad():
+                x = param.image()
+                shifted, _ = random_jitter(x, jitter, generator)
+                value = objective(shifted.to(memory_format=layout))
+                loss = value - l2_reg * x.pow(2).sum() if l2_reg else value
+                (grad,) = torch.autograd.grad(loss, param.variable)
+            param.step(grad)
+            if isinstance(param, _Pixels):
+                with torch.no_grad():
+                    x = l2_decay(param.variable, decay).clamp_(lo, hi)
+                    x = blur_step(x, t, blur_every, blur_sigma)
+                    x = clip_small_norm(x, clip_norm)
+                    x = clip_small_contribution(x, grad, clip_contribution)
+                    if x is not param.variable:
+                        param.variable.copy_(x)
+            if callback is not None and ((t + 1) % max(callback_every, 1) == 0 or t == steps - 1):
+                callback(t + 1, param.image().detach().clone(memory_format=torch.contiguous_format), float(value.detach()))
+    return param.image().detach().clone(memory_format=torch.contiguous_format)
+
+
+def _prior_controls(km: KitModel, l2_reg: float) -> dict[str, Any]:
+    """Sliders for the settings shared by the two widgets, at the scaled CS231n defaults."""
+    import ipywidgets as w
+
+    style = {"description_width": "120px"}
+    scale = km.input_size / CS231N_SIZE
+    return {
+        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description="steps", style=style),
+        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description="learning rate", style=style),
+        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description="L2 λ", style=style),
+        "blur_every": w.IntSlider(value=10, min=0, max=50, description="blur every (0=off)", style=style),
+        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description="blur σ", style=style),
+        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description="jitter (px)", style=style),
+        "decay": w.FloatSlider(
+            value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description="L2 decay", style=style
+        ),
+        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip norm %", style=style),
+        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip contrib. %", style=style),
+    }
+
+
+def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., torch.Tensor], l2_reg: float) -> Any:
+    """Target controls + prior sliders + Run button; the image updates live while ``synthesize`` runs."""
+    priors = _prior_controls(km, l2_reg)
+    view, update = live_image(320)
+
+    def run() -> None:
+        settings = {name: c.value for name, c in priors.items()}
+        every = max(1, settings["steps"] // 20)
+        img = synthesize(**settings, callback=lambda _s, x, _v: update(km.deprocess(x[0])), callback_every=every)
+        print("top predictions:", ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0]))
+
+    return run_panel(run, [*target_controls, *priors.values()], extra=[view])
+
+
+def class_visualization_widget(km: KitModel) -> Any:
+    """Searchable class picker, objective choice and prior sliders; Run shows the image as it improves.
+
+    Example:
+        >>> display(class_visualization_widget(km))
+    """
+    import ipywidgets as w
+
+    target = class_picker(km)
+    objective = w.Dropdown(options=["score", "probability", "log_probability"], description="objective")
+    return _widget(
+        km, [target, objective],
+        lambda **kw: class_visualization(km, picked_class(target), objective=objective.value, **kw),
+        CS231N_L2_REG,
+    )  # fmt: skip
+
+
+def unit_visualization_widget(km: KitModel) -> Any:
+    """Layer picker, channel and neuron choice and prior sliders; Run shows the image as it improves.
+
+    Example:
+        >>> display(unit_visualization_widget(km))
+    """
+    import ipywidgets as w
+
+    layer = layer_picker(km)
+    channel = w.BoundedIntText(value=0, min=0, max=4095, description="channel")
+    neuron = w.Dropdown(options=["mean", "center"], description="neuron")
+    return _widget(
+        km, [layer, channel, neuron],
+        lambda **kw: unit_visualization(km, layer.value, channel.value, neuron=neuron.value, **kw),
+        UNIT_L2_REG,
+    )  # fmt: skip
