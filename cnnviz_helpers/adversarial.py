@@ -42,30 +42,12 @@ from tqdm.auto import trange
 
 from .images import IMAGENET_STD, channel_view
 from .layers import Hooks
-from .models import KitModel, ModelLike, unwrap
+from .models import ModelLike, class_targets, unwrap
 
 Callback = Callable[[int, torch.Tensor], None]
 """``callback(step, image)``: steps done so far and the current normalised batch (detached)."""
 Labels = int | str | Sequence[int | str] | torch.Tensor
 """One class for the whole batch or one per image: indices, or names when the model is a KitModel."""
-
-
-def _as_labels(
-    model: ModelLike, labels: Labels, n: int, num_classes: int, device: torch.device, what: str
-) -> torch.Tensor:
-    """One class index per image as a ``[n]`` long tensor, with a clear error when out of range."""
-    if isinstance(labels, str) or (isinstance(labels, (list, tuple)) and any(isinstance(v, str) for v in labels)):
-        if not isinstance(model, KitModel):
-            raise TypeError(f"class names need a KitModel (load_model(...)); with a plain nn.Module pass {what} as indices")
-        labels = [model.class_index(v) for v in ([labels] if isinstance(labels, str) else labels)]
-    y = torch.as_tensor(labels, dtype=torch.long, device=device).reshape(-1)
-    if y.numel() == 1:
-        y = y.expand(n)
-    if y.numel() != n:
-        raise ValueError(f"{what} must be one class index or one per image ({n}), got {y.numel()}")
-    if y.min() < 0 or y.max() >= num_classes:
-        raise IndexError(f"{what} must be in 0..{num_classes - 1} (the model has {num_classes} classes), got {y.tolist()}")
-    return y
 
 
 def perturbation_size(x: torch.Tensor, x_adv: torch.Tensor, std: Sequence[float] = IMAGENET_STD) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,7 +127,7 @@ def fooling_image(
             p.requires_grad_(True)
             scores = net((p - m) / s)
             if step == 0:
-                y = _as_labels(model, target, len(x), scores.shape[1], x.device, "target")
+                y = class_targets(scores, target, model, "target")
             todo = scores.argmax(1) != y
             bar.set_postfix(fooled=f"{len(x) - int(todo.sum())}/{len(x)}")
             if not todo.any() or step == max_steps:
@@ -244,7 +226,7 @@ def pgd(
             if step == 0:
                 if target is not None or label is not None:
                     what, given = ("target", target) if target is not None else ("label", label)
-                    y = _as_labels(model, given, len(x), logits.shape[1], x.device, what)
+                    y = class_targets(logits, given, model, what)
                 else:
                     with torch.no_grad():
                         y = net((p0 - m) / s).argmax(1)

@@ -201,6 +201,38 @@ def unwrap(
     return net, tuple(m if mean is None else mean), tuple(s if std is None else std)
 
 
+Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor, None]
+"""A class for the whole batch or one per image: indices, names (with a KitModel), or ``None`` (top-1)."""
+
+
+def class_targets(logits: torch.Tensor, target: Target = None, model: ModelLike | None = None, what: str = "target") -> torch.Tensor:
+    """One class index per image (``[N]`` long tensor) from ``target`` and the model's ``[N, K]`` logits.
+
+    ``None`` picks each image's predicted (top-1) class; class names are looked up in ``model``
+    (a :class:`KitModel`, with close-name suggestions).
+
+    Raises:
+        IndexError: a class index outside ``0..K-1``.
+        ValueError: a list whose length is neither 1 nor the batch size.
+        TypeError: class names without a KitModel.
+    """
+    n, k = logits.shape
+    if target is None:
+        return logits.detach().argmax(1)
+    if isinstance(target, str) or (isinstance(target, (list, tuple)) and any(isinstance(v, str) for v in target)):
+        if not isinstance(model, KitModel):
+            raise TypeError(f"class names need a KitModel (load_model(...)); with a plain nn.Module pass {what} as indices")
+        target = [model.class_index(v) for v in ([target] if isinstance(target, str) else target)]
+    idx = torch.as_tensor(target, dtype=torch.long, device=logits.device).reshape(-1)
+    if idx.numel() == 1:
+        idx = idx.expand(n)
+    if idx.numel() != n:
+        raise ValueError(f"{what} must be one class index or one per image ({n} images), got {idx.numel()}")
+    if idx.min() < 0 or idx.max() >= k:
+        raise IndexError(f"the model has {k} classes: {what} must be in 0..{k - 1}, got {idx.tolist()}")
+    return idx
+
+
 def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:
     labels = np.repeat(np.arange(len(SHAPE_CLASSES)), n_per_class)
     images, labels, masks = make_shapes(len(labels), seed=seed, labels=labels)

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from .images import ImageLike, gaussian_blur, load_image
 from .layers import Hooks
-from .models import KitModel, unwrap
+from .models import KitModel, class_targets, unwrap
 from .plotting import to_numpy_image
 
 #: A class target: ``None`` (each image's predicted class), one index for the whole batch, or one per image.
@@ -52,28 +52,6 @@ def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     here — the model itself is not touched."""
     x = x.detach().to(next(model.parameters()).device)
     return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" and x.ndim == 4 else x
-
-
-def class_targets(logits: torch.Tensor, target: Target = None) -> torch.Tensor:
-    """One class index per image (``[N]`` long tensor) from a ``target`` and the model's ``[N, K]`` logits.
-
-    ``None`` picks each image's predicted (top-1) class.
-
-    Raises:
-        IndexError: a class index outside ``0..K-1``.
-        ValueError: a list whose length is neither 1 nor the batch size.
-    """
-    n, k = logits.shape
-    if target is None:
-        return logits.detach().argmax(1)
-    idx = torch.as_tensor(target, dtype=torch.long, device=logits.device).reshape(-1)
-    if idx.numel() == 1:
-        idx = idx.expand(n)
-    if idx.numel() != n:
-        raise ValueError(f"target must be one class index or one per image ({n} images), got {idx.numel()}")
-    if idx.min() < 0 or idx.max() >= k:
-        raise IndexError(f"the model has {k} classes: target must be in 0..{k - 1}, got {idx.tolist()}")
-    return idx
 
 
 def class_scores(logits: torch.Tensor, target: Target = None) -> torch.Tensor:

@@ -33,9 +33,9 @@ from tqdm.auto import tqdm
 from .gradcam import grad_cam
 from .guided_backprop import guided_backprop
 from .layers import Hooks, get_layer, layer_names
-from .models import KitModel, unwrap
+from .models import KitModel, class_targets, unwrap
 from .plotting import normalize
-from .saliency import Attribution, Target, class_targets, saliency_map
+from .saliency import Attribution, Target, saliency_map
 
 
 def _ranks(v: torch.Tensor) -> torch.Tensor:
