@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import budget
+from .images import conv_layout
 from .layers import capture, check_channel
 from .models import KitModel, unwrap
 from .regularizers import pixel_range, random_jitter
@@ -123,14 +124,13 @@ def deepdream(
         generator.seed()
     lo, hi = pixel_range(mean, std, base)
     step_scale = lr / torch.as_tensor(std, dtype=base.dtype, device=device).view(1, -1, 1, 1)
-    layout = torch.channels_last if device.type == "cpu" else torch.preserve_format  # faster convolutions on CPU
 
     detail = torch.zeros(base.shape[:2] + sizes[0], dtype=base.dtype, device=device)
     bar = tqdm(total=steps * len(sizes), disable=not progress, desc=f"deepdream {layer}", leave=False)
     with capture(net, layer) as acts, bar:
         for k, size in enumerate(sizes):
             octave_base = _resize(base, size, antialias=True)
-            x = (octave_base + _resize(detail, size)).to(memory_format=layout).requires_grad_(True)
+            x = conv_layout(octave_base + _resize(detail, size)).requires_grad_(True)
             for _ in range(steps):
                 shifted, _ = random_jitter(x, max_jitter, generator)
                 acts.run(shifted)

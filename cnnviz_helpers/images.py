@@ -180,6 +180,12 @@ def deprocess(
     return out[0] if single else out
 
 
+def conv_layout(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the memory layout convolutions run fastest in: channels-last on a CPU (oneDNN, up to ~2x
+    faster forward and backward, same values), unchanged elsewhere."""
+    return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" and x.ndim == 4 else x
+
+
 def jitter(x: torch.Tensor, ox: int, oy: int) -> torch.Tensor:
     """Roll ``x`` by ``ox`` pixels right and ``oy`` down (wrapping); ``jitter(x, -ox, -oy)`` undoes it."""
     return torch.roll(x, shifts=(oy, ox), dims=(-2, -1))

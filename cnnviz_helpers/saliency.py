@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .images import ImageLike, gaussian_blur, load_image
+from .images import ImageLike, conv_layout, gaussian_blur, load_image
 from .layers import Hooks
 from .models import KitModel, class_targets, unwrap
 from .plotting import to_numpy_image
@@ -47,11 +47,8 @@ Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``x`` detached, on the model's device; on a CPU in channels-last layout, which makes oneDNN's
-    convolutions (forward and backward) up to ~35 % faster for SqueezeNet/ShapesNet and never slower
-    here — the model itself is not touched."""
-    x = x.detach().to(next(model.parameters()).device)
-    return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" and x.ndim == 4 else x
+    """``x`` detached, on the model's device, in the fastest convolution layout (:func:`~cnnviz_helpers.images.conv_layout`)."""
+    return conv_layout(x.detach().to(next(model.parameters()).device))
 
 
 def class_scores(logits: torch.Tensor, target: Target = None) -> torch.Tensor:
