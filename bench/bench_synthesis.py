@@ -4,8 +4,10 @@ Both sides run squeezenet1_1 (random weights) at 224 px, with the same jitter of
 references are written the way the CS231n / original DeepDream notebooks write them: a full
 forward pass every step (with a forward hook for DeepDream), ``.data`` updates, jitter by
 concatenation or ``np.roll``, blur and octave resizing through NumPy/SciPy. The kit stops the
-forward pass at the target layer, keeps the image on the device in a channels-last layout
-(faster convolutions on CPU) and never leaves torch. Target: ≥ 1.3×.
+forward pass at the target layer (DeepDream) or computes only the target class's row of the
+classifier (class visualization: ``scores.target_scores``; SqueezeNet's classifier is a 1×1
+convolution to 1000 channels, a quarter of the network), keeps the image on the device in a
+channels-last layout (faster convolutions on CPU) and never leaves torch. Target: ≥ 1.3×.
 
 Note: the reference blurs with ``scipy.ndimage.gaussian_filter1d(mode="mirror")`` — the border
 rule of ``images.gaussian_blur`` — instead of CS231n's default ``mode="reflect"``, so that the

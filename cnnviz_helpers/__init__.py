@@ -6,6 +6,7 @@ One module per lecture section; the shared machinery lives once:
 - :mod:`.models`    ``load_model`` (torchvision ImageNet weights, or the offline ShapesNet)
 - :mod:`.images`    loading any image mode, pre/post-processing, jitter, Gaussian blur
 - :mod:`.layers`    layer lookup and the one hook mechanism (:class:`Hooks`, :func:`capture`)
+- :mod:`.scores`    ``target_scores``: one class score per image, computing only that class
 - :mod:`.plotting`  image grids and heatmap overlays
 - :mod:`.shapes`, :mod:`.shapesnet`  the synthetic dataset and the offline model
 """

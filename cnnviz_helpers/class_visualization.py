@@ -37,9 +37,10 @@ from tqdm.auto import trange
 from .config import budget
 from .images import conv_layout
 from .layers import Hooks, capture, check_channel
-from .models import KitModel, ModelLike, unwrap
+from .models import KitModel, ModelLike, class_targets, unwrap
 from .regularizers import blur_every as blur_step
 from .regularizers import clip_small_contribution, clip_small_norm, l2_decay, pixel_range, random_jitter
+from .scores import target_scores
 from .widgets import class_picker, layer_picker, live_image, picked_class, run_panel
 
 Callback = Callable[[int, torch.Tensor, float], None]
@@ -136,11 +137,10 @@ def class_visualization(
     index = _class_index(model, target)
 
     def score(x: torch.Tensor) -> torch.Tensor:
+        if objective == "score":  # only this class's score is computed (see scores.target_scores)
+            return target_scores(net, x, index).sum()
         logits = net(x)
-        if not 0 <= index < logits.shape[1]:
-            raise IndexError(f"the model has {logits.shape[1]} classes: target must be in 0..{logits.shape[1] - 1}, got {index}")
-        if objective == "score":
-            return logits[:, index].sum()
+        class_targets(logits, index)  # a clear error for an index out of range
         if objective == "probability":
             return logits.softmax(1)[:, index].sum()
         if objective == "log_probability":

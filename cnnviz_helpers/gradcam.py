@@ -33,7 +33,8 @@ from .guided_backprop import guided_backprop
 from .layers import Hooks
 from .models import KitModel, unwrap
 from .plotting import normalize, overlay
-from .saliency import Target, class_scores, model_input, saliency_map, smoothgrad
+from .saliency import Target, model_input, saliency_map, smoothgrad
+from .scores import class_scores
 
 
 def grad_cam(

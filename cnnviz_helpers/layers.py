@@ -185,6 +185,30 @@ class Activations(Hooks):
         return iter(self.outputs)
 
 
+def layer_input(model: nn.Module, layer: str | nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` on ``x`` only until ``layer`` is called, and return that call's first input.
+
+    Nothing from ``layer`` on is computed. The returned tensor is part of the autograd graph (so
+    gradients flow back to ``x``); the model's modes and flags are left as they are.
+
+    Raises:
+        ValueError: the forward pass never calls ``layer``.
+    """
+    got: list[torch.Tensor] = []
+
+    def stop(_m: nn.Module, inputs: Any) -> None:
+        got.append(inputs[0])
+        raise _StopForward
+
+    with Hooks(model, eval_mode=False, freeze=False) as hooks:
+        hooks.forward_pre(layer, stop)
+        try:
+            model(x)
+        except _StopForward:
+            return got[0]
+    raise ValueError(f"{type(model).__name__}'s forward pass never calls {layer!r}")
+
+
 def capture(
     model: nn.Module,
     layers: str | Iterable[str],

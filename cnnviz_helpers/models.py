@@ -205,25 +205,31 @@ Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor, None]
 """A class for the whole batch or one per image: indices, names (with a KitModel), or ``None`` (top-1)."""
 
 
-def class_targets(logits: torch.Tensor, target: Target = None, model: ModelLike | None = None, what: str = "target") -> torch.Tensor:
+def class_targets(
+    logits: torch.Tensor | tuple[int, int], target: Target = None, model: ModelLike | None = None, what: str = "target"
+) -> torch.Tensor:
     """One class index per image (``[N]`` long tensor) from ``target`` and the model's ``[N, K]`` logits.
 
     ``None`` picks each image's predicted (top-1) class; class names are looked up in ``model``
-    (a :class:`KitModel`, with close-name suggestions).
+    (a :class:`KitModel`, with close-name suggestions). When ``target`` is given, the logits'
+    shape ``(N, K)`` is enough (the result is then on the CPU).
 
     Raises:
         IndexError: a class index outside ``0..K-1``.
         ValueError: a list whose length is neither 1 nor the batch size.
         TypeError: class names without a KitModel.
     """
-    n, k = logits.shape
+    n, k = logits.shape if isinstance(logits, torch.Tensor) else logits
     if target is None:
+        if not isinstance(logits, torch.Tensor):
+            raise ValueError("target=None (the predicted class) needs the logits, not just their shape")
         return logits.detach().argmax(1)
     if isinstance(target, str) or (isinstance(target, (list, tuple)) and any(isinstance(v, str) for v in target)):
         if not isinstance(model, KitModel):
             raise TypeError(f"class names need a KitModel (load_model(...)); with a plain nn.Module pass {what} as indices")
         target = [model.class_index(v) for v in ([target] if isinstance(target, str) else target)]
-    idx = torch.as_tensor(target, dtype=torch.long, device=logits.device).reshape(-1)
+    device = logits.device if isinstance(logits, torch.Tensor) else None
+    idx = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
     if idx.numel() == 1:
         idx = idx.expand(n)
     if idx.numel() != n:

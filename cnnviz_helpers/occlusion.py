@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .layers import Hooks
 from .models import KitModel
 from .receptive_field import is_pointwise, spatial_op, trace_model
+from .scores import score_layer, target_rows
 
 IntOrPair = int | tuple[int, int]
 
@@ -98,23 +99,6 @@ def _window(
     return out
 
 
-_CHANNELWISE_MODULES = (nn.ReLU, nn.Dropout, nn.Identity, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten)
-_CHANNELWISE_FUNCTIONS = {torch.flatten, F.relu, F.dropout, F.adaptive_avg_pool2d}
-
-
-def _score_layer(graph: fx.Graph, modules: dict[str, nn.Module]) -> fx.Node | None:
-    """The last ``Linear`` / ``Conv2d`` whose output channels reach the model output one-to-one, if any."""
-    node = next(n for n in graph.nodes if n.op == "output").args[0]
-    while isinstance(node, fx.Node) and len(node.users) == 1 and len(node.all_input_nodes) == 1:
-        m = modules.get(str(node.target)) if node.op == "call_module" else None
-        if isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1):
-            return node
-        if not (isinstance(m, _CHANNELWISE_MODULES) or (node.op == "call_function" and node.target in _CHANNELWISE_FUNCTIONS)):
-            return None
-        node = node.all_input_nodes[0]
-    return None
-
-
 class _Occluder:
     """Scores batches of occluded copies of one image, recomputing only what each occluder changes."""
 
@@ -129,7 +113,7 @@ class _Occluder:
             self.graph = None
             out = model(x)
         else:
-            m = self.modules.get(str(head.target)) if (head := _score_layer(self.graph, self.modules)) else None
+            m = self.modules.get(str(head.target)) if (head := score_layer(self.graph, self.modules)) else None
             classes = getattr(m, "out_features", getattr(m, "out_channels", 0))
             self.head = head if not probability and 0 <= target < classes else None
             self.base, out = self._run_clean()
@@ -149,11 +133,7 @@ class _Occluder:
             return getattr(args[0], str(node.target))(*args[1:], **kwargs)
         m = self.modules[str(node.target)]
         if node is self.head:  # only the target class's output
-            t = slice(self.target, self.target + 1)
-            bias = m.bias[t] if m.bias is not None else None
-            if isinstance(m, nn.Linear):
-                return F.linear(args[0], m.weight[t], bias)
-            return F.conv2d(args[0], m.weight[t], bias, m.stride, m.padding, m.dilation)
+            return target_rows(m, args[0], torch.full(args[0].shape[:1], self.target, device=args[0].device))  # type: ignore[arg-type]
         return m(*args, **kwargs)
 
     def _run_clean(self) -> tuple[dict[fx.Node, Any], torch.Tensor]:

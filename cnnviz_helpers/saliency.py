@@ -39,9 +39,11 @@ from .images import ImageLike, conv_layout, gaussian_blur, load_image
 from .layers import Hooks
 from .models import KitModel, class_targets, unwrap
 from .plotting import to_numpy_image
+from .scores import target_scores
 
 #: A class target: ``None`` (each image's predicted class), one index for the whole batch, or one per image.
 Target = int | Sequence[int] | torch.Tensor | None
+SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
 #: An attribution method ``fn(model, x, target) -> map`` (what :func:`smoothgrad` averages).
 Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -51,19 +53,13 @@ def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return conv_layout(x.detach().to(next(model.parameters()).device))
 
 
-def class_scores(logits: torch.Tensor, target: Target = None) -> torch.Tensor:
-    """The unnormalised (pre-softmax) score of each image's target class, ``logits[i, target[i]]`` (``[N]``)."""
-    if logits.ndim != 2:
-        raise ValueError(f"expected class scores of shape [N, classes], the model returned {tuple(logits.shape)}")
-    return logits.gather(1, class_targets(logits, target)[:, None])[:, 0]
-
-
 def input_gradient(model: nn.Module | KitModel, x: torch.Tensor, target: Target = None) -> torch.Tensor:
     r"""Gradient of the unnormalised class score with respect to the input, :math:`\partial S_c / \partial x`.
 
     The whole batch takes one forward and one backward pass: the scores of the per-image targets are
-    picked with ``gather`` and summed (image ``i``'s score does not depend on image ``j``'s pixels
-    in eval mode, so the gradient of the sum is each image's own gradient).
+    summed (image ``i``'s score does not depend on image ``j``'s pixels in eval mode, so the
+    gradient of the sum is each image's own gradient). Only the target classes' scores are
+    computed (:func:`~cnnviz_helpers.scores.target_scores`).
 
     Args:
         model: the network (``nn.Module`` or :class:`KitModel`); left exactly as it was.
@@ -80,7 +76,7 @@ def input_gradient(model: nn.Module | KitModel, x: torch.Tensor, target: Target 
     model = unwrap(model)[0]
     with Hooks(model):
         x = model_input(model, x).requires_grad_(True)
-        score = class_scores(model(x), target).sum()
+        score = target_scores(model, x, target).sum()
         (grad,) = torch.autograd.grad(score, x)
     return grad.contiguous()
 
@@ -115,7 +111,7 @@ def smoothgrad(
     target: Target = None,
     n_samples: int = 25,
     noise_level: float = 0.15,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     attribution: Attribution = saliency_map,
     seed: int | None = None,
     progress: bool = False,
@@ -137,7 +133,9 @@ def smoothgrad(
         target: see :func:`saliency_map`.
         n_samples: noisy copies per image.
         noise_level: noise standard deviation as a fraction of the image's range (``max - min``).
-        batch_size: noisy copies per forward/backward pass (lower it if memory is short).
+        batch_size: noisy copies per forward/backward pass; default 8 on the CPU (larger batches
+            no longer fit the CPU caches and get slower per copy), 32 on a GPU. Lower it if
+            memory is short.
         attribution: the map to average, ``fn(model, x, target)``; :func:`saliency_map` by default
             (pass e.g. :func:`cnnviz_helpers.guided_backprop.guided_backprop` for SmoothGrad on guided backprop).
         seed: seed of the noise, for repeatable maps (``None``: PyTorch's global generator).
@@ -151,11 +149,13 @@ def smoothgrad(
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be at least 1, got {n_samples}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     model = unwrap(model)[0]
     x = model_input(model, x)
     device, n = x.device, x.shape[0]
+    if batch_size is None:
+        batch_size = SMOOTHGRAD_CPU_BATCH if device.type == "cpu" else SMOOTHGRAD_GPU_BATCH
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     with Hooks(model), torch.no_grad():
         targets = class_targets(model(x), target)  # the clean image's class when target is None
     sigma = noise_level * (x.flatten(1).amax(1) - x.flatten(1).amin(1))

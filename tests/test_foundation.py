@@ -239,6 +239,27 @@ def test_capture_gradient_flows_to_input_through_inplace_relu(unchanged):
     assert torch.allclose(x.grad, ref_x.grad)
 
 
+def test_layer_input_stops_before_the_layer(squeezenet_random, unchanged):
+    from cnnviz_helpers.layers import layer_input
+
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)
+    deeper = []
+    handle = squeezenet_random.classifier.register_forward_hook(lambda *a: deeper.append(1))
+    try:
+        with unchanged(squeezenet_random):
+            got = layer_input(squeezenet_random, "classifier.1", x)
+    finally:
+        handle.remove()
+    assert not deeper, "the classifier ran"
+    assert torch.allclose(got, squeezenet_random.features(x), atol=1e-6)  # classifier.0 is Dropout (eval: identity)
+    got.sum().backward()  # part of the graph
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="never calls"):
+        layer_input(squeezenet_random, nn.ReLU(), x)
+    with pytest.raises(KeyError, match="Did you mean"):
+        layer_input(squeezenet_random, "classifer.1", x)
+
+
 def test_hooks_removed_and_state_restored_after_exception(resnet18_random):
     model = resnet18_random
     model.train()
