@@ -100,9 +100,11 @@ class Hooks:
     def __exit__(self, *exc: object) -> None:
         self.remove()
         for m, mode in self._modes:
-            m.training = mode
+            if m.training != mode:  # setting nn.Module attributes is slow: only where something changed
+                m.training = mode
         for p, flag in self._grads:
-            p.requires_grad_(flag)
+            if p.requires_grad != flag:
+                p.requires_grad_(flag)
 
     def remove(self) -> None:
         """Remove every hook registered so far (also done on exit)."""

@@ -43,9 +43,9 @@ from .scores import target_scores
 
 #: A class target: ``None`` (each image's predicted class), one index for the whole batch, or one per image.
 Target = int | Sequence[int] | torch.Tensor | None
-SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
 #: An attribution method ``fn(model, x, target) -> map`` (what :func:`smoothgrad` averages).
 Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
 
 
 def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

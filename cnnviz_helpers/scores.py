@@ -64,9 +64,9 @@ def target_rows(layer: nn.Linear | nn.Conv2d, inputs: torch.Tensor, targets: tor
     """Output channel ``targets[i]`` of ``layer`` for input ``i``, without the other channels: ``[N, 1, ...]``."""
     weight = layer.weight[targets]
     bias = layer.bias[targets] if layer.bias is not None else None
-    if isinstance(layer, nn.Linear):
-        out = torch.einsum("nf,nf->n", inputs, weight)
-        return (out if bias is None else out + bias)[:, None]
+    if isinstance(layer, nn.Linear):  # inputs [N, ..., F]
+        out = torch.einsum("n...f,nf->n...", inputs, weight)
+        return (out if bias is None else out + bias.view(-1, *[1] * (out.ndim - 1)))[:, None]
     if bool((targets == targets[0]).all()):  # one class for the whole batch: a one-channel convolution
         return F.conv2d(inputs, weight[:1], None if bias is None else bias[:1], layer.stride, layer.padding, layer.dilation)
     n, c = inputs.shape[:2]  # a different class per image: image i is group i of a grouped convolution
@@ -90,8 +90,10 @@ class _Head:
 
     def current(self, model: nn.Module) -> bool:
         """The model still has these very modules (none was replaced since the trace)."""
-        modules = dict(model.named_modules())
-        return modules.get(self.name) is self.layer and all(modules.get(n) is m for n, m in self.tail_modules)
+        try:
+            return model.get_submodule(self.name) is self.layer and all(model.get_submodule(n) is m for n, m in self.tail_modules)
+        except AttributeError:  # a module was removed
+            return False
 
     def scores(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """``[N]`` target scores from the classifier layer's input."""

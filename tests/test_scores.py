@@ -10,7 +10,7 @@ from torch import nn
 
 from cnnviz_helpers import Hooks
 from cnnviz_helpers.models import class_targets
-from cnnviz_helpers.scores import _HEADS, target_scores
+from cnnviz_helpers.scores import _HEADS, target_rows, target_scores
 
 
 def score_and_grad(model: nn.Module, x: torch.Tensor, target) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,3 +144,20 @@ def test_class_targets_from_a_shape():
     assert class_targets((2, 10), [1, 9]).tolist() == [1, 9]
     with pytest.raises(ValueError, match="needs the logits"):
         class_targets((2, 10), None)
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        (nn.Conv2d(4, 6, 3, stride=2, padding=1), (3, 4, 9, 9)),  # per-image targets: grouped convolution
+        (nn.Linear(5, 6), (3, 5)),
+        (nn.Linear(5, 6), (3, 2, 5)),  # extra leading dimensions
+    ],
+)
+def test_target_rows_equal_the_layers_channels(layer, shape):
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    full = layer(x).movedim(-1, 1) if isinstance(layer, nn.Linear) else layer(x)  # channels second
+    for targets in (torch.tensor([4, 0, 5]), torch.tensor([2, 2, 2])):
+        want = full[torch.arange(3), targets][:, None]
+        torch.testing.assert_close(target_rows(layer, x, targets), want)
