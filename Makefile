@@ -43,13 +43,13 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 
 download: $(VENV)/.installed
-	$(PY) -m cnnviz_helpers.download
+	$(PY) -m cnnviz_helpers.training.download
 
 offline-model: $(VENV)/.installed
-	$(PY) -m cnnviz_helpers.train_shapesnet
+	$(PY) -m cnnviz_helpers.training.train_shapesnet
 
 fast-style-model: $(VENV)/.installed
-	$(PY) -m cnnviz_helpers.train_fast_style
+	$(PY) -m cnnviz_helpers.training.train_fast_style
 
 clean:
 	rm -rf $(VENV) .pytest_cache

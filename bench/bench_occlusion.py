@@ -59,6 +59,11 @@ def check(kit_out: torch.Tensor, ref_out: torch.Tensor) -> None:
 CASES = [
     Case(
         name="occlusion squeezenet1_1 224px w32 s16 vs captum",
-        setup=setup, kit=kit, reference=reference, target=2.0, repeat=3, check=check,
+        setup=setup,
+        kit=kit,
+        reference=reference,
+        target=2.0,
+        repeat=3,
+        check=check,
     ),  # fmt: skip
 ]

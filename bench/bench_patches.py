@@ -61,6 +61,11 @@ def check(kit_out: torch.Tensor, ref_out: torch.Tensor) -> None:
 CASES = [
     Case(
         name="max-activating patches squeezenet1_1 1000 imgs vs per-image loop",
-        setup=setup, kit=kit, reference=reference, target=3.0, repeat=1, check=check,
+        setup=setup,
+        kit=kit,
+        reference=reference,
+        target=3.0,
+        repeat=1,
+        check=check,
     ),  # fmt: skip
 ]

@@ -25,8 +25,11 @@ from cnnviz_helpers.style import preset_layers, style_transfer
 SIZE, STEPS = 256, 8  # enough steps that the one-time target computation is amortised
 CONTENT, STYLE = "astronaut", "gravel"  # square photos: both loops see the same 256x256 inputs
 # Gatys et al. on VGG: style relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; content relu4_2.
-GATYS = {"content": "features.20", "style": ["features.1", "features.6", "features.11", "features.18", "features.25"],
-         "style_weights": [1e5, 1e4, 1e3, 1e2, 1e1]}
+GATYS = {
+    "content": "features.20",
+    "style": ["features.1", "features.6", "features.11", "features.18", "features.25"],
+    "style_weights": [1e5, 1e4, 1e3, 1e2, 1e1],
+}
 
 
 @dataclass
@@ -53,9 +56,21 @@ def _setup_cs231n() -> Inputs:
 
 
 def kit(inp: Inputs) -> list[float]:
-    out = style_transfer(inp.km, CONTENT, STYLE, content_layer=inp.content_layer, style_layers=inp.style_layers,
-                         style_weights=inp.style_weights, content_weight=6e-2, tv_weight=2e-2, image_size=SIZE,
-                         style_size=SIZE, steps=STEPS, progress=False, verbose=False)
+    out = style_transfer(
+        inp.km,
+        CONTENT,
+        STYLE,
+        content_layer=inp.content_layer,
+        style_layers=inp.style_layers,
+        style_weights=inp.style_weights,
+        content_weight=6e-2,
+        tv_weight=2e-2,
+        image_size=SIZE,
+        style_size=SIZE,
+        steps=STEPS,
+        progress=False,
+        verbose=False,
+    )
     return out.losses["total"][:STEPS]
 
 
@@ -111,8 +126,22 @@ def same_losses(kit_out: list[float], ref_out: list[float]) -> None:
 
 
 CASES = [
-    Case(f"style: {STEPS} Gatys iterations, VGG16 {SIZE}px, Gatys layers", _setup_gatys, kit, reference,
-         target=1.5, repeat=2, check=same_losses),
-    Case(f"style: {STEPS} Gatys iterations, VGG16 {SIZE}px, CS231n preset layers", _setup_cs231n, kit, reference,
-         target=1.5, repeat=2, check=same_losses),
+    Case(
+        f"style: {STEPS} Gatys iterations, VGG16 {SIZE}px, Gatys layers",
+        _setup_gatys,
+        kit,
+        reference,
+        target=1.5,
+        repeat=2,
+        check=same_losses,
+    ),
+    Case(
+        f"style: {STEPS} Gatys iterations, VGG16 {SIZE}px, CS231n preset layers",
+        _setup_cs231n,
+        kit,
+        reference,
+        target=1.5,
+        repeat=2,
+        check=same_losses,
+    ),
 ]

@@ -1,31 +1,39 @@
 """cnnviz_helpers — every method of the lecture "Visualizing and Understanding CNNs", fully implemented.
 
-One module per lecture section; the shared machinery lives once:
+The package's folders are its architecture (lower layers never import higher ones; a test enforces it):
 
-- :mod:`.config`    device choice, fast mode (``CNNVIZ_FAST``), offline mode, seeding
-- :mod:`.models`    ``load_model`` (torchvision ImageNet weights, or the offline ShapesNet)
-- :mod:`.images`    loading any image mode, pre/post-processing, jitter, Gaussian blur
-- :mod:`.layers`    layer lookup and the one hook mechanism (:class:`Hooks`, :func:`capture`)
-- :mod:`.scores`    ``target_scores``: one class score per image, computing only that class
-- :mod:`.plotting`  image grids and heatmap overlays
-- :mod:`.shapes`, :mod:`.shapesnet`  the synthetic dataset and the offline model
+- ``core/``      the shared machinery every method stands on: config (device, fast / offline mode),
+                 models (``load_model``, :class:`KitModel`), images, layers and hooks, targets (what
+                 every method accepts), scores (class scores, input gradients), image priors.
+- ``engines/``   speed machinery the methods dispatch to (torch.fx tracing: receptive fields, the
+                 incremental occlusion engine, the target-row shortcut); not needed to read a method.
+- ``datasets/``  the synthetic shapes dataset and the offline ShapesNet.
+- one module per lecture section (``filters``, ``last_layer``, ``patches``, ``occlusion``,
+  ``saliency``, ``guided_backprop``, ``gradcam``, ``sanity``, ``class_visualization``,
+  ``adversarial``, ``deepdream``, ``inversion``, ``style``, ``fast_style``): the reference
+  implementations a student compares with.
+- ``ui/``        plots, widget building blocks and the per-section widgets; nothing else imports it.
+- ``training/``  scripts that train and download (ShapesNet, the fast style network, weights).
 """
 
-from .config import budget, default_device, fast_mode, offline_mode, seed_everything
-from .images import (
+from .core.compat import install_module_aliases
+from .core.config import budget, default_device, fast_mode, offline_mode, seed_everything
+from .core.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     deprocess,
     gaussian_blur,
+    image_grid,
     jitter,
     load_image,
+    normalize,
     preprocess,
     sample_names,
     to_rgb,
 )
-from .layers import Hooks, capture, check_channel, first_conv, get_layer, layer_names, model_state
-from .models import Example, KitModel, load_model
-from .plotting import image_grid, normalize, overlay, show_images
+from .core.layers import Hooks, capture, check_channel, first_conv, get_layer, layer_names, model_state
+from .core.models import Example, KitModel, load_model
+from .ui.plotting import overlay, show_images
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -57,3 +65,5 @@ __all__ = [
     "show_images",
     "to_rgb",
 ]
+
+install_module_aliases()  # old flat paths (cnnviz_helpers.models, .widgets, …) keep importing

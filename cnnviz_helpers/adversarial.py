@@ -40,9 +40,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
-from .images import IMAGENET_STD, channel_view
-from .layers import Hooks
-from .models import ModelLike, class_targets, unwrap
+from .core.images import IMAGENET_STD, channel_view
+from .core.layers import Hooks
+from .core.targets import ModelLike, class_targets, unwrap
 
 Callback = Callable[[int, torch.Tensor], None]
 """``callback(step, image)``: steps done so far and the current normalised batch (detached)."""
@@ -50,7 +50,9 @@ Labels = int | str | Sequence[int | str] | torch.Tensor
 """One class for the whole batch or one per image: indices, or names when the model is a KitModel."""
 
 
-def perturbation_size(x: torch.Tensor, x_adv: torch.Tensor, std: Sequence[float] = IMAGENET_STD) -> tuple[torch.Tensor, torch.Tensor]:
+def perturbation_size(
+    x: torch.Tensor, x_adv: torch.Tensor, std: Sequence[float] = IMAGENET_STD
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""How big a perturbation is, in pixel units on the [0, 1] scale.
 
     With :math:`\delta = (x_{adv} - x)\cdot\sigma` (the change of the pixel image), returns

@@ -34,14 +34,14 @@ import torch
 from torch import nn
 from tqdm.auto import trange
 
-from .config import budget
-from .images import conv_layout
-from .layers import Hooks, capture, check_channel
-from .models import KitModel, ModelLike, class_targets, unwrap
-from .regularizers import blur_every as blur_step
-from .regularizers import clip_small_contribution, clip_small_norm, l2_decay, pixel_range, random_jitter
-from .scores import target_scores
-from .widgets import class_picker, layer_picker, live_image, picked_class, run_panel
+from .core.compat import moved_names
+from .core.images import conv_layout
+from .core.layers import Hooks, capture, check_channel
+from .core.models import KitModel
+from .core.regularizers import blur_every as blur_step
+from .core.regularizers import clip_small_contribution, clip_small_norm, l2_decay, pixel_range, random_jitter
+from .core.scores import target_scores
+from .core.targets import ModelLike, class_targets, unwrap
 
 Callback = Callable[[int, torch.Tensor, float], None]
 """``callback(step, image, value)``: steps done so far, the current normalised image ``[1, 3, S, S]``
@@ -374,71 +374,7 @@ def _gradient_ascent(
     return param.image().detach().clone(memory_format=torch.contiguous_format)
 
 
-def _prior_controls(km: KitModel, l2_reg: float) -> dict[str, Any]:
-    """Sliders for the settings shared by the two widgets, at the scaled CS231n defaults."""
-    import ipywidgets as w
-
-    style = {"description_width": "120px"}
-    scale = km.input_size / CS231N_SIZE
-    return {
-        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description="steps", style=style),
-        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description="learning rate", style=style),
-        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description="L2 λ", style=style),
-        "blur_every": w.IntSlider(value=10, min=0, max=50, description="blur every (0=off)", style=style),
-        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description="blur σ", style=style),
-        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description="jitter (px)", style=style),
-        "decay": w.FloatSlider(
-            value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description="L2 decay", style=style
-        ),
-        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip norm %", style=style),
-        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip contrib. %", style=style),
-    }
-
-
-def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., torch.Tensor], l2_reg: float) -> Any:
-    """Target controls + prior sliders + Run button; the image updates live while ``synthesize`` runs."""
-    priors = _prior_controls(km, l2_reg)
-    view, update = live_image(320)
-
-    def run() -> None:
-        settings = {name: c.value for name, c in priors.items()}
-        every = max(1, settings["steps"] // 20)
-        img = synthesize(**settings, callback=lambda _s, x, _v: update(km.deprocess(x[0])), callback_every=every)
-        print("top predictions:", ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0]))
-
-    return run_panel(run, [*target_controls, *priors.values()], extra=[view])
-
-
-def class_visualization_widget(km: KitModel) -> Any:
-    """Searchable class picker, objective choice and prior sliders; Run shows the image as it improves.
-
-    Example:
-        >>> display(class_visualization_widget(km))
-    """
-    import ipywidgets as w
-
-    target = class_picker(km)
-    objective = w.Dropdown(options=["score", "probability", "log_probability"], description="objective")
-    return _widget(
-        km, [target, objective],
-        lambda **kw: class_visualization(km, picked_class(target), objective=objective.value, **kw),
-        CS231N_L2_REG,
-    )  # fmt: skip
-
-
-def unit_visualization_widget(km: KitModel) -> Any:
-    """Layer picker, channel and neuron choice and prior sliders; Run shows the image as it improves.
-
-    Example:
-        >>> display(unit_visualization_widget(km))
-    """
-    import ipywidgets as w
-
-    layer = layer_picker(km)
-    channel = w.BoundedIntText(value=0, min=0, max=4095, description="channel")
-    neuron = w.Dropdown(options=["mean", "center"], description="neuron")
-    return _widget(
-        km, [layer, channel, neuron],
-        lambda **kw: unit_visualization(km, layer.value, channel.value, neuron=neuron.value, **kw),
-        UNIT_L2_REG,
-    )  # fmt: skip
+__getattr__ = moved_names(
+    __name__,
+    {"class_visualization_widget": "cnnviz_helpers.ui.sections", "unit_visualization_widget": "cnnviz_helpers.ui.sections"},
+)  # the section widget lives in the UI package now

@@ -19,18 +19,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import budget
-from .images import conv_layout
-from .layers import capture, check_channel
-from .models import KitModel, unwrap
-from .regularizers import pixel_range, random_jitter
-from .widgets import image_picker, layer_picker, live_image, run_panel
+from .core.compat import moved_names
+from .core.images import conv_layout
+from .core.layers import capture, check_channel
+from .core.models import KitModel
+from .core.regularizers import pixel_range, random_jitter
+from .core.targets import unwrap
 
 GOOGLE_LR = 1.5 / 255  # the original notebook's step of 1.5 on a 0–255 pixel scale
 GOOGLE_JITTER, GOOGLE_SIZE = 32, 224
@@ -157,31 +156,6 @@ def _resize(x: torch.Tensor, size: tuple[int, int], antialias: bool = False) -> 
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=antialias)
 
 
-def deepdream_widget(km: KitModel) -> Any:
-    """Image and layer pickers, octave / step / jitter sliders, a Run button and the dream updating live.
-
-    Example:
-        >>> display(deepdream_widget(km))
-    """
-    import ipywidgets as w
-
-    picture = image_picker(km)
-    size = w.IntSlider(value=max(km.input_size, 128), min=32, max=512, step=16, description="size (px)")
-    layer = layer_picker(km)
-    channel = w.IntText(value=-1, description="channel", tooltip="-1: the whole layer")
-    octaves = w.IntSlider(value=budget(4, 2), min=1, max=6, description="octaves")
-    scale = w.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description="octave scale")
-    steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description="steps/octave")
-    lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description="lr")
-    jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description="jitter")
-    view, update = live_image(320)
-
-    def run() -> None:
-        x = km.preprocess(picture.value, size=size.value)
-        deepdream(
-            km, x, layer.value, channel=None if channel.value < 0 else channel.value, steps=steps.value, lr=lr.value,
-            octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
-            callback=lambda _s, img, _v: update(km.deprocess(img[0])),
-        )  # fmt: skip
-
-    return run_panel(run, [picture, size, layer, channel, octaves, scale, steps, lr, jitter], extra=[view])
+__getattr__ = moved_names(
+    __name__, {"deepdream_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

@@ -26,13 +26,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import budget, default_device
-from .images import DATA_DIR, ImageLike, load_image, preprocess, sample_names
-from .layers import Hooks
-from .models import KitModel
-from .regularizers import tv_loss
-from .style import content_loss, extract_features, style_images, style_loss, style_targets
-from .widgets import live_image, run_panel
+from .core.compat import moved_names
+from .core.config import default_device
+from .core.images import DATA_DIR, ImageLike, preprocess
+from .core.layers import Hooks
+from .core.models import KitModel
+from .core.regularizers import tv_loss
+from .style import content_loss, extract_features, style_loss, style_targets
 
 NormKind = Literal["instance", "batch", "conditional"]
 StyleLike = Union[int, str, Sequence[float], Mapping[str, float], torch.Tensor, None]
@@ -129,8 +129,16 @@ def _norm(kind: NormKind, channels: int, num_styles: int) -> nn.Module:
 class ConvLayer(nn.Module):
     """Reflection pad → conv (→ norm → ReLU). Reflection padding avoids dark borders in the output."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, norm: NormKind | None = "instance",
-                 num_styles: int = 1, relu: bool = True) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int = 1,
+        norm: NormKind | None = "instance",
+        num_styles: int = 1,
+        relu: bool = True,
+    ) -> None:
         super().__init__()
         self.pad = nn.ReflectionPad2d(kernel // 2)
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
@@ -184,8 +192,14 @@ class TransformerNet(nn.Module):
         torch.Size([1, 3, 50, 75])
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64), n_residual: int = 5, norm: NormKind = "instance",
-                 num_styles: int = 1, style_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 64),
+        n_residual: int = 5,
+        norm: NormKind = "instance",
+        num_styles: int = 1,
+        style_names: Sequence[str] | None = None,
+    ) -> None:
         super().__init__()
         if len(channels) != 3:
             raise ValueError(f"channels must be three widths (c0, c1, c2), got {channels}")
@@ -195,8 +209,13 @@ class TransformerNet(nn.Module):
         if len(names) != num_styles:
             raise ValueError(f"got {len(names)} style names for {num_styles} styles")
         c0, c1, c2 = (int(c) for c in channels)
-        self.config: dict[str, Any] = {"channels": [c0, c1, c2], "n_residual": n_residual, "norm": norm,
-                                       "num_styles": num_styles, "style_names": names}
+        self.config: dict[str, Any] = {
+            "channels": [c0, c1, c2],
+            "n_residual": n_residual,
+            "norm": norm,
+            "num_styles": num_styles,
+            "style_names": names,
+        }
         self.info: dict[str, Any] = {}  # provenance of loaded weights (see load_fast_style)
         kw: dict[str, Any] = {"norm": norm, "num_styles": num_styles}
         self.conv_in = ConvLayer(3, c0, 9, **kw)
@@ -232,11 +251,15 @@ class TransformerNet(nn.Module):
         """
         if not self.conditional:
             if style is not None:
-                raise ValueError(f"this {self.config['norm']}-norm network knows one style; style= is only for norm='conditional'")
+                raise ValueError(
+                    f"this {self.config['norm']}-norm network knows one style; style= is only for norm='conditional'"
+                )
             return None
         if style is None:
-            raise ValueError(f"choose a style: an index 0..{self.num_styles - 1}, a name ({', '.join(self.style_names)}), "
-                             "blend weights, or {name: weight}")
+            raise ValueError(
+                f"choose a style: an index 0..{self.num_styles - 1}, a name ({', '.join(self.style_names)}), "
+                "blend weights, or {name: weight}"
+            )
         if isinstance(style, str):
             style = self.style_index(style)
         elif isinstance(style, Mapping):
@@ -322,15 +345,25 @@ class PerceptualLoss:
         >>> terms["total"].backward()
     """
 
-    def __init__(self, km: KitModel, styles: Sequence[ImageLike], style_size: int = 256, content_layer: str | None = None,
-                 style_layers: Sequence[str] | None = None, content_weight: float = 5.0,
-                 style_weight: float | Sequence[float] = 1.0, tv_weight: float = 10.0) -> None:
+    def __init__(
+        self,
+        km: KitModel,
+        styles: Sequence[ImageLike],
+        style_size: int = 256,
+        content_layer: str | None = None,
+        style_layers: Sequence[str] | None = None,
+        content_weight: float = 5.0,
+        style_weight: float | Sequence[float] = 1.0,
+        tv_weight: float = 10.0,
+    ) -> None:
         default_content, default_style = perceptual_layers(km)
         self.km = km
         self.content_layer = content_layer or default_content
         self.style_layers = list(style_layers or default_style)
         n = len(self.style_layers)
-        self.style_weights = [float(style_weight)] * n if isinstance(style_weight, (int, float)) else [float(w) for w in style_weight]
+        self.style_weights = (
+            [float(style_weight)] * n if isinstance(style_weight, (int, float)) else [float(w) for w in style_weight]
+        )
         if len(self.style_weights) != n:
             raise ValueError(f"style_weight needs one number or {n} (one per style layer), got {len(self.style_weights)}")
         self.content_weight, self.tv_weight = float(content_weight), float(tv_weight)
@@ -343,8 +376,9 @@ class PerceptualLoss:
             raise ValueError("PerceptualLoss needs at least one style image")
         self.targets = [style_targets(km, km.preprocess(s, size=style_size), self.style_layers) for s in style_list]
         # w_l / ||A_l||^2: a relative Gram error, so one style_weight suits every style and layer
-        self._layer_weights = [[w / a.pow(2).sum().clamp_min(1e-12).item() for w, a in zip(self.style_weights, t)]
-                               for t in self.targets]
+        self._layer_weights = [
+            [w / a.pow(2).sum().clamp_min(1e-12).item() for w, a in zip(self.style_weights, t)] for t in self.targets
+        ]
 
     @property
     def num_styles(self) -> int:
@@ -359,7 +393,9 @@ class PerceptualLoss:
             (target,) = extract_features(self.km, (content - self._mean) / self._std, [self.content_layer], detach=True)
         n = output.shape[0]
         c = content_loss(feats[self.content_layer], target, self.content_weight / target.numel())
-        s = style_loss([feats[name] for name in self.style_layers], self.targets[style], [w / n for w in self._layer_weights[style]])
+        s = style_loss(
+            [feats[name] for name in self.style_layers], self.targets[style], [w / n for w in self._layer_weights[style]]
+        )
         t = tv_loss(output) * (self.tv_weight / output.numel())
         return {"content": c, "style": s, "tv": t, "total": c + s + t}
 
@@ -457,8 +493,9 @@ def train_fast_style(
         raise ValueError(f"the network knows {net.num_styles} styles but {len(style_list)} style images were given")
     net.to(device)
     content_size = content_size or 2 * crop
-    loss_fn = PerceptualLoss(km, style_list, style_size or content_size, content_layer, style_layers,
-                             content_weight, style_weight, tv_weight)
+    loss_fn = PerceptualLoss(
+        km, style_list, style_size or content_size, content_layer, style_layers, content_weight, style_weight, tv_weight
+    )
     photos = _images01(list(content), content_size, device)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -483,7 +520,9 @@ def train_fast_style(
 # --------------------------------------------------------------------------- using a trained network
 
 
-def stylize(net: TransformerNet, image: ImageLike, style: StyleLike = None, size: int | tuple[int, int] | None = 256) -> np.ndarray:
+def stylize(
+    net: TransformerNet, image: ImageLike, style: StyleLike = None, size: int | tuple[int, int] | None = 256
+) -> np.ndarray:
     """Stylize one image in a single forward pass.
 
     Args:
@@ -529,8 +568,10 @@ def load_fast_style(path: str | Path = WEIGHTS_PATH, device: torch.device | str 
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing. Train it with `python -m cnnviz_helpers.train_fast_style` "
-                                "(or train your own with train_fast_style()).")
+        raise FileNotFoundError(
+            f"{path} is missing. Train it with `python -m cnnviz_helpers.training.train_fast_style` "
+            "(or train your own with train_fast_style())."
+        )
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     net = TransformerNet(**ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
@@ -541,85 +582,6 @@ def load_fast_style(path: str | Path = WEIGHTS_PATH, device: torch.device | str 
 # --------------------------------------------------------------------------- widgets
 
 
-def style_blend_widget(net: TransformerNet, image: ImageLike = "chelsea", size: int = 256) -> Any:
-    """One slider per style of a conditional network; the stylized image updates as they move.
-
-    The slider values are blend weights (normalised to sum to 1: a convex combination of the styles'
-    γ/β rows). One forward pass of the small network per change, so it follows the slider.
-
-    Example:
-        >>> display(style_blend_widget(load_fast_style(), "chelsea"))
-    """
-    import ipywidgets as w
-
-    if not net.conditional:
-        raise ValueError("style blending needs a conditional network (norm='conditional', several styles)")
-    sources: dict[str, ImageLike] = {n: n for n in sample_names()}
-    first = image if isinstance(image, str) and image in sources else "your image"
-    sources.setdefault(first, image)
-    picture = w.Dropdown(options=list(sources), value=first, description="content")
-    sliders = [w.FloatSlider(value=1.0 if i == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=name,
-                             continuous_update=True) for i, name in enumerate(net.style_names)]
-    view, update = live_image(size)
-    label = w.HTML()
-    source = {"image": load_image(sources[first], size)}
-
-    def redraw(_change: Any = None) -> None:
-        weights = [s.value for s in sliders]
-        if sum(weights) <= 0:
-            label.value = "all weights are 0: the content image"
-            update(np.asarray(source["image"]))
-            return
-        label.value = " + ".join(f"{v / sum(weights):.2f}·{n}" for v, n in zip(weights, net.style_names) if v > 0)
-        update(stylize(net, source["image"], style=weights, size=None))
-
-    def new_picture(change: Any) -> None:
-        source["image"] = load_image(sources[change["new"]], size)
-        redraw()
-
-    picture.observe(new_picture, names="value")
-    for s in sliders:
-        s.observe(redraw, names="value")
-    redraw()
-    return w.HBox([w.VBox([picture, *sliders, label]), view])
-
-
-def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", size: int = 192) -> Any:
-    """Pick style image(s), a normalisation and a budget; Train runs :func:`train_fast_style` with a
-    progress bar and shows the preview image stylized every few steps.
-
-    Styles: the shipped textures, plus the paintings once ``python -m cnnviz_helpers.download`` has
-    fetched them (:func:`~cnnviz_helpers.style.style_images`). One style trains an instance- or
-    batch-norm network, several a conditional one. The last trained network is ``panel.result["net"]``.
-
-    Example:
-        >>> panel = fast_style_training_widget(km)
-        >>> display(panel)            # … click Run, then: net = panel.result["net"]
-    """
-    import ipywidgets as w
-
-    style_pick = w.SelectMultiple(options=list(style_images().items()), value=("gravel",), description="style(s)", rows=5)
-    norm_pick = w.Dropdown(options=["instance", "batch"], value="instance", description="norm (1 style)")
-    steps = w.IntSlider(value=budget(300, 4), min=2, max=2000, step=2, description="steps")
-    crop = w.IntSlider(value=budget(64, 32), min=32, max=256, step=16, description="crop")
-    view, update = live_image(size)
-    preview_img = load_image(preview, size)
-    result: dict[str, Any] = {}
-
-    def show(step: int, net: TransformerNet, losses: dict[str, float]) -> None:
-        style = 0 if net.conditional else None
-        update(stylize(net, preview_img, style=style, size=None))
-
-    def run() -> None:
-        chosen = list(style_pick.value)
-        norm = "conditional" if len(chosen) > 1 else norm_pick.value
-        net, history = train_fast_style(km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=show,
-                                        every=max(1, steps.value // 10))
-        result.update(net=net, history=history)
-        k = max(1, len(history["total"]) // 10)
-        first, last = np.mean(history["total"][:k]), np.mean(history["total"][-k:])
-        print(f"{norm} norm, {steps.value} steps: perceptual loss {first:.3g} → {last:.3g} (means of the first / last {k} steps)")
-
-    panel = run_panel(run, [style_pick, norm_pick, steps, crop], description="Train", extra=[view])
-    panel.result = result
-    return panel
+__getattr__ = moved_names(
+    __name__, {"style_blend_widget": "cnnviz_helpers.ui.sections", "fast_style_training_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

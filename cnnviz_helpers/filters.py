@@ -15,15 +15,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .layers import capture, check_channel, first_conv
-from .models import KitModel
-from .plotting import image_grid
+from .core.compat import moved_names
+from .core.images import image_grid
+from .core.layers import capture, check_channel, first_conv
 
 
 def filter_images(weight: torch.Tensor) -> np.ndarray:
@@ -109,47 +108,6 @@ def zero_maps(maps: torch.Tensor) -> torch.Tensor:
     return maps.flatten(1).eq(0).all(1)
 
 
-def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
-    """Explore activation maps: image × layer × channel range (updates live; the maps are cheap).
-
-    Example:
-        >>> display(activations_widget(km))
-    """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-
-    from .widgets import image_picker, layer_picker
-
-    image, layer = image_picker(km), layer_picker(km, value=km.spec.layers[0])
-    channels = w.IntRangeSlider(value=(0, 15), min=0, max=15, description="channels", continuous_update=False)
-    out = w.Output()
-    busy = [False]  # setting channels.max may clamp its value, which would call draw again
-
-    def draw(*_: Any) -> None:
-        if busy[0]:
-            return
-        maps = activation_maps(km.model, km.preprocess(image.value), layer.value)
-        busy[0] = True
-        try:
-            channels.max = len(maps) - 1  # clamps the current range to this layer's channels
-        finally:
-            busy[0] = False
-        lo, hi = channels.value
-        hi = min(hi, lo + max_channels - 1)
-        shown = maps[lo : hi + 1]
-        out.clear_output(wait=True)
-        with out:
-            fig, ax = plt.subplots(figsize=(7, 7))
-            ax.imshow(image_grid(shown), cmap="viridis")
-            ax.set_title(
-                f"{layer.value}: channels {lo}–{hi} of {len(maps)}, maps {tuple(maps.shape[1:])}; "
-                f"all-zero: {int(zero_maps(shown).sum())}/{len(shown)} here, {zero_maps(maps).float().mean():.0%} of the layer",
-                fontsize=9,
-            )
-            ax.axis("off")
-            plt.show()
-
-    for control in (image, layer, channels):
-        control.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([image, layer]), channels, out])
+__getattr__ = moved_names(
+    __name__, {"activations_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

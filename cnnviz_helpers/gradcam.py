@@ -22,19 +22,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import budget
+from .core.compat import moved_names
+from .core.layers import Hooks
+from .core.models import KitModel
+from .core.scores import class_scores
+from .core.targets import Target, model_input, unwrap
 from .guided_backprop import guided_backprop
-from .layers import Hooks
-from .models import KitModel, unwrap
-from .plotting import normalize, overlay
-from .saliency import Target, model_input, saliency_map, smoothgrad
-from .scores import class_scores
 
 
 def grad_cam(
@@ -116,92 +113,6 @@ def guided_grad_cam(model: nn.Module | KitModel, x: torch.Tensor, layer: str, ta
     return guided_backprop(model, x, target) * grad_cam(model, x, layer, target)[:, None]
 
 
-METHODS = ("saliency", "SmoothGrad", "guided backprop", "Grad-CAM", "guided Grad-CAM")
-
-
-def _heat(amap: torch.Tensor) -> np.ndarray:
-    """One map → an ``HxW`` heatmap in [0, 1] (absolute value, max over colour channels)."""
-    a = amap.detach().float().abs()
-    return normalize(a.amax(0) if a.ndim == 3 else a)
-
-
-def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) -> Any:
-    """Interactive panel for this section: image × method × target class (top-5) × layer / unit × opacity.
-
-    Shows ``image | map | overlay``; ``method`` is the method selected first (one of
-    :data:`METHODS`). The layer picker is the Grad-CAM layer; for guided backprop a unit channel
-    ≥ 0 explains that channel of the layer (at its strongest position) instead of the class.
-    Moving the opacity slider only redraws; the other controls recompute the map.
-
-    Example:
-        >>> display(attribution_widget(km))
-    """
-    import ipywidgets as w
-
-    from .widgets import image_picker, layer_picker, to_png
-
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    image = image_picker(km)
-    method_w = w.Dropdown(options=METHODS, value=method, description="method")
-    target = w.Dropdown(options=[], description="class")
-    layer = layer_picker(km, value=km.spec.last_conv)
-    unit = w.BoundedIntText(value=-1, min=-1, max=4095, description="unit ch.", tooltip="-1: explain the class score")
-    opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=True)
-    view = w.Image(format="png", width=3 * size)
-    status = w.Label()
-    state: dict[str, Any] = {}
-
-    def redraw(_change: Any = None) -> None:
-        if "map" not in state:
-            return
-        img, amap = state["image"], state["map"]
-        picture = normalize(amap.permute(1, 2, 0)) if amap.ndim == 3 else matplotlib.colormaps["hot"](_heat(amap))[..., :3]
-        view.value = to_png(np.concatenate([img, picture, overlay(img, _heat(amap), alpha=opacity.value)], axis=1), 3 * size)
-
-    def recompute(_change: Any = None) -> None:
-        if state.get("loading"):
-            return
-        x, c = state["x"], target.value
-        try:
-            if method_w.value == "saliency":
-                amap = saliency_map(km.model, x, c)
-            elif method_w.value == "SmoothGrad":
-                amap = smoothgrad(km.model, x, c, n_samples=budget(25, 8), seed=0)
-            elif method_w.value == "guided backprop" and unit.value >= 0:
-                amap = guided_backprop(km.model, x, layer=layer.value, channel=unit.value, position="max")
-            elif method_w.value == "guided backprop":
-                amap = guided_backprop(km.model, x, c)
-            elif method_w.value == "Grad-CAM":
-                amap = grad_cam(km.model, x, layer.value, c)
-            else:
-                amap = guided_grad_cam(km.model, x, layer.value, c)
-        except (ValueError, IndexError, KeyError) as err:
-            status.value = f"⚠ {err}"
-            return
-        what = (
-            f"unit {layer.value}[{unit.value}]" if method_w.value == "guided backprop" and unit.value >= 0 else km.class_names[c]
-        )
-        status.value = f"{method_w.value} of {what}"
-        state["map"] = amap[0].cpu()
-        redraw()
-
-    def new_image(_change: Any = None) -> None:
-        x = km.preprocess(image.value)
-        with torch.no_grad():
-            probs = km.model(x).softmax(-1)[0]
-        top = probs.topk(min(5, probs.numel()))
-        state.update(x=x, image=km.deprocess(x[0]))
-        options = [(f"{km.class_names[int(i)]} ({float(p):.0%})", int(i)) for p, i in zip(top.values, top.indices)]
-        state["loading"] = True  # new class options: compute once, below
-        target.options = options
-        target.value = options[0][1]
-        state["loading"] = False
-        recompute()
-
-    image.observe(new_image, "value")
-    for control in (method_w, target, layer, unit):
-        control.observe(recompute, "value")
-    opacity.observe(redraw, "value")
-    new_image()
-    return w.VBox([w.HBox([image, method_w, target]), w.HBox([layer, unit, opacity]), view, status])
+__getattr__ = moved_names(
+    __name__, {"attribution_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

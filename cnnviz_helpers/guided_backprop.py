@@ -37,9 +37,10 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .layers import Hooks, capture, check_channel
-from .models import KitModel, unwrap
-from .saliency import Target, input_gradient, model_input
+from .core.layers import Hooks, capture, check_channel
+from .core.models import KitModel
+from .core.scores import input_gradient
+from .core.targets import Target, model_input, unwrap
 
 #: Activation functions (PyTorch function names) guided backprop has no rule for.
 UNSUPPORTED_ACTIVATIONS = frozenset(

@@ -20,10 +20,11 @@ import torch
 from torch import nn
 from tqdm.auto import trange
 
-from .images import channel_view
-from .layers import capture
-from .models import KitModel, unwrap
-from .regularizers import tv_loss
+from .core.images import channel_view
+from .core.layers import capture
+from .core.models import KitModel
+from .core.regularizers import tv_loss
+from .core.targets import unwrap
 
 
 def feature_inversion(

@@ -31,10 +31,11 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
-from .images import load_image, sample_names
-from .layers import capture
-from .models import KitModel
-from .shapes import make_shapes
+from .core.compat import moved_names
+from .core.images import load_image, sample_names
+from .core.layers import capture
+from .core.models import KitModel
+from .datasets.shapes import make_shapes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -52,7 +53,9 @@ class ImageSet:
 
     def __add__(self, other: ImageSet) -> ImageSet:
         names = list(dict.fromkeys(self.label_names + other.label_names))
-        relabel = [names.index(self.label_names[i]) for i in self.labels] + [names.index(other.label_names[i]) for i in other.labels]
+        relabel = [names.index(self.label_names[i]) for i in self.labels] + [
+            names.index(other.label_names[i]) for i in other.labels
+        ]
         return ImageSet(self.images + other.images, np.asarray(relabel, dtype=np.int64), names)
 
 
@@ -173,7 +176,9 @@ def nearest_neighbors(features: torch.Tensor, k: int = 5, queries: Sequence[int]
     return d.sort(dim=1, stable=True).indices[:, :k]
 
 
-def retrieval_precision(neighbors: torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor, queries: Sequence[int] | None = None) -> float:
+def retrieval_precision(
+    neighbors: torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor, queries: Sequence[int] | None = None
+) -> float:
     """Fraction of the retrieved neighbours that share their query's label (precision at ``k``).
 
     Args:
@@ -225,29 +230,9 @@ def embed_2d(
         if f.shape[1] > 50 and len(f) > 50:
             f = PCA(n_components=50, random_state=seed).fit_transform(f)
         perplexity = min(perplexity, max(1.0, (len(f) - 1) / 3))
-        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=max(500, max_iter)).fit_transform(f)
-
-
-def plot_embedding(coords: np.ndarray, labels: Sequence[int] | np.ndarray, label_names: Sequence[str], title: str = "", ax: Any = None) -> Any:
-    """Scatter 2-D points coloured by label, with a legend; returns the figure.
-
-    Example:
-        >>> plot_embedding(embed_2d(feats, "pca"), data.labels, data.label_names, "PCA of fc features")
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 5))
-    labels = np.asarray(labels)
-    cmap = plt.get_cmap("tab10" if len(label_names) <= 10 else "tab20")
-    for i, name in enumerate(label_names):
-        sel = labels == i
-        if sel.any():
-            ax.scatter(coords[sel, 0], coords[sel, 1], s=12, color=cmap(i % cmap.N), label=name)
-    ax.legend(fontsize=7, markerscale=1.5, loc="best", ncol=1 + len(label_names) // 12)
-    ax.set_title(title)
-    ax.set_xticks([]), ax.set_yticks([])
-    return ax.figure
+        return TSNE(
+            n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=max(500, max_iter)
+        ).fit_transform(f)
 
 
 def grid_cells(coords: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -297,40 +282,12 @@ def embedding_grid(images: Sequence[Any], coords: np.ndarray, cols: int | None =
     canvas = np.ones((rows * tile, cols * tile, 3))
     for img, cell in zip(images, grid_cells(coords, rows, cols)):
         r, c = divmod(int(cell), cols)
-        canvas[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = np.asarray(load_image(img, (tile, tile)), dtype=np.float64) / 255
+        canvas[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = (
+            np.asarray(load_image(img, (tile, tile)), dtype=np.float64) / 255
+        )
     return canvas
 
 
-def knn_widget(images: Sequence[Any], neighbors: dict[str, torch.Tensor], labels: Sequence[str] | None = None) -> Any:
-    """Pick a query image with a slider and see its nearest neighbours in each space side by side.
-
-    Args:
-        images: the images (PIL / arrays).
-        neighbors: ``{"feature space": nn_feat, "pixel space": nn_pix}`` from :func:`nearest_neighbors`
-            (all queries, same order as ``images``).
-        labels: optional caption per image (e.g. its class name).
-
-    Example:
-        >>> display(knn_widget(data.images, {"features": nn_feat, "pixels": nn_pix}))
-    """
-    import ipywidgets as w
-
-    from .widgets import to_png
-
-    query = w.IntSlider(value=0, min=0, max=len(images) - 1, description="query", continuous_update=False)
-    box = w.VBox()
-
-    def cell(i: int, caption: str) -> Any:
-        img = w.Image(value=to_png(load_image(images[i]), 80), format="png", width=80)
-        return w.VBox([img, w.Label(caption if labels is None else f"{caption} {labels[i]}")])
-
-    def draw(*_: Any) -> None:
-        q = query.value
-        rows = [w.HBox([w.Label("query", layout=w.Layout(width="110px")), cell(q, f"#{q}")])]
-        for space, nn_idx in neighbors.items():
-            rows.append(w.HBox([w.Label(space, layout=w.Layout(width="110px"))] + [cell(int(j), f"#{int(j)}") for j in nn_idx[q]]))
-        box.children = rows
-
-    query.observe(draw, names="value")
-    draw()
-    return w.VBox([query, box])
+__getattr__ = moved_names(
+    __name__, {"plot_embedding": "cnnviz_helpers.ui.sections", "knn_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from torch import fx, nn
 from tqdm.auto import tqdm
 
-from .layers import Hooks
-from .models import KitModel
-from .receptive_field import is_pointwise, spatial_op, trace_model
-from .scores import score_layer, target_rows
+from .core.compat import moved_names
+from .core.layers import Hooks
+from .core.scores import score_layer, target_rows
+from .engines.receptive_field import is_pointwise, spatial_op, trace_model
 
 IntOrPair = int | tuple[int, int]
 
@@ -325,46 +325,25 @@ def occlusion_map(
             wy, wx = grid_y[i : i + batch_size], grid_x[i : i + batch_size]
             # the changed box of the input: the window, shifted inside the image when the border cuts it
             by, bx = wy.clamp(max=size[0] - win[0]), wx.clamp(max=size[1] - win[1])
-            img, occ = _window(x[0].permute(1, 2, 0), None, by, bx, *win), _window(fill_map[0].permute(1, 2, 0), None, by, bx, *win)
+            img, occ = (
+                _window(x[0].permute(1, 2, 0), None, by, bx, *win),
+                _window(fill_map[0].permute(1, 2, 0), None, by, bx, *win),
+            )
             rows = (by[:, None] + torch.arange(win[0], device=device)) - wy[:, None]
             cols = (bx[:, None] + torch.arange(win[1], device=device)) - wx[:, None]
             hidden = ((rows >= 0) & (rows < win[0]))[:, :, None] & ((cols >= 0) & (cols < win[1]))[:, None, :]
             drops.append(occluder.clean - occluder.scores(_Region(torch.where(hidden[:, None], occ, img), by, bx)))
     drops_grid = torch.cat(drops).view(len(ys), len(xs))
-    cover_y = ((torch.arange(size[0], device=device) >= ys[:, None]) & (torch.arange(size[0], device=device) < ys[:, None] + win[0])).to(x.dtype)
-    cover_x = ((torch.arange(size[1], device=device) >= xs[:, None]) & (torch.arange(size[1], device=device) < xs[:, None] + win[1])).to(x.dtype)
+    cover_y = (
+        (torch.arange(size[0], device=device) >= ys[:, None]) & (torch.arange(size[0], device=device) < ys[:, None] + win[0])
+    ).to(x.dtype)
+    cover_x = (
+        (torch.arange(size[1], device=device) >= xs[:, None]) & (torch.arange(size[1], device=device) < xs[:, None] + win[1])
+    ).to(x.dtype)
     heat = cover_y.T @ drops_grid @ cover_x / (cover_y.sum(0)[:, None] * cover_x.sum(0)[None, :])
     return OcclusionMap(heatmap=heat, drops=drops_grid, score=occluder.clean)
 
 
-def occlusion_widget(km: KitModel, batch_size: int = 64) -> Any:
-    """Explore occlusion: image × window × stride, for the model's top class, computed on Run.
-
-    Example:
-        >>> display(occlusion_widget(km))
-    """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-
-    from .plotting import overlay, show_images
-    from .widgets import image_picker, run_panel
-
-    size = km.input_size
-    image = image_picker(km)
-    window = w.IntSlider(value=max(2, size // 7), min=2, max=size // 2, description="window")
-    stride = w.IntSlider(value=max(1, size // 14), min=1, max=size // 2, description="stride")
-
-    def run() -> None:
-        x = km.preprocess(image.value)
-        name, prob = km.predict(x, k=1)[0][0]
-        target = km.class_index(name)
-        occ = occlusion_map(km.model, x, target, window.value, min(stride.value, window.value), batch_size=batch_size, progress=True)
-        img = km.deprocess(x[0])
-        show_images(
-            [img, overlay(img, occ.heatmap), occ.drops],
-            titles=[f"{name} ({prob:.0%})", "mean score drop per pixel", f"drop per window ({occ.drops.shape[0]}x{occ.drops.shape[1]})"],
-            cmap=[None, None, "magma"],
-        )
-        plt.show()
-
-    return run_panel(run, [image, window, stride])
+__getattr__ = moved_names(
+    __name__, {"occlusion_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

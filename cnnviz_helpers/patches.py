@@ -18,18 +18,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .layers import capture, check_channel
-from .models import KitModel
-from .receptive_field import ReceptiveField, receptive_field
+from .core.compat import moved_names
+from .core.layers import capture, check_channel
+from .engines.receptive_field import ReceptiveField, receptive_field
 
 
 @dataclass
@@ -148,32 +147,6 @@ def max_activating_patches(
     return TopPatches(values, index[:, 0], index[:, 1:], boxes, patches, field)
 
 
-def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: int = 64) -> Any:
-    """Explore maximally activating patches: layer × channel, computed over ``images`` on Run.
-
-    Args:
-        km: the loaded model.
-        images: the dataset (PIL images / arrays), preprocessed batch by batch with ``km.preprocess``.
-        k: patches per channel.
-
-    Example:
-        >>> display(patches_widget(km, image_set(km).images))
-    """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-
-    from .plotting import show_images
-    from .widgets import layer_picker, run_panel
-
-    layer = layer_picker(km)
-    channel = w.BoundedIntText(value=0, min=0, max=10_000, description="channel")
-
-    def run() -> None:
-        batches = (km.preprocess(list(images[i : i + batch_size])) for i in range(0, len(images), batch_size))
-        top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, batch_size=batch_size)
-        titles = [f"{v:.2f} (img {int(i)})" for v, i in zip(top.values, top.image_index)]
-        show_images(list(km.deprocess(top.patches)), titles=titles, ncols=min(k, 9), size=1.6,
-                    suptitle=f"{layer.value} channel {channel.value}: receptive field {top.field.size[0]}x{top.field.size[1]} px")  # fmt: skip
-        plt.show()
-
-    return run_panel(run, [layer, channel])
+__getattr__ = moved_names(
+    __name__, {"patches_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

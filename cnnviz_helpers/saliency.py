@@ -26,8 +26,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import cv2
 import numpy as np
 import torch
@@ -35,50 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .images import ImageLike, conv_layout, gaussian_blur, load_image
-from .layers import Hooks
-from .models import KitModel, class_targets, unwrap
-from .plotting import to_numpy_image
-from .scores import target_scores
+from .core.images import ImageLike, gaussian_blur, load_image, to_numpy_image
+from .core.layers import Hooks
+from .core.models import KitModel
+from .core.scores import input_gradient
+from .core.targets import Attribution, Target, class_targets, model_input, unwrap
 
-#: A class target: ``None`` (each image's predicted class), one index for the whole batch, or one per image.
-Target = int | Sequence[int] | torch.Tensor | None
-#: An attribution method ``fn(model, x, target) -> map`` (what :func:`smoothgrad` averages).
-Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
-
-
-def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``x`` detached, on the model's device, in the fastest convolution layout (:func:`~cnnviz_helpers.images.conv_layout`)."""
-    return conv_layout(x.detach().to(next(model.parameters()).device))
-
-
-def input_gradient(model: nn.Module | KitModel, x: torch.Tensor, target: Target = None) -> torch.Tensor:
-    r"""Gradient of the unnormalised class score with respect to the input, :math:`\partial S_c / \partial x`.
-
-    The whole batch takes one forward and one backward pass: the scores of the per-image targets are
-    summed (image ``i``'s score does not depend on image ``j``'s pixels in eval mode, so the
-    gradient of the sum is each image's own gradient). Only the target classes' scores are
-    computed (:func:`~cnnviz_helpers.scores.target_scores`).
-
-    Args:
-        model: the network (``nn.Module`` or :class:`KitModel`); left exactly as it was.
-        x: normalised batch ``[N, 3, H, W]`` (what ``km.preprocess`` returns); not modified.
-        target: class per image, one class for all, or ``None`` for the predicted class.
-
-    Returns:
-        ``[N, 3, H, W]`` gradient, on the model's device.
-
-    Example:
-        >>> g = input_gradient(km.model, x, target=km.class_index("tabby"))
-        >>> (g * x).sum()     # gradient × input: first-order estimate of S(x) - S(0), 0 = the mean image
-    """
-    model = unwrap(model)[0]
-    with Hooks(model):
-        x = model_input(model, x).requires_grad_(True)
-        score = target_scores(model, x, target).sum()
-        (grad,) = torch.autograd.grad(score, x)
-    return grad.contiguous()
 
 
 def saliency_map(model: nn.Module | KitModel, x: torch.Tensor, target: Target = None) -> torch.Tensor:

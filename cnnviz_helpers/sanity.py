@@ -30,12 +30,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .core.images import normalize
+from .core.layers import Hooks, get_layer, layer_names
+from .core.models import KitModel
+from .core.targets import Attribution, Target, class_targets, unwrap
 from .gradcam import grad_cam
 from .guided_backprop import guided_backprop
-from .layers import Hooks, get_layer, layer_names
-from .models import KitModel, class_targets, unwrap
-from .plotting import normalize
-from .saliency import Attribution, Target, saliency_map
+from .saliency import saliency_map
 
 
 def _ranks(v: torch.Tensor) -> torch.Tensor:

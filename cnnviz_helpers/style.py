@@ -30,11 +30,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .download import ASSETS, asset_path
-from .images import ImageLike, load_image
-from .layers import capture, get_layer
-from .models import KitModel, unwrap
-from .regularizers import tv_loss
+from .core.compat import moved_names
+from .core.images import ImageLike, load_image
+from .core.layers import capture, get_layer
+from .core.models import KitModel
+from .core.regularizers import tv_loss
+from .core.targets import unwrap
+from .datasets.assets import ASSETS, asset_path
 
 Layer = Union[str, int]
 Normalization = Union[bool, Literal["chw", "hw", "none"]]
@@ -52,7 +54,6 @@ __all__ = [
     "style_loss",
     "style_targets",
     "style_transfer",
-    "style_transfer_widget",
     "texture_synthesis",
 ]
 
@@ -274,7 +275,7 @@ class StylePreset:
 
     Layers are indices into SqueezeNet's ``model.features`` (``3`` is ``"features.3"``); for other
     models :func:`preset_layers` maps them to the same depth. ``painting`` is the
-    :data:`~cnnviz_helpers.download.ASSETS` file used by CS231n (``python -m cnnviz_helpers.download``
+    :data:`~cnnviz_helpers.datasets.assets.ASSETS` file used by CS231n (``python -m cnnviz_helpers.training.download``
     fetches it), ``stand_in`` the shipped texture used while it is not downloaded.
     """
 
@@ -339,14 +340,14 @@ def _preset(preset: str | StylePreset) -> StylePreset:
 
 
 _SHIPPED_STYLES = ("brick", "grass", "gravel", "hubble_deep_field", "flower", "china")
-_PAINTINGS = ("starry_night.jpg", "great_wave.jpg", "the_scream.jpg", "composition_vii.jpg")  # in download.ASSETS
+_PAINTINGS = ("starry_night.jpg", "great_wave.jpg", "the_scream.jpg", "composition_vii.jpg")  # in datasets.assets.ASSETS
 
 
 def style_images() -> dict[str, Any]:
     """Style images available here: the shipped textures/photos, plus the paintings once downloaded.
 
     Keys are names (``"gravel"``, ``"starry_night"`` …), values anything :func:`load_image` reads.
-    ``python -m cnnviz_helpers.download`` fetches the public-domain paintings.
+    ``python -m cnnviz_helpers.training.download`` fetches the public-domain paintings.
 
     Example:
         >>> styles = style_images()
@@ -456,8 +457,9 @@ def _optimize(
     else:
         # one iteration per step, no tolerances (we choose the number of steps; losses can be tiny) and,
         # as in the neural-style implementations, no line search: in float32 it often fails on these losses
-        opt = torch.optim.LBFGS([img], lr=1.0 if lr is None else lr, max_iter=1, history_size=50,
-                                tolerance_grad=0.0, tolerance_change=0.0)
+        opt = torch.optim.LBFGS(
+            [img], lr=1.0 if lr is None else lr, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
+        )
     losses: dict[str, list[float]] = {}
     snapshots: list[tuple[int, np.ndarray]] = []
     last: dict[str, torch.Tensor] = {}
@@ -696,8 +698,10 @@ def style_transfer(
         path = asset_path(p.painting)
         styles = path if path is not None else p.stand_in
         if path is None:
-            print(f"{p.painting} is not downloaded (python -m cnnviz_helpers.download): "
-                  f"using the shipped {p.stand_in!r} as style")
+            print(
+                f"{p.painting} is not downloaded (python -m cnnviz_helpers.training.download): "
+                f"using the shipped {p.stand_in!r} as style"
+            )
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     c_weight = p.content_weight if content_weight is None else content_weight
     t_weight = p.tv_weight if tv_weight is None else tv_weight
@@ -709,7 +713,18 @@ def style_transfer(
     term_weights = {"content": c_weight} | {f"style {n}": float(w) for n, w in zip(s_layers, s_weights)} | {"tv": t_weight}
     x0 = _init_image(km, init, content_img, seed)
     return _optimize(
-        km, x0, objective, term_weights, optimizer, steps, lr, decay_lr_at, decayed_lr, snapshot_every, callback, progress,
+        km,
+        x0,
+        objective,
+        term_weights,
+        optimizer,
+        steps,
+        lr,
+        decay_lr_at,
+        decayed_lr,
+        snapshot_every,
+        callback,
+        progress,
         verbose,
     )
 
@@ -718,65 +733,7 @@ def style_transfer(
 # Widget
 # ---------------------------------------------------------------------------------------------
 
-_CONTENT_PHOTOS = ("chelsea", "coffee", "astronaut", "china", "flower")
 
-
-def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None = None) -> Any:
-    """Content × two styles × blend × content / style / TV weights × style size, a Run button and a live preview.
-
-    Each run starts from the chosen preset's layers and weights; the "style ×" slider multiplies all
-    its per-layer weights. A progress bar shows the steps and the preview updates every tenth of
-    the run. ``steps`` is the initial value of the steps slider, ``image_size`` the content size
-    (default: the preset's).
-
-    Example:
-        >>> display(style_transfer_widget(km, steps=budget(200, 5)))
-    """
-    import ipywidgets as w
-
-    from .widgets import live_image, run_panel
-
-    styles = style_images()
-    names = list(styles)
-    log = {"readout_format": ".1e", "continuous_update": False}
-    preset = w.Dropdown(options=list(PRESETS), value="starry_night", description="preset")
-    content = w.Dropdown(options=list(_CONTENT_PHOTOS), value="chelsea", description="content")
-    style_a = w.Dropdown(options=names, value="starry_night" if "starry_night" in styles else "gravel", description="style A")
-    style_b = w.Dropdown(options=["(none)", *names], value="(none)", description="style B")
-    blend = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="weight of A")
-    c_weight = w.FloatLogSlider(value=PRESETS["starry_night"].content_weight, base=10, min=-4, max=1, description="content w",
-                                **log)
-    s_scale = w.FloatLogSlider(value=1.0, base=10, min=-3, max=3, description="style ×", **log)
-    t_weight = w.FloatLogSlider(value=PRESETS["starry_night"].tv_weight, base=10, min=-5, max=0, description="TV w", **log)
-    s_size = w.IntSlider(value=PRESETS["starry_night"].style_size, min=32, max=512, step=16, description="style size")
-    n_steps = w.IntSlider(value=steps, min=1, max=max(500, steps), description="steps")
-    preview, update = live_image(256)
-
-    def on_preset(change: dict) -> None:
-        q = PRESETS[change["new"]]
-        c_weight.value, t_weight.value, s_size.value = q.content_weight, q.tv_weight, q.style_size
-
-    preset.observe(on_preset, names="value")
-
-    def run() -> None:
-        q = PRESETS[preset.value]
-        two = style_b.value != "(none)"
-        out = style_transfer(
-            km,
-            content.value,
-            [styles[style_a.value], styles[style_b.value]] if two else styles[style_a.value],
-            preset=q,
-            blend=[blend.value, 1 - blend.value] if two else None,
-            content_weight=c_weight.value,
-            style_weights=[s * s_scale.value for s in q.style_weights],
-            tv_weight=t_weight.value,
-            style_size=s_size.value,
-            image_size=image_size,
-            steps=n_steps.value,
-            snapshot_every=max(1, n_steps.value // 10),
-            callback=lambda _t, picture: update(picture),
-        )
-        update(out.picture)
-
-    controls = [preset, content, style_a, style_b, blend, c_weight, s_scale, t_weight, s_size, n_steps]
-    return run_panel(run, controls, description="Transfer style", extra=[preview])
+__getattr__ = moved_names(
+    __name__, {"style_transfer_widget": "cnnviz_helpers.ui.sections"}
+)  # the section widget lives in the UI package now

@@ -69,7 +69,9 @@ def test_fooling_image_warns_when_it_gives_up(shapes_model, shapes_batch):
     km = shapes_model
     x, labels = shapes_batch
     with pytest.warns(UserWarning, match="not classified as the target after 2 steps"):
-        fooling_image(km.model, x[:1], (int(labels[0]) + 1) % 10, mean=km.mean, std=km.std, step_size=1e-4, max_steps=2, progress=False)
+        fooling_image(
+            km.model, x[:1], (int(labels[0]) + 1) % 10, mean=km.mean, std=km.std, step_size=1e-4, max_steps=2, progress=False
+        )
 
 
 def test_fgsm_matches_captum(shapes_model, shapes_batch):
@@ -112,7 +114,9 @@ def test_pgd_matches_captum_without_random_start(shapes_model, shapes_batch):
     eps, alpha, steps = 6 / 255, 2 / 255, 4
     ref = PGD(model, loss_func=captum_loss, lower_bound=(0 - m) / s, upper_bound=(1 - m) / s)
     ref.fgsm.zero_thresh = 0.0
-    ours = pgd(model, x, labels, eps=eps, steps=steps, step_size=alpha, random_start=False, mean=km.mean, std=km.std, progress=False)
+    ours = pgd(
+        model, x, labels, eps=eps, steps=steps, step_size=alpha, random_start=False, mean=km.mean, std=km.std, progress=False
+    )
     theirs = ref.perturb(x, radius=eps / s, step_size=alpha / s, step_num=steps, target=labels, random_start=False)
     torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=0)
 

@@ -6,14 +6,10 @@ import pytest
 import torch
 
 from cnnviz_helpers import KitModel
-from cnnviz_helpers.class_visualization import (
-    class_visualization,
-    class_visualization_widget,
-    unit_visualization,
-    unit_visualization_widget,
-)
+from cnnviz_helpers.class_visualization import class_visualization, unit_visualization
 from cnnviz_helpers.images import gaussian_blur
 from cnnviz_helpers.layers import capture
+from cnnviz_helpers.ui.sections import class_visualization_widget, unit_visualization_widget
 
 
 def _logits(km: KitModel, img: torch.Tensor) -> torch.Tensor:

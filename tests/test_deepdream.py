@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from cnnviz_helpers import KitModel
-from cnnviz_helpers.deepdream import deepdream, deepdream_widget, octave_sizes
+from cnnviz_helpers.deepdream import deepdream, octave_sizes
 from cnnviz_helpers.layers import capture
+from cnnviz_helpers.ui.sections import deepdream_widget
 
 
 def _energy(km: KitModel, x: torch.Tensor, layer: str) -> float:

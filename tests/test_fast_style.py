@@ -12,18 +12,17 @@ from cnnviz_helpers.fast_style import (
     ConditionalInstanceNorm2d,
     PerceptualLoss,
     TransformerNet,
-    fast_style_training_widget,
     load_fast_style,
     random_crops,
     save_fast_style,
-    style_blend_widget,
     style_weights,
     stylize,
     train_fast_style,
 )
 from cnnviz_helpers.images import load_image, preprocess
-from cnnviz_helpers.train_fast_style import SHIPPED_STYLES
-from cnnviz_helpers.train_fast_style import main as train_cli
+from cnnviz_helpers.training.train_fast_style import SHIPPED_STYLES
+from cnnviz_helpers.training.train_fast_style import main as train_cli
+from cnnviz_helpers.ui.sections import fast_style_training_widget, style_blend_widget
 
 TINY = {"channels": (4, 8, 8), "n_residual": 1}
 
@@ -176,8 +175,19 @@ def test_training_reduces_the_perceptual_loss_and_leaves_the_loss_network_as_it_
     with torch.no_grad():
         before = loss(net(x), x)["total"].item()
     with unchanged(km.model):  # no hooks left, modes / requires_grad / BN statistics of the loss network as they were
-        net, history = train_fast_style(km, "brick", content=[photo], net=net, steps=25, batch_size=1, crop=40,
-                                        content_size=40, style_size=80, lr=2e-3, progress=False)
+        net, history = train_fast_style(
+            km,
+            "brick",
+            content=[photo],
+            net=net,
+            steps=25,
+            batch_size=1,
+            crop=40,
+            content_size=40,
+            style_size=80,
+            lr=2e-3,
+            progress=False,
+        )
     with torch.no_grad():
         after = loss(net(x), x)["total"].item()
     assert after < 0.6 * before, (before, after)
@@ -202,8 +212,9 @@ def test_training_restores_the_loss_network_when_interrupted(shapes_model, uncha
         raise KeyboardInterrupt
 
     with unchanged(shapes_model.model), pytest.raises(KeyboardInterrupt):
-        train_fast_style(shapes_model, ["brick", "gravel"], steps=3, batch_size=1, crop=32, progress=False,
-                         callback=stop, every=1, **TINY)
+        train_fast_style(
+            shapes_model, ["brick", "gravel"], steps=3, batch_size=1, crop=32, progress=False, callback=stop, every=1, **TINY
+        )
 
 
 def test_stylize_runs_batch_norm_in_eval_mode_and_restores_the_network(unchanged):
@@ -279,8 +290,29 @@ def test_widgets_construct_and_the_blend_slider_redraws(shapes_model):
 
 def test_cli_trains_and_writes_loadable_weights(tmp_path, capsys):
     out = tmp_path / "cli.pt"
-    train_cli(["--styles", "brick", "gravel", "--content", "coffee", "--steps", "2", "--batch-size", "1",
-               "--crop", "32", "--channels", "4", "8", "8", "--n-residual", "1", "--out", str(out)])
+    train_cli(
+        [
+            "--styles",
+            "brick",
+            "gravel",
+            "--content",
+            "coffee",
+            "--steps",
+            "2",
+            "--batch-size",
+            "1",
+            "--crop",
+            "32",
+            "--channels",
+            "4",
+            "8",
+            "8",
+            "--n-residual",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert "perceptual loss" in capsys.readouterr().out
     net = load_fast_style(out, device="cpu")
     assert net.style_names == ["brick", "gravel"] and net.info["steps"] == 2 and net.info["loss_network"] == "shapesnet"

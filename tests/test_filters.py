@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from cnnviz_helpers.filters import activation_maps, activations_widget, filter_images, first_layer_filters, zero_maps
+from cnnviz_helpers.filters import activation_maps, filter_images, first_layer_filters, zero_maps
+from cnnviz_helpers.ui.sections import activations_widget
 
 
 def test_filter_images_normalise_each_filter_on_its_own():

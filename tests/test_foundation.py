@@ -329,7 +329,9 @@ def test_build_replaces_solutions_and_drops_hidden_tests():
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"),
-        nbformat.v4.new_code_cell("# Self-check\nassert f(2) == 4\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS\n"),
+        nbformat.v4.new_code_cell(
+            "# Self-check\nassert f(2) == 4\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS\n"
+        ),
         nbformat.v4.new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION\n"),
     ]
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="x")]

@@ -6,10 +6,11 @@ import pytest
 import torch
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 
-from cnnviz_helpers.gradcam import METHODS, attribution_widget, grad_cam, guided_grad_cam
+from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam
 from cnnviz_helpers.layers import get_layer
 from cnnviz_helpers.shapes import make_shapes
 from cnnviz_helpers.shapesnet import to_tensor
+from cnnviz_helpers.ui.sections import METHODS, attribution_widget
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")
 

@@ -99,7 +99,9 @@ def test_no_hooks_left_on_error_and_bad_layer_named(shapes_model, example, squee
 
     with unchanged(km.model):
         with pytest.raises(RuntimeError, match="stop"):
-            feature_inversion(km.model, example, km.spec.layers[0], mean=km.mean, std=km.std, steps=2, callback=boom, progress=False)
+            feature_inversion(
+                km.model, example, km.spec.layers[0], mean=km.mean, std=km.std, steps=2, callback=boom, progress=False
+            )
         with pytest.raises(KeyError, match="Did you mean"):
             feature_inversion(km.model, example, "features.99", mean=km.mean, std=km.std, steps=2, progress=False)
     x = torch.zeros(1, 3, 64, 64)

@@ -15,12 +15,12 @@ from cnnviz_helpers.last_layer import (
     extract_features,
     grid_cells,
     image_set,
-    knn_widget,
     load_image_folder,
     nearest_neighbors,
     retrieval_precision,
 )
 from cnnviz_helpers.shapes import make_shapes
+from cnnviz_helpers.ui.sections import knn_widget
 
 
 @pytest.fixture(scope="module")

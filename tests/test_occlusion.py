@@ -79,7 +79,11 @@ def test_equals_captum_occlusion(shapes64):
     for fill, window, stride in ((0.0, 12, 8), (grey, 15, 9)):
         occ = occlusion_map(model, x, label, window, stride, fill=fill)
         ref = Occlusion(model).attribute(
-            x, sliding_window_shapes=(3, window, window), strides=(3, stride, stride), baselines=fill, target=label,
+            x,
+            sliding_window_shapes=(3, window, window),
+            strides=(3, stride, stride),
+            baselines=fill,
+            target=label,
             perturbations_per_eval=16,
         )
         assert occ.heatmap.abs().max() > 1e-3
@@ -90,7 +94,9 @@ def test_equals_captum_occlusion(shapes64):
 def test_float32_close_to_captum_on_squeezenet(squeezenet_random):
     x = torch.randn(1, 3, 64, 64)
     occ = occlusion_map(squeezenet_random, x, 3, 16, 8)
-    ref = Occlusion(squeezenet_random).attribute(x, (3, 16, 16), strides=(3, 8, 8), baselines=0.0, target=3, perturbations_per_eval=64)
+    ref = Occlusion(squeezenet_random).attribute(
+        x, (3, 16, 16), strides=(3, 8, 8), baselines=0.0, target=3, perturbations_per_eval=64
+    )
     torch.testing.assert_close(occ.heatmap, ref[0, 0], rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
 
 

@@ -62,7 +62,9 @@ def _check_field(model: nn.Module, layer: str, size: int, channel: int = 0, dila
         support = _gradient_support(net, layer, size, channel, row, col)
         box = rf.box(row, col, (size, size))
         if not dilated:
-            assert torch.equal(support, _box_mask(box, size)), f"{layer} unit ({row}, {col}): field {rf} disagrees with the gradient"
+            assert torch.equal(support, _box_mask(box, size)), (
+                f"{layer} unit ({row}, {col}): field {rf} disagrees with the gradient"
+            )
         else:  # taps with holes: inside the box, and spanning it where the border does not cut it
             assert not (support & ~_box_mask(box, size)).any(), f"{layer} unit ({row}, {col}): gradient outside {rf}"
             if box == rf.box(row, col):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from cnnviz_helpers import Hooks
-from cnnviz_helpers.models import class_targets
+from cnnviz_helpers.core.targets import class_targets
 from cnnviz_helpers.scores import _HEADS, target_rows, target_scores
 
 

@@ -165,8 +165,19 @@ def test_texture_synthesis_reduces_the_gram_loss_and_leaves_the_model_unchanged(
 def test_style_transfer_reduces_its_loss(shapes_model, unchanged, optimizer, init, steps):
     km = shapes_model
     with unchanged(km.model):
-        out = style_transfer(km, "coffee", "brick", preset="composition_vii", image_size=32, style_size=48,
-                             init=init, steps=steps, optimizer=optimizer, progress=False, verbose=False)
+        out = style_transfer(
+            km,
+            "coffee",
+            "brick",
+            preset="composition_vii",
+            image_size=32,
+            style_size=48,
+            init=init,
+            steps=steps,
+            optimizer=optimizer,
+            progress=False,
+            verbose=False,
+        )
     assert out.image.shape[-2:] == (32, 48)  # shorter side to image_size, aspect ratio kept
     styles = {f"style features.{i}" for i in (2, 6, 10, 14)}
     assert set(out.losses) == {"content", "tv", "total"} | styles
@@ -176,8 +187,18 @@ def test_style_transfer_reduces_its_loss(shapes_model, unchanged, optimizer, ini
 
 def test_snapshots_and_callback(shapes_model):
     seen = []
-    out = style_transfer(shapes_model, "coffee", "brick", image_size=32, style_size=32, steps=5, snapshot_every=2,
-                         callback=lambda t, p: seen.append((t, p.shape)), progress=False, verbose=False)
+    out = style_transfer(
+        shapes_model,
+        "coffee",
+        "brick",
+        image_size=32,
+        style_size=32,
+        steps=5,
+        snapshot_every=2,
+        callback=lambda t, p: seen.append((t, p.shape)),
+        progress=False,
+        verbose=False,
+    )
     assert seen == [(0, (32, 48, 3)), (2, (32, 48, 3)), (4, (32, 48, 3))]
     assert [t for t, _ in out.snapshots] == [0, 2, 4]
     assert 0 <= out.snapshots[-1][1].min() and out.snapshots[-1][1].max() <= 1
@@ -208,8 +229,18 @@ def test_model_restored_after_an_error_inside_the_optimisation(shapes_model):
 
     try:
         with pytest.raises(RuntimeError, match="stop"):
-            style_transfer(shapes_model, "chelsea", "gravel", image_size=32, style_size=32, steps=2,
-                           snapshot_every=1, callback=boom, progress=False, verbose=False)
+            style_transfer(
+                shapes_model,
+                "chelsea",
+                "gravel",
+                image_size=32,
+                style_size=32,
+                steps=2,
+                snapshot_every=1,
+                callback=boom,
+                progress=False,
+                verbose=False,
+            )
         assert model_state(model) == before
     finally:
         model.eval()
@@ -234,7 +265,7 @@ def test_style_images_are_loadable():
 
 
 def test_widget_runs_a_blended_transfer_and_shows_it(shapes_model, unchanged):
-    from cnnviz_helpers.style import style_transfer_widget
+    from cnnviz_helpers.ui.sections import style_transfer_widget
 
     with unchanged(shapes_model.model):
         panel = style_transfer_widget(shapes_model, steps=2, image_size=32)
@@ -248,10 +279,11 @@ def test_widget_runs_a_blended_transfer_and_shows_it(shapes_model, unchanged):
 
 
 def test_downloaded_paintings_become_styles(tmp_path, monkeypatch, capsys):
-    import cnnviz_helpers.download as dl
+    import cnnviz_helpers.datasets.assets as assets
+    import cnnviz_helpers.training.download as dl
     from cnnviz_helpers.images import sample_path
 
-    monkeypatch.setattr(dl, "DOWNLOADS_DIR", tmp_path)
+    monkeypatch.setattr(assets, "DOWNLOADS_DIR", tmp_path)
     assert "starry_night" not in style_images()
     assert {"starry_night.jpg", "the_scream.jpg", "composition_vii.jpg"} <= {a.name for a in dl.ASSETS}
     src = sample_path("gravel").as_uri()  # a local file stands in for Wikimedia

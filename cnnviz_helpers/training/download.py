@@ -1,7 +1,7 @@
 """Pre-fetch everything the notebooks can download, e.g. before a class on a shared network.
 
-    python -m cnnviz_helpers.download                 # every model's ImageNet weights + data assets
-    python -m cnnviz_helpers.download squeezenet1_1   # just one model
+    python -m cnnviz_helpers.training.download                 # every model's ImageNet weights + data assets
+    python -m cnnviz_helpers.training.download squeezenet1_1   # just one model
 
 Weights land in torchvision's cache (``$TORCH_HOME/hub/checkpoints``, default ``~/.cache/torch``);
 point ``TORCH_HOME`` at a shared folder to fetch once for a whole classroom. Data assets (listed in
@@ -14,60 +14,18 @@ import argparse
 import hashlib
 import sys
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .images import DATA_DIR
-from .models import IMAGENET_MODELS, _build_imagenet
-
-DOWNLOADS_DIR = DATA_DIR / "downloads"
-
-
-@dataclass(frozen=True)
-class Asset:
-    """A file the notebooks can use when it is present (never required: each has an offline stand-in)."""
-
-    name: str  # file name under data/downloads
-    url: str
-    sha256: str | None  # None: no checksum known yet — the file is used unverified (a note says so)
-    credit: str
-
-
-def _commons(file: str, width: int = 1024) -> str:
-    """A Wikimedia Commons file, rendered ``width`` px wide (stable URL by file name)."""
-    return f"https://commons.wikimedia.org/wiki/Special:FilePath/{file}?width={width}"
-
-
-# Later sections append their optional assets here (e.g. public-domain paintings for style transfer).
-ASSETS: list[Asset] = []
-
-# Style transfer (lecture section 11): the public-domain paintings of the CS231n / Gatys examples.
-# Their checksums could not be computed where the kit was written (no network): sha256=None.
-ASSETS += [
-    Asset("starry_night.jpg", _commons("Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg"), None,
-          "Vincent van Gogh, The Starry Night (1889), MoMA; public domain (Wikimedia Commons)"),
-    Asset("great_wave.jpg", _commons("Tsunami_by_hokusai_19th_century.jpg"), None,
-          "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831); public domain (Wikimedia Commons)"),
-    Asset("the_scream.jpg",
-          _commons("Edvard_Munch,_1893,_The_Scream,_oil,_tempera_and_pastel_on_cardboard,_91_x_73_cm,"
-                   "_National_Gallery_of_Norway.jpg"),
-          None, "Edvard Munch, The Scream (1893), National Gallery of Norway; public domain (Wikimedia Commons)"),
-    Asset("composition_vii.jpg", _commons("Vassily_Kandinsky,_1913_-_Composition_7.jpg"), None,
-          "Wassily Kandinsky, Composition VII (1913), Tretyakov Gallery; public domain (Wikimedia Commons)"),
-]
-
-
-def asset_path(name: str) -> Path | None:
-    """Path of a downloaded asset, or ``None`` when it has not been fetched."""
-    p = DOWNLOADS_DIR / name
-    return p if p.exists() else None
+from ..core.models import IMAGENET_MODELS, _build_imagenet
+from ..datasets import assets
+from ..datasets.assets import ASSETS, Asset
 
 
 def fetch_asset(asset: Asset) -> Path:
     """Download ``asset`` (with a progress bar) unless already present; verify its checksum when it has one."""
-    dest = DOWNLOADS_DIR / asset.name
+    dest = assets.DOWNLOADS_DIR / asset.name
     if dest.exists() and asset.sha256 in (None, hashlib.sha256(dest.read_bytes()).hexdigest()):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +48,7 @@ def fetch_asset(asset: Asset) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cnnviz_helpers.download", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnviz_helpers.training.download", description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="*", default=list(IMAGENET_MODELS), help=f"default: {' '.join(IMAGENET_MODELS)}")
     parser.add_argument("--no-assets", action="store_true", help="only model weights")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ It exists so every notebook runs without ImageNet weights. Its layout copies tor
 VGG / SqueezeNet naming (``features.N`` then ``classifier.N``, in-place ReLUs), so code and
 exercises written for it read the same as for the real networks.
 
-Train it with ``python -m cnnviz_helpers.train_shapesnet`` (see that module).
+Train it with ``python -m cnnviz_helpers.training.train_shapesnet`` (see that module).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .images import DATA_DIR
+from ..core.images import DATA_DIR
 from .shapes import CLASS_NAMES, make_shapes
 
 WEIGHTS_PATH = DATA_DIR / "shapesnet.pt"
@@ -96,7 +96,7 @@ def load_shapesnet(path: str | Path = WEIGHTS_PATH, device: torch.device | str =
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing. Train the offline model with `python -m cnnviz_helpers.train_shapesnet` (or `make offline-model`)."
+            f"{path} is missing. Train the offline model with `python -m cnnviz_helpers.training.train_shapesnet` (or `make offline-model`)."
         )
     model = ShapesNet()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 IMAGES_DIR = DATA_DIR / "images"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -215,3 +215,46 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     y = F.conv2d(y, (kw / kw.sum()).view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
     y = F.pad(y, (0, 0, r_h, r_h), mode="reflect")
     return F.conv2d(y, (kh / kh.sum()).view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def to_numpy_image(x: Any) -> np.ndarray:
+    """PIL image, ``HxW``/``HxWxC`` array or ``CxHxW`` / ``1xCxHxW`` tensor → numpy array for ``imshow``."""
+    if isinstance(x, torch.Tensor):
+        t = x.detach().float().cpu()
+        if t.ndim == 4:
+            t = t[0]
+        if t.ndim == 3 and t.shape[0] in (1, 3):
+            t = t.permute(1, 2, 0)
+        a = t.numpy()
+        return a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a
+    return np.asarray(x)
+
+
+def normalize(a: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray:
+    """Min–max stretch to [0, 1] (a constant array becomes zeros)."""
+    a = to_numpy_image(a).astype(np.float64)
+    lo, hi = a.min(), a.max()
+    return (a - lo) / (hi - lo) if hi - lo > eps else np.zeros_like(a)
+
+
+def image_grid(
+    images: np.ndarray | torch.Tensor, ncols: int | None = None, pad: int = 1, per_image_norm: bool = True
+) -> np.ndarray:
+    """Tile ``[N, H, W]`` or ``[N, H, W, C]`` (or ``[N, C, H, W]`` tensor) into one array, each tile min–max normalised.
+
+    Used for first-layer filters and activation maps.
+    """
+    if isinstance(images, torch.Tensor):
+        t = images.detach().float().cpu()
+        images = t.permute(0, 2, 3, 1).numpy() if t.ndim == 4 else t.numpy()
+    a = np.asarray(images, dtype=np.float64)
+    n = a.shape[0]
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncols)
+    h, w = a.shape[1:3]
+    grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + a.shape[3:])
+    tiles = [normalize(t) for t in a] if per_image_norm else list(normalize(a))
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = tile
+    return grid

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import torch
@@ -26,13 +26,13 @@ import torchvision
 from PIL import Image
 from torch import nn
 
+from ..datasets.shapes import CLASS_NAMES as SHAPE_CLASSES
+from ..datasets.shapes import make_shapes
+from ..datasets.shapesnet import MEAN as SHAPES_MEAN
+from ..datasets.shapesnet import STD as SHAPES_STD
+from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
 from .config import default_device, offline_mode
-from .shapes import CLASS_NAMES as SHAPE_CLASSES
-from .shapes import make_shapes
-from .shapesnet import MEAN as SHAPES_MEAN
-from .shapesnet import STD as SHAPES_STD
-from .shapesnet import WEIGHTS_PATH, load_shapesnet
 
 
 @dataclass(frozen=True)
@@ -49,24 +49,60 @@ _IMAGENET_EXAMPLES = (("chelsea", "tabby"), ("coffee", "espresso"), ("grace_hopp
 
 SPECS: dict[str, ModelSpec] = {
     "squeezenet1_1": ModelSpec(
-        layers=("features.1", "features.3", "features.4", "features.6", "features.7", "features.9",
-                "features.10", "features.11", "features.12"),
+        layers=(
+            "features.1",
+            "features.3",
+            "features.4",
+            "features.6",
+            "features.7",
+            "features.9",
+            "features.10",
+            "features.11",
+            "features.12",
+        ),
         last_conv="features.12",
         penultimate="features.12",
         examples=_IMAGENET_EXAMPLES,
     ),
     "vgg16": ModelSpec(
-        layers=("features.1", "features.3", "features.6", "features.8", "features.11", "features.13",
-                "features.15", "features.18", "features.20", "features.22", "features.25", "features.27",
-                "features.29"),
+        layers=(
+            "features.1",
+            "features.3",
+            "features.6",
+            "features.8",
+            "features.11",
+            "features.13",
+            "features.15",
+            "features.18",
+            "features.20",
+            "features.22",
+            "features.25",
+            "features.27",
+            "features.29",
+        ),
         last_conv="features.29",
         penultimate="classifier.4",
         examples=_IMAGENET_EXAMPLES,
     ),
     "vgg19": ModelSpec(
-        layers=("features.1", "features.3", "features.6", "features.8", "features.11", "features.13",
-                "features.15", "features.17", "features.20", "features.22", "features.24", "features.26",
-                "features.29", "features.31", "features.33", "features.35"),
+        layers=(
+            "features.1",
+            "features.3",
+            "features.6",
+            "features.8",
+            "features.11",
+            "features.13",
+            "features.15",
+            "features.17",
+            "features.20",
+            "features.22",
+            "features.24",
+            "features.26",
+            "features.29",
+            "features.31",
+            "features.33",
+            "features.35",
+        ),
         last_conv="features.35",
         penultimate="classifier.4",
         examples=_IMAGENET_EXAMPLES,
@@ -78,8 +114,20 @@ SPECS: dict[str, ModelSpec] = {
         examples=_IMAGENET_EXAMPLES,
     ),
     "googlenet": ModelSpec(
-        layers=("conv1", "conv2", "conv3", "inception3a", "inception3b", "inception4a", "inception4b",
-                "inception4c", "inception4d", "inception4e", "inception5a", "inception5b"),
+        layers=(
+            "conv1",
+            "conv2",
+            "conv3",
+            "inception3a",
+            "inception3b",
+            "inception4a",
+            "inception4b",
+            "inception4c",
+            "inception4d",
+            "inception4e",
+            "inception5a",
+            "inception5b",
+        ),
         last_conv="inception5b",
         penultimate="avgpool",
         examples=_IMAGENET_EXAMPLES,
@@ -159,15 +207,15 @@ class KitModel:
         finally:
             self.model.train(was_training)
         top = probs.topk(min(k, probs.shape[-1]), dim=-1)
-        return [
-            [(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)
-        ]
+        return [[(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)]
 
     def class_index(self, name: str | int) -> int:
         """Index of a class from its name (exact, then case-insensitive, then closest matches suggested)."""
         if isinstance(name, int):
             if not 0 <= name < len(self.class_names):
-                raise IndexError(f"{self.name} has {len(self.class_names)} classes: index must be in 0..{len(self.class_names) - 1}")
+                raise IndexError(
+                    f"{self.name} has {len(self.class_names)} classes: index must be in 0..{len(self.class_names) - 1}"
+                )
             return name
         lower = [c.lower() for c in self.class_names]
         if name in self.class_names:
@@ -181,62 +229,6 @@ class KitModel:
     def search_classes(self, text: str) -> list[tuple[int, str]]:
         """Classes whose name contains ``text`` (case-insensitive), for class pickers."""
         return [(i, c) for i, c in enumerate(self.class_names) if text.lower() in c.lower()]
-
-
-ModelLike = Union[KitModel, nn.Module]
-
-
-def unwrap(
-    model: ModelLike, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
-) -> tuple[nn.Module, tuple[float, ...], tuple[float, ...]]:
-    """The ``nn.Module`` behind ``model`` and its input normalisation.
-
-    Every method accepts a :class:`KitModel` or a plain ``nn.Module``; explicit ``mean`` / ``std``
-    win, then the KitModel's, then ImageNet's.
-    """
-    if isinstance(model, KitModel):
-        net, m, s = model.model, model.mean, model.std
-    else:
-        net, m, s = model, im.IMAGENET_MEAN, im.IMAGENET_STD
-    return net, tuple(m if mean is None else mean), tuple(s if std is None else std)
-
-
-Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor, None]
-"""A class for the whole batch or one per image: indices, names (with a KitModel), or ``None`` (top-1)."""
-
-
-def class_targets(
-    logits: torch.Tensor | tuple[int, int], target: Target = None, model: ModelLike | None = None, what: str = "target"
-) -> torch.Tensor:
-    """One class index per image (``[N]`` long tensor) from ``target`` and the model's ``[N, K]`` logits.
-
-    ``None`` picks each image's predicted (top-1) class; class names are looked up in ``model``
-    (a :class:`KitModel`, with close-name suggestions). When ``target`` is given, the logits'
-    shape ``(N, K)`` is enough (the result is then on the CPU).
-
-    Raises:
-        IndexError: a class index outside ``0..K-1``.
-        ValueError: a list whose length is neither 1 nor the batch size.
-        TypeError: class names without a KitModel.
-    """
-    n, k = logits.shape if isinstance(logits, torch.Tensor) else logits
-    if target is None:
-        if not isinstance(logits, torch.Tensor):
-            raise ValueError("target=None (the predicted class) needs the logits, not just their shape")
-        return logits.detach().argmax(1)
-    if isinstance(target, str) or (isinstance(target, (list, tuple)) and any(isinstance(v, str) for v in target)):
-        if not isinstance(model, KitModel):
-            raise TypeError(f"class names need a KitModel (load_model(...)); with a plain nn.Module pass {what} as indices")
-        target = [model.class_index(v) for v in ([target] if isinstance(target, str) else target)]
-    device = logits.device if isinstance(logits, torch.Tensor) else None
-    idx = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
-    if idx.numel() == 1:
-        idx = idx.expand(n)
-    if idx.numel() != n:
-        raise ValueError(f"{what} must be one class index or one per image ({n} images), got {idx.numel()}")
-    if idx.min() < 0 or idx.max() >= k:
-        raise IndexError(f"the model has {k} classes: {what} must be in 0..{k - 1}, got {idx.tolist()}")
-    return idx
 
 
 def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:
@@ -311,12 +303,16 @@ def load_model(
         return _offline_model(dev)
     if name not in SPECS:
         close = difflib.get_close_matches(name, list(SPECS), n=3)
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(SPECS)}" + (f" (did you mean {close[0]}?)" if close else ""))
+        raise ValueError(
+            f"unknown model {name!r}; choose from {', '.join(SPECS)}" + (f" (did you mean {close[0]}?)" if close else "")
+        )
     if weights not in ("imagenet", "random"):
         raise ValueError(f"weights must be 'imagenet' or 'random', got {weights!r}")
     pretrained = weights == "imagenet"
     if pretrained and offline_mode():
-        print(f"cnnviz: CNNVIZ_OFFLINE is set → using the kit's offline ShapesNet instead of ImageNet {name} (not an ImageNet model).")
+        print(
+            f"cnnviz: CNNVIZ_OFFLINE is set → using the kit's offline ShapesNet instead of ImageNet {name} (not an ImageNet model)."
+        )
         return _offline_model(dev)
     try:
         model, wenum = _build_imagenet(name, pretrained, progress)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from .layers import Hooks, get_layer
+from ..core.layers import Hooks, get_layer
 
 Pair = tuple[int, int]
 
@@ -68,7 +68,9 @@ def spatial_op(module: nn.Module) -> SpatialOp | None:
             p = _pair(module.padding)
         return SpatialOp(k, _pair(module.stride), p, d)  # type: ignore[arg-type]
     if isinstance(module, nn.MaxPool2d):
-        return SpatialOp(_pair(module.kernel_size), _pair(module.stride or module.kernel_size), _pair(module.padding), _pair(module.dilation))
+        return SpatialOp(
+            _pair(module.kernel_size), _pair(module.stride or module.kernel_size), _pair(module.padding), _pair(module.dilation)
+        )
     if isinstance(module, nn.AvgPool2d):
         return SpatialOp(_pair(module.kernel_size), _pair(module.stride or module.kernel_size), _pair(module.padding), (1, 1))
     return None

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .images import load_image, sample_names
-from .models import KitModel
+from ..core.images import load_image, sample_names
+from ..core.models import KitModel
 
 
 def _ipw():

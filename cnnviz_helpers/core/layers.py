@@ -141,9 +141,7 @@ class Hooks:
 class Activations(Hooks):
     """:class:`Hooks` that records named layers' outputs; see :func:`capture`."""
 
-    def __init__(
-        self, model: nn.Module, layers: Iterable[str], stop: bool = True, detach: bool = False, **kw: Any
-    ) -> None:
+    def __init__(self, model: nn.Module, layers: Iterable[str], stop: bool = True, detach: bool = False, **kw: Any) -> None:
         super().__init__(model, **kw)
         self.layers = list(dict.fromkeys(layers))
         for name in self.layers:

@@ -1,7 +1,7 @@
 """Train the kit's shipped multi-style fast style transfer network; write its weights and model card to ``data/``.
 
-    python -m cnnviz_helpers.train_fast_style                    # the shipped net: ShapesNet loss, about 4 min on an unshared 2-core CPU
-    python -m cnnviz_helpers.train_fast_style --loss-model vgg16 --device cuda --steps 4000 \\
+    python -m cnnviz_helpers.training.train_fast_style                    # the shipped net: ShapesNet loss, about 4 min on an unshared 2-core CPU
+    python -m cnnviz_helpers.training.train_fast_style --loss-model vgg16 --device cuda --steps 4000 \\
         --crop 256 --channels 32 64 128 --out my_styles.pt       # Johnson's setting, with ImageNet weights
 
 The defaults reproduce ``data/fast_style_cin.pt`` (seeded: the same machine and thread count give the same
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .fast_style import CARD_PATH, CONTENT_IMAGES, WEIGHTS_PATH, perceptual_layers, save_fast_style, train_fast_style
-from .models import KitModel, load_model
+from ..core.models import KitModel, load_model
+from ..fast_style import CARD_PATH, CONTENT_IMAGES, WEIGHTS_PATH, perceptual_layers, save_fast_style, train_fast_style
 
 SHIPPED_STYLES = ("brick", "gravel", "hubble_deep_field", "flower")
 
@@ -29,10 +29,12 @@ def _mean(values: list[float]) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m cnnviz_helpers.train_fast_style", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m cnnviz_helpers.training.train_fast_style", description=__doc__.split("\n")[0])
     p.add_argument("--styles", nargs="+", default=list(SHIPPED_STYLES), help="style images (sample names or paths)")
     p.add_argument("--content", nargs="+", default=list(CONTENT_IMAGES), help="training photos (sample names or paths)")
-    p.add_argument("--loss-model", default="shapesnet", help="loss network for load_model (vgg16 with ImageNet weights in the paper)")
+    p.add_argument(
+        "--loss-model", default="shapesnet", help="loss network for load_model (vgg16 with ImageNet weights in the paper)"
+    )
     p.add_argument("--steps", type=int, default=720)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--crop", type=int, default=64)
@@ -53,25 +55,51 @@ def main(argv: list[str] | None = None) -> None:
     km = load_model(args.loss_model, device=args.device)
     t0 = time.time()
     net, history = train_fast_style(
-        km, args.styles, content=args.content, steps=args.steps, batch_size=args.batch_size, crop=args.crop,
-        lr=args.lr, content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        channels=args.channels, n_residual=args.n_residual, seed=args.seed,
+        km,
+        args.styles,
+        content=args.content,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        crop=args.crop,
+        lr=args.lr,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        channels=args.channels,
+        n_residual=args.n_residual,
+        seed=args.seed,
     )
     seconds = time.time() - t0
     n = len(args.styles)
     window = min(len(history["total"]) // 2, 10 * n)  # whole cycles through the styles
     losses = {k: (_mean(v[:window]), _mean(v[-window:])) for k, v in history.items()}
-    out = save_fast_style(net.cpu(), args.out, loss_network=km.name, steps=args.steps, crop=args.crop,
-                          seconds=round(seconds), final_loss=round(losses["total"][1], 4))
-    command = "python -m cnnviz_helpers.train_fast_style" + ("" if argv is None else " " + " ".join(argv))
+    out = save_fast_style(
+        net.cpu(),
+        args.out,
+        loss_network=km.name,
+        steps=args.steps,
+        crop=args.crop,
+        seconds=round(seconds),
+        final_loss=round(losses["total"][1], 4),
+    )
+    command = "python -m cnnviz_helpers.training.train_fast_style" + ("" if argv is None else " " + " ".join(argv))
     if out.resolve() == WEIGHTS_PATH.resolve():
         _write_card(out, km, args, losses, seconds, window, command)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {seconds:.0f} s; "
-          f"perceptual loss {losses['total'][0]:.4g} → {losses['total'][1]:.4g}")
+    print(
+        f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {seconds:.0f} s; "
+        f"perceptual loss {losses['total'][0]:.4g} → {losses['total'][1]:.4g}"
+    )
 
 
-def _write_card(weights: Path, km: KitModel, args: argparse.Namespace, losses: dict[str, tuple[float, float]],
-                seconds: float, window: int, command: str) -> None:
+def _write_card(
+    weights: Path,
+    km: KitModel,
+    args: argparse.Namespace,
+    losses: dict[str, tuple[float, float]],
+    seconds: float,
+    window: int,
+    command: str,
+) -> None:
     content_layer, style_layers = perceptual_layers(km)
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     n_params = sum(t.numel() for t in torch.load(weights, weights_only=True)["state_dict"].values())
@@ -82,7 +110,8 @@ def _write_card(weights: Path, km: KitModel, args: argparse.Namespace, losses: d
         "shapes and textures (`data/shapesnet.md`). Its Gram matrices capture colours, edges, stripes and dots, "
         "not the rich textures of VGG-16: expect the results to look like coloured, textured filters, far from "
         "Johnson et al.'s figures. With ImageNet weights, retrain with `--loss-model vgg16` (ideally on a GPU)."
-        if km.name == "shapesnet" else f"Loss network: {km.description}."
+        if km.name == "shapesnet"
+        else f"Loss network: {km.description}."
     )
     card = f"""# Model card: the kit's fast style transfer network (conditional instance norm)
 

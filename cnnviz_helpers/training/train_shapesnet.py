@@ -1,8 +1,8 @@
 """Train the offline ShapesNet reproducibly and write its weights and model card to ``data/``.
 
-    python -m cnnviz_helpers.train_shapesnet              # ~10 min on a 2-core laptop CPU
-    python -m cnnviz_helpers.train_shapesnet --device cuda
-    python -m cnnviz_helpers.train_shapesnet --evaluate   # held-out accuracy of the shipped weights
+python -m cnnviz_helpers.training.train_shapesnet              # ~10 min on a 2-core laptop CPU
+python -m cnnviz_helpers.training.train_shapesnet --device cuda
+python -m cnnviz_helpers.training.train_shapesnet --evaluate   # held-out accuracy of the shipped weights
 """
 
 from __future__ import annotations
@@ -16,8 +16,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .shapes import CLASS_NAMES, make_shapes
-from .shapesnet import MEAN, STD, TEST_SEED, TRAIN_SEED, VAL_SEED, WEIGHTS_PATH, ShapesNet, accuracy, load_shapesnet, to_tensor
+from ..datasets.shapes import CLASS_NAMES, make_shapes
+from ..datasets.shapesnet import (
+    MEAN,
+    STD,
+    TEST_SEED,
+    TRAIN_SEED,
+    VAL_SEED,
+    WEIGHTS_PATH,
+    ShapesNet,
+    accuracy,
+    load_shapesnet,
+    to_tensor,
+)
 
 
 def train(
@@ -96,7 +107,7 @@ cannot be loaded, and says so.
 | training time | {metrics["train_seconds"]:.0f} s on `{hparams["device"]}` |
 | weights | `data/{weights.name}`, {weights.stat().st_size / 1e6:.1f} MB, sha256 {sha}… |
 
-Reproduce: `python -m cnnviz_helpers.train_shapesnet {args}`
+Reproduce: `python -m cnnviz_helpers.training.train_shapesnet {args}`
 
 Limits: shapes and textures only; it has never seen a photo, so results on the kit's photos are
 not meaningful. What it is good for: every method of the lecture runs on it in seconds, and each
@@ -106,7 +117,7 @@ generated image comes with a ground-truth object mask to check attributions agai
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnviz_helpers.train_shapesnet", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnviz_helpers.training.train_shapesnet", description=__doc__.split("\n")[0])
     parser.add_argument("--evaluate", action="store_true", help="only report the held-out accuracy of the shipped weights")
     for name, param in inspect.signature(train).parameters.items():  # one set of defaults: train()'s
         kind = Path if name == "out" else type(param.default)

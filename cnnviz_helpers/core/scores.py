@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from ..engines.receptive_field import trace_model
 from .layers import Hooks, layer_input
-from .models import Target, class_targets
-from .receptive_field import trace_model
+from .targets import ModelLike, Target, class_targets, model_input, unwrap
 
 #: Operations that act on each channel separately: between the classifier layer and the output
 #: they let the score of one class be computed from that class's channel alone.
@@ -191,3 +191,31 @@ def target_scores(model: nn.Module, x: torch.Tensor, target: Target = None) -> t
     if head is not None:
         _check(model, head, features, class_targets(logits, target), scores)
     return scores
+
+
+def input_gradient(model: ModelLike, x: torch.Tensor, target: Target = None) -> torch.Tensor:
+    r"""Gradient of the unnormalised class score with respect to the input, :math:`\partial S_c / \partial x`.
+
+    The whole batch takes one forward and one backward pass: the scores of the per-image targets are
+    summed (image ``i``'s score does not depend on image ``j``'s pixels in eval mode, so the
+    gradient of the sum is each image's own gradient). Only the target classes' scores are
+    computed (:func:`~cnnviz_helpers.scores.target_scores`).
+
+    Args:
+        model: the network (``nn.Module`` or :class:`KitModel`); left exactly as it was.
+        x: normalised batch ``[N, 3, H, W]`` (what ``km.preprocess`` returns); not modified.
+        target: class per image, one class for all, or ``None`` for the predicted class.
+
+    Returns:
+        ``[N, 3, H, W]`` gradient, on the model's device.
+
+    Example:
+        >>> g = input_gradient(km.model, x, target=km.class_index("tabby"))
+        >>> (g * x).sum()     # gradient × input: first-order estimate of S(x) - S(0), 0 = the mean image
+    """
+    model = unwrap(model)[0]
+    with Hooks(model):
+        x = model_input(model, x).requires_grad_(True)
+        score = target_scores(model, x, target).sum()
+        (grad,) = torch.autograd.grad(score, x)
+    return grad.contiguous()

@@ -1,0 +1,70 @@
+"""Optional data assets the notebooks use when present (public-domain paintings, …), and where they live.
+
+Fetched by ``python -m cnnviz_helpers.training.download`` (``make download``); never required: each
+has an offline stand-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.images import DATA_DIR
+
+DOWNLOADS_DIR = DATA_DIR / "downloads"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file the notebooks can use when it is present (never required: each has an offline stand-in)."""
+
+    name: str  # file name under data/downloads
+    url: str
+    sha256: str | None  # None: no checksum known yet — the file is used unverified (a note says so)
+    credit: str
+
+
+def _commons(file: str, width: int = 1024) -> str:
+    """A Wikimedia Commons file, rendered ``width`` px wide (stable URL by file name)."""
+    return f"https://commons.wikimedia.org/wiki/Special:FilePath/{file}?width={width}"
+
+
+# Later sections append their optional assets here (e.g. public-domain paintings for style transfer).
+ASSETS: list[Asset] = []
+
+# Style transfer (lecture section 11): the public-domain paintings of the CS231n / Gatys examples.
+# Their checksums could not be computed where the kit was written (no network): sha256=None.
+ASSETS += [
+    Asset(
+        "starry_night.jpg",
+        _commons("Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg"),
+        None,
+        "Vincent van Gogh, The Starry Night (1889), MoMA; public domain (Wikimedia Commons)",
+    ),
+    Asset(
+        "great_wave.jpg",
+        _commons("Tsunami_by_hokusai_19th_century.jpg"),
+        None,
+        "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831); public domain (Wikimedia Commons)",
+    ),
+    Asset(
+        "the_scream.jpg",
+        _commons(
+            "Edvard_Munch,_1893,_The_Scream,_oil,_tempera_and_pastel_on_cardboard,_91_x_73_cm,_National_Gallery_of_Norway.jpg"
+        ),
+        None,
+        "Edvard Munch, The Scream (1893), National Gallery of Norway; public domain (Wikimedia Commons)",
+    ),
+    Asset(
+        "composition_vii.jpg",
+        _commons("Vassily_Kandinsky,_1913_-_Composition_7.jpg"),
+        None,
+        "Wassily Kandinsky, Composition VII (1913), Tretyakov Gallery; public domain (Wikimedia Commons)",
+    ),
+]
+
+
+def asset_path(name: str) -> Path | None:
+    """Path of a downloaded asset, or ``None`` when it has not been fetched."""
+    p = DOWNLOADS_DIR / name
+    return p if p.exists() else None

@@ -1,0 +1,1 @@
+"""Speed machinery the methods dispatch to; the methods' modules stay readable without it."""

@@ -1,0 +1,568 @@
+"""The per-section widgets of the lecture notebooks: ipywidgets apps over the public methods.
+
+UI only: every widget calls the public method of its section (no algorithm lives here) and the
+building blocks of :mod:`.widgets`. Import from here, e.g.
+``from cnnviz_helpers.ui.sections import occlusion_widget``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+import torch
+
+from ..class_visualization import (
+    CS231N_JITTER,
+    CS231N_L2_REG,
+    CS231N_LR,
+    CS231N_SIZE,
+    UNIT_L2_REG,
+    class_visualization,
+    unit_visualization,
+)
+from ..core.config import budget
+from ..core.images import ImageLike, image_grid, load_image, normalize, sample_names
+from ..core.models import KitModel
+from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
+from ..fast_style import TransformerNet, stylize, train_fast_style
+from ..filters import activation_maps, zero_maps
+from ..gradcam import grad_cam, guided_grad_cam
+from ..guided_backprop import guided_backprop
+from ..occlusion import occlusion_map
+from ..patches import max_activating_patches
+from ..saliency import saliency_map, smoothgrad
+from ..style import PRESETS, style_images, style_transfer
+from .plotting import overlay
+from .widgets import class_picker, image_picker, layer_picker, live_image, picked_class, run_panel
+
+
+# --- class_visualization ------------------------------------------------------------
+def _prior_controls(km: KitModel, l2_reg: float) -> dict[str, Any]:
+    """Sliders for the settings shared by the two widgets, at the scaled CS231n defaults."""
+    import ipywidgets as w
+
+    style = {"description_width": "120px"}
+    scale = km.input_size / CS231N_SIZE
+    return {
+        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description="steps", style=style),
+        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description="learning rate", style=style),
+        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description="L2 λ", style=style),
+        "blur_every": w.IntSlider(value=10, min=0, max=50, description="blur every (0=off)", style=style),
+        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description="blur σ", style=style),
+        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description="jitter (px)", style=style),
+        "decay": w.FloatSlider(
+            value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description="L2 decay", style=style
+        ),
+        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip norm %", style=style),
+        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip contrib. %", style=style),
+    }
+
+
+def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., torch.Tensor], l2_reg: float) -> Any:
+    """Target controls + prior sliders + Run button; the image updates live while ``synthesize`` runs."""
+    priors = _prior_controls(km, l2_reg)
+    view, update = live_image(320)
+
+    def run() -> None:
+        settings = {name: c.value for name, c in priors.items()}
+        every = max(1, settings["steps"] // 20)
+        img = synthesize(**settings, callback=lambda _s, x, _v: update(km.deprocess(x[0])), callback_every=every)
+        print("top predictions:", ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0]))
+
+    return run_panel(run, [*target_controls, *priors.values()], extra=[view])
+
+
+def class_visualization_widget(km: KitModel) -> Any:
+    """Searchable class picker, objective choice and prior sliders; Run shows the image as it improves.
+
+    Example:
+        >>> display(class_visualization_widget(km))
+    """
+    import ipywidgets as w
+
+    target = class_picker(km)
+    objective = w.Dropdown(options=["score", "probability", "log_probability"], description="objective")
+    return _widget(
+        km, [target, objective],
+        lambda **kw: class_visualization(km, picked_class(target), objective=objective.value, **kw),
+        CS231N_L2_REG,
+    )  # fmt: skip
+
+
+def unit_visualization_widget(km: KitModel) -> Any:
+    """Layer picker, channel and neuron choice and prior sliders; Run shows the image as it improves.
+
+    Example:
+        >>> display(unit_visualization_widget(km))
+    """
+    import ipywidgets as w
+
+    layer = layer_picker(km)
+    channel = w.BoundedIntText(value=0, min=0, max=4095, description="channel")
+    neuron = w.Dropdown(options=["mean", "center"], description="neuron")
+    return _widget(
+        km, [layer, channel, neuron],
+        lambda **kw: unit_visualization(km, layer.value, channel.value, neuron=neuron.value, **kw),
+        UNIT_L2_REG,
+    )  # fmt: skip
+
+
+# --- deepdream ------------------------------------------------------------
+def deepdream_widget(km: KitModel) -> Any:
+    """Image and layer pickers, octave / step / jitter sliders, a Run button and the dream updating live.
+
+    Example:
+        >>> display(deepdream_widget(km))
+    """
+    import ipywidgets as w
+
+    picture = image_picker(km)
+    size = w.IntSlider(value=max(km.input_size, 128), min=32, max=512, step=16, description="size (px)")
+    layer = layer_picker(km)
+    channel = w.IntText(value=-1, description="channel", tooltip="-1: the whole layer")
+    octaves = w.IntSlider(value=budget(4, 2), min=1, max=6, description="octaves")
+    scale = w.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description="octave scale")
+    steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description="steps/octave")
+    lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description="lr")
+    jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description="jitter")
+    view, update = live_image(320)
+
+    def run() -> None:
+        x = km.preprocess(picture.value, size=size.value)
+        deepdream(
+            km, x, layer.value, channel=None if channel.value < 0 else channel.value, steps=steps.value, lr=lr.value,
+            octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
+            callback=lambda _s, img, _v: update(km.deprocess(img[0])),
+        )  # fmt: skip
+
+    return run_panel(run, [picture, size, layer, channel, octaves, scale, steps, lr, jitter], extra=[view])
+
+
+# --- fast_style ------------------------------------------------------------
+def style_blend_widget(net: TransformerNet, image: ImageLike = "chelsea", size: int = 256) -> Any:
+    """One slider per style of a conditional network; the stylized image updates as they move.
+
+    The slider values are blend weights (normalised to sum to 1: a convex combination of the styles'
+    γ/β rows). One forward pass of the small network per change, so it follows the slider.
+
+    Example:
+        >>> display(style_blend_widget(load_fast_style(), "chelsea"))
+    """
+    import ipywidgets as w
+
+    if not net.conditional:
+        raise ValueError("style blending needs a conditional network (norm='conditional', several styles)")
+    sources: dict[str, ImageLike] = {n: n for n in sample_names()}
+    first = image if isinstance(image, str) and image in sources else "your image"
+    sources.setdefault(first, image)
+    picture = w.Dropdown(options=list(sources), value=first, description="content")
+    sliders = [
+        w.FloatSlider(value=1.0 if i == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=name, continuous_update=True)
+        for i, name in enumerate(net.style_names)
+    ]
+    view, update = live_image(size)
+    label = w.HTML()
+    source = {"image": load_image(sources[first], size)}
+
+    def redraw(_change: Any = None) -> None:
+        weights = [s.value for s in sliders]
+        if sum(weights) <= 0:
+            label.value = "all weights are 0: the content image"
+            update(np.asarray(source["image"]))
+            return
+        label.value = " + ".join(f"{v / sum(weights):.2f}·{n}" for v, n in zip(weights, net.style_names) if v > 0)
+        update(stylize(net, source["image"], style=weights, size=None))
+
+    def new_picture(change: Any) -> None:
+        source["image"] = load_image(sources[change["new"]], size)
+        redraw()
+
+    picture.observe(new_picture, names="value")
+    for s in sliders:
+        s.observe(redraw, names="value")
+    redraw()
+    return w.HBox([w.VBox([picture, *sliders, label]), view])
+
+
+def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", size: int = 192) -> Any:
+    """Pick style image(s), a normalisation and a budget; Train runs :func:`train_fast_style` with a
+    progress bar and shows the preview image stylized every few steps.
+
+    Styles: the shipped textures, plus the paintings once ``python -m cnnviz_helpers.training.download`` has
+    fetched them (:func:`~cnnviz_helpers.style.style_images`). One style trains an instance- or
+    batch-norm network, several a conditional one. The last trained network is ``panel.result["net"]``.
+
+    Example:
+        >>> panel = fast_style_training_widget(km)
+        >>> display(panel)            # … click Run, then: net = panel.result["net"]
+    """
+    import ipywidgets as w
+
+    style_pick = w.SelectMultiple(options=list(style_images().items()), value=("gravel",), description="style(s)", rows=5)
+    norm_pick = w.Dropdown(options=["instance", "batch"], value="instance", description="norm (1 style)")
+    steps = w.IntSlider(value=budget(300, 4), min=2, max=2000, step=2, description="steps")
+    crop = w.IntSlider(value=budget(64, 32), min=32, max=256, step=16, description="crop")
+    view, update = live_image(size)
+    preview_img = load_image(preview, size)
+    result: dict[str, Any] = {}
+
+    def show(step: int, net: TransformerNet, losses: dict[str, float]) -> None:
+        style = 0 if net.conditional else None
+        update(stylize(net, preview_img, style=style, size=None))
+
+    def run() -> None:
+        chosen = list(style_pick.value)
+        norm = "conditional" if len(chosen) > 1 else norm_pick.value
+        net, history = train_fast_style(
+            km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=show, every=max(1, steps.value // 10)
+        )
+        result.update(net=net, history=history)
+        k = max(1, len(history["total"]) // 10)
+        first, last = np.mean(history["total"][:k]), np.mean(history["total"][-k:])
+        print(f"{norm} norm, {steps.value} steps: perceptual loss {first:.3g} → {last:.3g} (means of the first / last {k} steps)")
+
+    panel = run_panel(run, [style_pick, norm_pick, steps, crop], description="Train", extra=[view])
+    panel.result = result
+    return panel
+
+
+# --- filters ------------------------------------------------------------
+def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
+    """Explore activation maps: image × layer × channel range (updates live; the maps are cheap).
+
+    Example:
+        >>> display(activations_widget(km))
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from .widgets import image_picker, layer_picker
+
+    image, layer = image_picker(km), layer_picker(km, value=km.spec.layers[0])
+    channels = w.IntRangeSlider(value=(0, 15), min=0, max=15, description="channels", continuous_update=False)
+    out = w.Output()
+    busy = [False]  # setting channels.max may clamp its value, which would call draw again
+
+    def draw(*_: Any) -> None:
+        if busy[0]:
+            return
+        maps = activation_maps(km.model, km.preprocess(image.value), layer.value)
+        busy[0] = True
+        try:
+            channels.max = len(maps) - 1  # clamps the current range to this layer's channels
+        finally:
+            busy[0] = False
+        lo, hi = channels.value
+        hi = min(hi, lo + max_channels - 1)
+        shown = maps[lo : hi + 1]
+        out.clear_output(wait=True)
+        with out:
+            fig, ax = plt.subplots(figsize=(7, 7))
+            ax.imshow(image_grid(shown), cmap="viridis")
+            ax.set_title(
+                f"{layer.value}: channels {lo}–{hi} of {len(maps)}, maps {tuple(maps.shape[1:])}; "
+                f"all-zero: {int(zero_maps(shown).sum())}/{len(shown)} here, {zero_maps(maps).float().mean():.0%} of the layer",
+                fontsize=9,
+            )
+            ax.axis("off")
+            plt.show()
+
+    for control in (image, layer, channels):
+        control.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([image, layer]), channels, out])
+
+
+# --- gradcam ------------------------------------------------------------
+METHODS = ("saliency", "SmoothGrad", "guided backprop", "Grad-CAM", "guided Grad-CAM")
+
+
+def _heat(amap: torch.Tensor) -> np.ndarray:
+    """One map → an ``HxW`` heatmap in [0, 1] (absolute value, max over colour channels)."""
+    a = amap.detach().float().abs()
+    return normalize(a.amax(0) if a.ndim == 3 else a)
+
+
+def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) -> Any:
+    """Interactive panel for this section: image × method × target class (top-5) × layer / unit × opacity.
+
+    Shows ``image | map | overlay``; ``method`` is the method selected first (one of
+    :data:`METHODS`). The layer picker is the Grad-CAM layer; for guided backprop a unit channel
+    ≥ 0 explains that channel of the layer (at its strongest position) instead of the class.
+    Moving the opacity slider only redraws; the other controls recompute the map.
+
+    Example:
+        >>> display(attribution_widget(km))
+    """
+    import ipywidgets as w
+
+    from .widgets import image_picker, layer_picker, to_png
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    image = image_picker(km)
+    method_w = w.Dropdown(options=METHODS, value=method, description="method")
+    target = w.Dropdown(options=[], description="class")
+    layer = layer_picker(km, value=km.spec.last_conv)
+    unit = w.BoundedIntText(value=-1, min=-1, max=4095, description="unit ch.", tooltip="-1: explain the class score")
+    opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=True)
+    view = w.Image(format="png", width=3 * size)
+    status = w.Label()
+    state: dict[str, Any] = {}
+
+    def redraw(_change: Any = None) -> None:
+        if "map" not in state:
+            return
+        img, amap = state["image"], state["map"]
+        picture = normalize(amap.permute(1, 2, 0)) if amap.ndim == 3 else matplotlib.colormaps["hot"](_heat(amap))[..., :3]
+        view.value = to_png(np.concatenate([img, picture, overlay(img, _heat(amap), alpha=opacity.value)], axis=1), 3 * size)
+
+    def recompute(_change: Any = None) -> None:
+        if state.get("loading"):
+            return
+        x, c = state["x"], target.value
+        try:
+            if method_w.value == "saliency":
+                amap = saliency_map(km.model, x, c)
+            elif method_w.value == "SmoothGrad":
+                amap = smoothgrad(km.model, x, c, n_samples=budget(25, 8), seed=0)
+            elif method_w.value == "guided backprop" and unit.value >= 0:
+                amap = guided_backprop(km.model, x, layer=layer.value, channel=unit.value, position="max")
+            elif method_w.value == "guided backprop":
+                amap = guided_backprop(km.model, x, c)
+            elif method_w.value == "Grad-CAM":
+                amap = grad_cam(km.model, x, layer.value, c)
+            else:
+                amap = guided_grad_cam(km.model, x, layer.value, c)
+        except (ValueError, IndexError, KeyError) as err:
+            status.value = f"⚠ {err}"
+            return
+        what = (
+            f"unit {layer.value}[{unit.value}]" if method_w.value == "guided backprop" and unit.value >= 0 else km.class_names[c]
+        )
+        status.value = f"{method_w.value} of {what}"
+        state["map"] = amap[0].cpu()
+        redraw()
+
+    def new_image(_change: Any = None) -> None:
+        x = km.preprocess(image.value)
+        with torch.no_grad():
+            probs = km.model(x).softmax(-1)[0]
+        top = probs.topk(min(5, probs.numel()))
+        state.update(x=x, image=km.deprocess(x[0]))
+        options = [(f"{km.class_names[int(i)]} ({float(p):.0%})", int(i)) for p, i in zip(top.values, top.indices)]
+        state["loading"] = True  # new class options: compute once, below
+        target.options = options
+        target.value = options[0][1]
+        state["loading"] = False
+        recompute()
+
+    image.observe(new_image, "value")
+    for control in (method_w, target, layer, unit):
+        control.observe(recompute, "value")
+    opacity.observe(redraw, "value")
+    new_image()
+    return w.VBox([w.HBox([image, method_w, target]), w.HBox([layer, unit, opacity]), view, status])
+
+
+# --- last_layer ------------------------------------------------------------
+def plot_embedding(
+    coords: np.ndarray, labels: Sequence[int] | np.ndarray, label_names: Sequence[str], title: str = "", ax: Any = None
+) -> Any:
+    """Scatter 2-D points coloured by label, with a legend; returns the figure.
+
+    Example:
+        >>> plot_embedding(embed_2d(feats, "pca"), data.labels, data.label_names, "PCA of fc features")
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 5))
+    labels = np.asarray(labels)
+    cmap = plt.get_cmap("tab10" if len(label_names) <= 10 else "tab20")
+    for i, name in enumerate(label_names):
+        sel = labels == i
+        if sel.any():
+            ax.scatter(coords[sel, 0], coords[sel, 1], s=12, color=cmap(i % cmap.N), label=name)
+    ax.legend(fontsize=7, markerscale=1.5, loc="best", ncol=1 + len(label_names) // 12)
+    ax.set_title(title)
+    ax.set_xticks([]), ax.set_yticks([])
+    return ax.figure
+
+
+def knn_widget(images: Sequence[Any], neighbors: dict[str, torch.Tensor], labels: Sequence[str] | None = None) -> Any:
+    """Pick a query image with a slider and see its nearest neighbours in each space side by side.
+
+    Args:
+        images: the images (PIL / arrays).
+        neighbors: ``{"feature space": nn_feat, "pixel space": nn_pix}`` from :func:`nearest_neighbors`
+            (all queries, same order as ``images``).
+        labels: optional caption per image (e.g. its class name).
+
+    Example:
+        >>> display(knn_widget(data.images, {"features": nn_feat, "pixels": nn_pix}))
+    """
+    import ipywidgets as w
+
+    from .widgets import to_png
+
+    query = w.IntSlider(value=0, min=0, max=len(images) - 1, description="query", continuous_update=False)
+    box = w.VBox()
+
+    def cell(i: int, caption: str) -> Any:
+        img = w.Image(value=to_png(load_image(images[i]), 80), format="png", width=80)
+        return w.VBox([img, w.Label(caption if labels is None else f"{caption} {labels[i]}")])
+
+    def draw(*_: Any) -> None:
+        q = query.value
+        rows = [w.HBox([w.Label("query", layout=w.Layout(width="110px")), cell(q, f"#{q}")])]
+        for space, nn_idx in neighbors.items():
+            rows.append(
+                w.HBox([w.Label(space, layout=w.Layout(width="110px"))] + [cell(int(j), f"#{int(j)}") for j in nn_idx[q]])
+            )
+        box.children = rows
+
+    query.observe(draw, names="value")
+    draw()
+    return w.VBox([query, box])
+
+
+# --- occlusion ------------------------------------------------------------
+def occlusion_widget(km: KitModel, batch_size: int = 64) -> Any:
+    """Explore occlusion: image × window × stride, for the model's top class, computed on Run.
+
+    Example:
+        >>> display(occlusion_widget(km))
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from .plotting import overlay, show_images
+    from .widgets import image_picker, run_panel
+
+    size = km.input_size
+    image = image_picker(km)
+    window = w.IntSlider(value=max(2, size // 7), min=2, max=size // 2, description="window")
+    stride = w.IntSlider(value=max(1, size // 14), min=1, max=size // 2, description="stride")
+
+    def run() -> None:
+        x = km.preprocess(image.value)
+        name, prob = km.predict(x, k=1)[0][0]
+        target = km.class_index(name)
+        occ = occlusion_map(
+            km.model, x, target, window.value, min(stride.value, window.value), batch_size=batch_size, progress=True
+        )
+        img = km.deprocess(x[0])
+        show_images(
+            [img, overlay(img, occ.heatmap), occ.drops],
+            titles=[
+                f"{name} ({prob:.0%})",
+                "mean score drop per pixel",
+                f"drop per window ({occ.drops.shape[0]}x{occ.drops.shape[1]})",
+            ],
+            cmap=[None, None, "magma"],
+        )
+        plt.show()
+
+    return run_panel(run, [image, window, stride])
+
+
+# --- patches ------------------------------------------------------------
+def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: int = 64) -> Any:
+    """Explore maximally activating patches: layer × channel, computed over ``images`` on Run.
+
+    Args:
+        km: the loaded model.
+        images: the dataset (PIL images / arrays), preprocessed batch by batch with ``km.preprocess``.
+        k: patches per channel.
+
+    Example:
+        >>> display(patches_widget(km, image_set(km).images))
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from .plotting import show_images
+    from .widgets import layer_picker, run_panel
+
+    layer = layer_picker(km)
+    channel = w.BoundedIntText(value=0, min=0, max=10_000, description="channel")
+
+    def run() -> None:
+        batches = (km.preprocess(list(images[i : i + batch_size])) for i in range(0, len(images), batch_size))
+        top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, batch_size=batch_size)
+        titles = [f"{v:.2f} (img {int(i)})" for v, i in zip(top.values, top.image_index)]
+        show_images(list(km.deprocess(top.patches)), titles=titles, ncols=min(k, 9), size=1.6,
+                    suptitle=f"{layer.value} channel {channel.value}: receptive field {top.field.size[0]}x{top.field.size[1]} px")  # fmt: skip
+        plt.show()
+
+    return run_panel(run, [layer, channel])
+
+
+# --- style ------------------------------------------------------------
+_CONTENT_PHOTOS = ("chelsea", "coffee", "astronaut", "china", "flower")
+
+
+def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None = None) -> Any:
+    """Content × two styles × blend × content / style / TV weights × style size, a Run button and a live preview.
+
+    Each run starts from the chosen preset's layers and weights; the "style ×" slider multiplies all
+    its per-layer weights. A progress bar shows the steps and the preview updates every tenth of
+    the run. ``steps`` is the initial value of the steps slider, ``image_size`` the content size
+    (default: the preset's).
+
+    Example:
+        >>> display(style_transfer_widget(km, steps=budget(200, 5)))
+    """
+    import ipywidgets as w
+
+    from .widgets import live_image, run_panel
+
+    styles = style_images()
+    names = list(styles)
+    log = {"readout_format": ".1e", "continuous_update": False}
+    preset = w.Dropdown(options=list(PRESETS), value="starry_night", description="preset")
+    content = w.Dropdown(options=list(_CONTENT_PHOTOS), value="chelsea", description="content")
+    style_a = w.Dropdown(options=names, value="starry_night" if "starry_night" in styles else "gravel", description="style A")
+    style_b = w.Dropdown(options=["(none)", *names], value="(none)", description="style B")
+    blend = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="weight of A")
+    c_weight = w.FloatLogSlider(
+        value=PRESETS["starry_night"].content_weight, base=10, min=-4, max=1, description="content w", **log
+    )
+    s_scale = w.FloatLogSlider(value=1.0, base=10, min=-3, max=3, description="style ×", **log)
+    t_weight = w.FloatLogSlider(value=PRESETS["starry_night"].tv_weight, base=10, min=-5, max=0, description="TV w", **log)
+    s_size = w.IntSlider(value=PRESETS["starry_night"].style_size, min=32, max=512, step=16, description="style size")
+    n_steps = w.IntSlider(value=steps, min=1, max=max(500, steps), description="steps")
+    preview, update = live_image(256)
+
+    def on_preset(change: dict) -> None:
+        q = PRESETS[change["new"]]
+        c_weight.value, t_weight.value, s_size.value = q.content_weight, q.tv_weight, q.style_size
+
+    preset.observe(on_preset, names="value")
+
+    def run() -> None:
+        q = PRESETS[preset.value]
+        two = style_b.value != "(none)"
+        out = style_transfer(
+            km,
+            content.value,
+            [styles[style_a.value], styles[style_b.value]] if two else styles[style_a.value],
+            preset=q,
+            blend=[blend.value, 1 - blend.value] if two else None,
+            content_weight=c_weight.value,
+            style_weights=[s * s_scale.value for s in q.style_weights],
+            tv_weight=t_weight.value,
+            style_size=s_size.value,
+            image_size=image_size,
+            steps=n_steps.value,
+            snapshot_every=max(1, n_steps.value // 10),
+            callback=lambda _t, picture: update(picture),
+        )
+        update(out.picture)
+
+    controls = [preset, content, style_a, style_b, blend, c_weight, s_scale, t_weight, s_size, n_steps]
+    return run_panel(run, controls, description="Transfer style", extra=[preview])
