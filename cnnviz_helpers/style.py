@@ -51,6 +51,7 @@ __all__ = [
     "gram_matrix",
     "preset_layers",
     "style_images",
+    "default_style",
     "style_loss",
     "style_targets",
     "style_transfer",
@@ -359,6 +360,19 @@ def style_images() -> dict[str, Any]:
         if path is not None and asset.name in _PAINTINGS:
             found[asset.name.removesuffix(".jpg")] = path
     return found
+
+
+def default_style(fallback: str = "gravel") -> str:
+    """The style the notebooks start from: the first downloaded painting (The Starry Night, The Scream,
+    Composition VII, The Great Wave), else ``fallback`` (a shipped image). A key of :func:`style_images`.
+
+    Example:
+        >>> styles = style_images()
+        >>> out = style_transfer(km, "chelsea", styles[default_style()])
+    """
+    styles = style_images()
+    paintings = ("starry_night", "the_scream", "composition_vii", "great_wave")
+    return next((name for name in paintings if name in styles), fallback)
 
 
 def _load_sized(km: KitModel, img: ImageLike, size: int) -> torch.Tensor:

@@ -122,3 +122,16 @@ def test_download_replaces_a_partial_copy(cache, monkeypatch):
     assert url.endswith("imagenette2-160.tgz") and md5  # torchvision's checksummed 160 px archive
     assert not partial_left and marked  # the partial copy was removed; the run is marked unfinished until done
     assert not (cache / f"{FOLDER}.unfinished").exists() and len(imagenette_samples()) == 10
+
+
+def test_class_set_labels_images_with_the_models_classes(cache, squeezenet_km, shapes_model, capsys):
+    from cnnviz_helpers.datasets.image_sets import class_set
+
+    fallback = class_set(squeezenet_km, n=100)  # no Imagenette: the model's example photos, one line
+    assert fallback.targets.tolist() == [e.label for e in squeezenet_km.examples]
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+    make_imagenette_tree(cache, per_class=11)
+    data = class_set(squeezenet_km, n=100)
+    assert len(data) == 100 and set(data.targets) == set(WNID_TO_IMAGENET.values())
+    shapes = class_set(shapes_model, n=20)
+    assert shapes.targets.tolist() == shapes.labels.tolist() and capsys.readouterr().out == ""

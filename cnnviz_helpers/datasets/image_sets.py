@@ -7,6 +7,8 @@ One API whatever the model: :func:`image_set` gives an :class:`ImageSet` suited 
   photos stand in (random views of each, labelled by photo);
 - the offline ShapesNet: the kit's generated shapes with their true class.
 
+:func:`class_set` gives images labelled with the model's own classes (accuracy tables, attacks).
+
 Example:
     >>> data = image_set(km, n=500)
     >>> print(data.source)
@@ -210,3 +212,25 @@ def image_set(km: KitModel, n: int = 200, folder: str | Path | None = None, view
             print(f"cnnviz: {why} → using views of the kit's photos instead (labels = photos, not ImageNet classes).")
             data = photo_views(km.input_size, views, seed)
     return data + load_image_folder(folder, km.input_size) if folder is not None else data
+
+
+def class_set(km: KitModel, n: int = 100, seed: int = 0) -> ImageSet:
+    """``n`` images labelled with the model's own classes (``.targets``), for accuracy tables and attacks.
+
+    Imagenette photos for an ImageNet model, generated shapes for ShapesNet; without Imagenette one line
+    says so and the model's few example photos (``km.examples``) stand in.
+    """
+    if km.offline:
+        return shapes_set(km.class_names, n, seed)
+    try:
+        return load_imagenette(km.class_names, n, km.input_size, seed=seed)
+    except ImagenetteUnavailable as why:
+        print(f"cnnviz: {why} → using the model's {len(km.examples)} example photos instead.")
+    names = list(dict.fromkeys(km.class_names[e.label] for e in km.examples))
+    return ImageSet(
+        [load_image(e.image, km.input_size) for e in km.examples],
+        np.asarray([names.index(km.class_names[e.label]) for e in km.examples], dtype=np.int64),
+        names,
+        [km.class_names.index(name) for name in names],
+        f"{len(km.examples)} example photos of {km.name}",
+    )

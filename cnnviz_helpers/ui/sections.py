@@ -34,7 +34,7 @@ from ..guided_backprop import guided_backprop
 from ..occlusion import occlusion_map
 from ..patches import max_activating_patches
 from ..saliency import saliency_map, smoothgrad
-from ..style import PRESETS, style_images, style_transfer
+from ..style import PRESETS, default_style, style_images, style_transfer
 from .plotting import overlay
 from .widgets import class_picker, image_picker, layer_picker, live_image, picked_class, run_panel
 
@@ -201,7 +201,8 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
     """
     import ipywidgets as w
 
-    style_pick = w.SelectMultiple(options=list(style_images().items()), value=("gravel",), description="style(s)", rows=5)
+    styles = style_images()  # a downloaded painting is the default style
+    style_pick = w.SelectMultiple(options=list(styles.items()), value=(styles[default_style()],), description="style(s)", rows=5)
     norm_pick = w.Dropdown(options=["instance", "batch"], value="instance", description="norm (1 style)")
     steps = w.IntSlider(value=budget(300, 4), min=2, max=2000, step=2, description="steps")
     crop = w.IntSlider(value=budget(64, 32), min=32, max=256, step=16, description="crop")

@@ -1,0 +1,95 @@
+"""Measure each solution notebook's full-mode run time and peak memory, for sizing a hub user's server.
+
+Each notebook runs in a fresh kernel (nbclient), in full mode (``CNNVIZ_FAST`` unset); its wall time is
+measured and its peak memory is the largest resident set of the runner and its kernel (``wait4``'s
+``ru_maxrss``). Prints a Markdown table and appends JSON lines to ``--out``.
+
+    python tools/measure_notebooks.py                          # the model load_model() picks here
+    CNNVIZ_OFFLINE=1 python tools/measure_notebooks.py         # the offline ShapesNet
+    /path/to/imagenet-path python tools/measure_notebooks.py   # squeezenet1_1 on the ImageNet code path
+    python tools/measure_notebooks.py 02_last_layer_features --fake-imagenette 160
+
+``--fake-imagenette N`` points the kit's data cache at a generated tree in Imagenette's layout with N photos
+per class (for machines that cannot download Imagenette: same sizes and code path, not the pictures).
+Times from a shared or busy machine are upper bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_one(path: Path, timeout: int) -> None:
+    """Execute one notebook in a fresh kernel (the child process of :func:`measure`)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+
+
+def measure(path: Path, timeout: int, env: dict[str, str]) -> dict[str, object]:
+    """Run ``path`` in a child process; its wall time (s), peak memory (MiB) and whether it succeeded."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--run-one", str(path), "--timeout", str(timeout)], env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    return {
+        "notebook": path.stem,
+        "seconds": round(seconds, 1),
+        "peak_mib": round(usage.ru_maxrss / 1024),  # kilobytes on Linux
+        "ok": os.waitstatus_to_exitcode(status) == 0,
+    }
+
+
+def fake_imagenette(per_class: int) -> Path:
+    """A data cache holding a generated Imagenette-layout tree (see tests/imagenette_tree.py)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from imagenette_tree import make_imagenette_tree
+
+    cache = Path(tempfile.mkdtemp(prefix="cnnviz-measure-data-"))
+    make_imagenette_tree(cache / "imagenette", per_class=per_class)
+    return cache
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="notebook stems (default: every notebook in solutions/)")
+    parser.add_argument("--timeout", type=int, default=1800, help="per cell, seconds")
+    parser.add_argument("--fake-imagenette", type=int, default=0, metavar="N", help="generated Imagenette, N photos per class")
+    parser.add_argument("--out", type=Path, default=None, help="append one JSON line per notebook here")
+    parser.add_argument("--run-one", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_one:
+        run_one(args.run_one, args.timeout)
+        return 0
+    env = {k: v for k, v in os.environ.items() if k != "CNNVIZ_FAST"}
+    env.setdefault("MPLBACKEND", "Agg")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if args.fake_imagenette:
+        env["CNNVIZ_DATA"] = str(fake_imagenette(args.fake_imagenette))
+    paths = sorted((ROOT / "solutions").glob("*.ipynb"))
+    paths = [p for p in paths if not args.names or p.stem in args.names]
+    mode = "offline" if env.get("CNNVIZ_OFFLINE") == "1" else "default model"
+    print(f"| notebook ({mode}, threads {env.get('OMP_NUM_THREADS', 'all')}) | full mode | peak memory |\n|---|---:|---:|")
+    for path in paths:
+        row = measure(path, args.timeout, env)
+        status = "" if row["ok"] else " (FAILED)"
+        print(f"| `{row['notebook']}` | {row['seconds'] / 60:.1f} min{status} | {row['peak_mib'] / 1024:.1f} GiB |", flush=True)
+        if args.out:
+            with args.out.open("a") as f:
+                f.write(json.dumps(row | {"mode": mode, "threads": env.get("OMP_NUM_THREADS")}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
