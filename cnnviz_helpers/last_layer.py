@@ -25,18 +25,18 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from .core.compat import moved_names
 from .core.images import load_image
 from .core.layers import capture
+from .core.targets import ModelLike, model_device, unwrap
 from .datasets.image_sets import ImageSet, image_set, load_image_folder  # noqa: F401  (the section's data, re-exported)
 
 
 @torch.inference_mode()
 def extract_features(
-    model: nn.Module, data: torch.Tensor | Iterable[torch.Tensor], layer: str, batch_size: int = 64, progress: bool = True
+    model: ModelLike, data: torch.Tensor | Iterable[torch.Tensor], layer: str, batch_size: int = 64, progress: bool = True
 ) -> torch.Tensor:
     """One feature vector per image from ``layer`` (e.g. ``km.spec.penultimate``), ``[N, D]`` on the CPU.
 
@@ -44,7 +44,7 @@ def extract_features(
     as the network's own global pooling does. The forward pass stops at ``layer``.
 
     Args:
-        model: the network (left unchanged).
+        model: a :class:`~cnnviz_helpers.KitModel` or an ``nn.Module`` (left unchanged).
         data: preprocessed images ``[N, 3, H, W]`` (split into ``batch_size`` batches) or an
             iterable of such batches.
         layer: layer name.
@@ -53,11 +53,12 @@ def extract_features(
     Example:
         >>> feats = extract_features(km.model, km.preprocess(data.images), km.spec.penultimate)
     """
+    model = unwrap(model)[0]
     batches = data.split(batch_size) if isinstance(data, torch.Tensor) else data
     feats = []
     with capture(model, layer, detach=True) as acts:
-        for x in tqdm(batches, desc=f"features {layer}", disable=not progress):
-            acts.run(x.to(next(model.parameters()).device))
+        for x in tqdm(batches, desc=f"features {layer}", disable=not progress, leave=False):
+            acts.run(x.to(model_device(model)))
             out = acts[layer]
             feats.append((out.mean((-2, -1)) if out.ndim == 4 else out.flatten(1)).float().cpu())
     if not feats:

@@ -76,3 +76,25 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A CPU random generator: seeded with ``seed`` (repeatable), or freshly seeded when ``None``.
+
+    The kit's methods draw their start images and jitter offsets from it on the CPU, so a seed
+    gives the same numbers on any device.
+    """
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def announce(message: str) -> None:
+    """The kit's one deliberate ``print``: a single visible line the user must see (which model is used).
+
+    Warnings would show as two lines with a file path in a notebook; this stays one line of output.
+    """
+    print(f"cnnviz: {message}")

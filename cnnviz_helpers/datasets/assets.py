@@ -7,8 +7,12 @@ kit ships; never required: each has an offline stand-in.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from ..core.config import data_cache_dir
 
@@ -72,3 +76,19 @@ def asset_path(name: str) -> Path | None:
     """Path of a downloaded asset, or ``None`` when it has not been fetched."""
     p = downloads_dir() / name
     return p if p.exists() else None
+
+
+def load_weights_file(path: str | Path, remedy: str) -> Any:
+    """``torch.load(path, weights_only=True)`` of a shipped or saved weights file, on the CPU.
+
+    A missing or damaged file (truncated copy, a Git LFS pointer instead of the file, a bad checkout)
+    raises an error that names the file and says what to do (``remedy``), not an unpickling error.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing. {remedy}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
+        reason = f"{type(err).__name__}: {err}".splitlines()[0][:100]
+        raise RuntimeError(f"{path} is damaged and cannot be loaded ({reason}). {remedy}") from err

@@ -25,14 +25,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..core.images import load_image, sample_names
+from ..core.images import IMAGE_SUFFIXES, load_image, sample_names
 from .imagenette import ImagenetteUnavailable, imagenette_samples
 from .shapes import make_shapes
 
 if TYPE_CHECKING:
     from ..core.models import KitModel
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 @dataclass

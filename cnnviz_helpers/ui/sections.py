@@ -24,7 +24,7 @@ from ..class_visualization import (
     unit_visualization,
 )
 from ..core.config import budget
-from ..core.images import ImageLike, image_grid, load_image, normalize, sample_names
+from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
 from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
 from ..fast_style import TransformerNet, stylize, train_fast_style
@@ -69,7 +69,7 @@ def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., 
     def run() -> None:
         settings = {name: c.value for name, c in priors.items()}
         every = max(1, settings["steps"] // 20)
-        img = synthesize(**settings, callback=lambda _s, x, _v: update(km.deprocess(x[0])), callback_every=every)
+        img = synthesize(**settings, callback=lambda _s, x: update(km.deprocess(x[0])), callback_every=every)
         print("top predictions:", ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0]))
 
     return run_panel(run, [*target_controls, *priors.values()], extra=[view])
@@ -135,7 +135,7 @@ def deepdream_widget(km: KitModel) -> Any:
         deepdream(
             km, x, layer.value, channel=None if channel.value < 0 else channel.value, steps=steps.value, lr=lr.value,
             octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
-            callback=lambda _s, img, _v: update(km.deprocess(img[0])),
+            callback=lambda _s, img: update(km.deprocess(img[0])),
         )  # fmt: skip
 
     return run_panel(run, [picture, size, layer, channel, octaves, scale, steps, lr, jitter], extra=[view])
@@ -283,8 +283,7 @@ METHODS = ("saliency", "SmoothGrad", "guided backprop", "Grad-CAM", "guided Grad
 
 def _heat(amap: torch.Tensor) -> np.ndarray:
     """One map → an ``HxW`` heatmap in [0, 1] (absolute value, max over colour channels)."""
-    a = amap.detach().float().abs()
-    return normalize(a.amax(0) if a.ndim == 3 else a)
+    return normalize(attribution_heatmap(amap.float()[None])[0])
 
 
 def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) -> Any:
@@ -560,8 +559,8 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
             style_size=s_size.value,
             image_size=image_size,
             steps=n_steps.value,
-            snapshot_every=max(1, n_steps.value // 10),
-            callback=lambda _t, picture: update(picture),
+            callback_every=max(1, n_steps.value // 10),
+            callback=lambda _t, img: update(km.deprocess(img[0])),
         )
         update(out.picture)
 
