@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import torchvision
 from imagenette_tree import make_imagenette_tree
 from torchvision.datasets import Imagenette
 
-from cnnviz_helpers import load_model
+from cnnviz_helpers import load_image, load_model
 from cnnviz_helpers.core.images import sample_names
 from cnnviz_helpers.datasets.image_sets import image_set
 from cnnviz_helpers.datasets.imagenette import (
@@ -50,11 +51,11 @@ def test_a_tree_in_torchvisions_layout_gives_an_imagenet_labelled_set(cache, squ
     assert data.label_names == [squeezenet_km.class_names[c] for c in sorted(WNID_TO_IMAGENET.values())]
     assert data.targets.tolist() == [data.class_indices[lab] for lab in data.labels]
     assert all(im.size == (224, 224) and im.mode == "RGB" for im in data.images)
-    # each picture is one of its class's files (the generated colour of class k survives the resize)
-    means = np.array([np.asarray(im, dtype=float).mean((0, 1)) for im in data.images])
-    for lab in range(10):
-        rows = means[data.labels == lab]
-        assert np.ptp(rows, axis=0).max() < 15, "images of one class come from one class folder"
+    # each picture is one of the files in its own class's folder
+    wnid_of = {c: w for w, c in WNID_TO_IMAGENET.items()}
+    for im, cls in zip(data.images, data.targets):
+        files = (cache / FOLDER / "val" / wnid_of[cls]).glob("*.JPEG")
+        assert any(np.array_equal(np.asarray(im), np.asarray(load_image(f, 224))) for f in files)
     assert data.per_class(1).labels.tolist() == list(range(10))
 
 
@@ -62,7 +63,12 @@ def test_load_model_picks_one_imagenette_example_per_class(cache, capsys):
     make_imagenette_tree(cache, per_class=2)
     km = load_model("squeezenet1_1", weights="random", device="cpu")
     tagged = [e for e in km.examples if "Imagenette" in e.name]
-    assert [e.label for e in tagged] == sorted(WNID_TO_IMAGENET.values())
+    assert sorted(e.label for e in tagged) == sorted(WNID_TO_IMAGENET.values())  # one per class
+    x = km.preprocess([e.image for e in tagged])
+    probs = km.model(x).softmax(-1)[range(len(tagged)), [e.label for e in tagged]]
+    right = (km.model(x).argmax(1) == torch.tensor([e.label for e in tagged])).tolist()
+    keys = list(zip(right, probs.tolist()))  # clear-cut first: correct before wrong, then by confidence
+    assert all(a[0] > b[0] or (a[0] == b[0] and a[1] >= b[1] - 1e-6) for a, b in zip(keys, keys[1:])), keys
     assert all(km.class_names[e.label] in e.name for e in tagged)
     assert len(km.examples) == 10 + 3  # then the kit's photos
 

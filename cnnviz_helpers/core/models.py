@@ -37,7 +37,7 @@ from ..datasets.shapesnet import MEAN as SHAPES_MEAN
 from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
-from .config import announce, budget, default_device, offline_mode
+from .config import announce, default_device, offline_mode
 
 
 @dataclass(frozen=True)
@@ -249,20 +249,23 @@ def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:
 
 @torch.inference_mode()
 def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
-    """One Imagenette photo per class, in ImageNet order: the first of ``candidates`` the model classifies
-    correctly (else the first), so the methods start from correctly classified photos. Empty without Imagenette."""
+    """One Imagenette photo per class: of ``candidates`` photos of each class, the one with the highest
+    probability of its class among those the model classifies correctly (else among all). Sorted with the
+    correctly classified first, most confident first, so the methods start from clear-cut photos.
+    Empty without Imagenette."""
     try:
         data = load_imagenette(km.class_names, n=candidates * 10, size=km.input_size)
     except ImagenetteUnavailable:
         return []
-    predicted = km.model(km.preprocess(data.images)).argmax(1).cpu().numpy()
-    examples = []
+    probs = km.model(km.preprocess(data.images)).float().softmax(-1).cpu()
+    picked = []
     for label, cls in enumerate(data.class_indices or []):
         rows = np.flatnonzero(data.labels == label)
-        right = [i for i in rows if predicted[i] == cls]
-        i = int(right[0] if right else rows[0])
-        examples.append(Example(f"{km.class_names[cls]} (Imagenette)", data.images[i], int(cls)))
-    return examples
+        right = [int(i) for i in rows if int(probs[i].argmax()) == cls]
+        i = max(right or rows.tolist(), key=lambda r: float(probs[r, cls]))
+        picked.append((bool(right), float(probs[i, cls]), i, int(cls)))
+    picked.sort(key=lambda p: (p[0], p[1]), reverse=True)
+    return [Example(f"{km.class_names[cls]} (Imagenette)", data.images[i], cls) for _, _, i, cls in picked]
 
 
 def _offline_model(device: torch.device) -> KitModel:
@@ -418,5 +421,5 @@ def load_model(
         offline=False,
         description=f"{name}, {label} (torchvision {wenum}), {len(classes)} classes, {tf.crop_size[0]}px input",
     )
-    km.examples = _imagenette_examples(km, candidates=budget(4, 2)) + photos
+    km.examples = _imagenette_examples(km, candidates=4) + photos
     return km
