@@ -1,8 +1,10 @@
 """Measure each solution notebook's full-mode run time and peak memory, for sizing a hub user's server.
 
 Each notebook runs in a fresh kernel (nbclient), in full mode (``CNNVIZ_FAST`` unset); its wall time is
-measured and its peak memory is the largest resident set of the runner and its kernel (``wait4``'s
-``ru_maxrss``). Prints a Markdown table and appends JSON lines to ``--out``.
+measured, its CPU time (user + system, all threads, kernel start included) and its peak memory, the
+largest resident set of the runner and its kernel (``wait4``'s ``ru_maxrss``). CPU time divided by the
+threads is what an idle machine would take at best; wall time on a shared machine is an upper bound.
+Prints a Markdown table and appends JSON lines to ``--out``.
 
     python tools/measure_notebooks.py                          # the model load_model() picks here
     CNNVIZ_OFFLINE=1 python tools/measure_notebooks.py         # the offline ShapesNet
@@ -38,7 +40,7 @@ def run_one(path: Path, timeout: int) -> None:
 
 
 def measure(path: Path, timeout: int, env: dict[str, str]) -> dict[str, object]:
-    """Run ``path`` in a child process; its wall time (s), peak memory (MiB) and whether it succeeded."""
+    """Run ``path`` in a child process; its wall and CPU time (s), peak memory (MiB) and whether it succeeded."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--run-one", str(path), "--timeout", str(timeout)], env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -46,6 +48,7 @@ def measure(path: Path, timeout: int, env: dict[str, str]) -> dict[str, object]:
     return {
         "notebook": path.stem,
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_mib": round(usage.ru_maxrss / 1024),  # kilobytes on Linux
         "ok": os.waitstatus_to_exitcode(status) == 0,
     }
@@ -80,11 +83,14 @@ def main() -> int:
     paths = sorted((ROOT / "solutions").glob("*.ipynb"))
     paths = [p for p in paths if not args.names or p.stem in args.names]
     mode = "offline" if env.get("CNNVIZ_OFFLINE") == "1" else "default model"
-    print(f"| notebook ({mode}, threads {env.get('OMP_NUM_THREADS', 'all')}) | full mode | peak memory |\n|---|---:|---:|")
+    print(
+        f"| notebook ({mode}, threads {env.get('OMP_NUM_THREADS', 'all')}) | wall time | CPU time | peak memory |\n|---|---:|---:|---:|"
+    )
     for path in paths:
         row = measure(path, args.timeout, env)
         status = "" if row["ok"] else " (FAILED)"
-        print(f"| `{row['notebook']}` | {row['seconds'] / 60:.1f} min{status} | {row['peak_mib'] / 1024:.1f} GiB |", flush=True)
+        cells = f"{row['seconds'] / 60:.1f} min{status} | {row['cpu_seconds'] / 60:.1f} min | {row['peak_mib'] / 1024:.1f} GiB"
+        print(f"| `{row['notebook']}` | {cells} |", flush=True)
         if args.out:
             with args.out.open("a") as f:
                 f.write(json.dumps(row | {"mode": mode, "threads": env.get("OMP_NUM_THREADS")}) + "\n")
