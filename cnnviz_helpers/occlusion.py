@@ -12,14 +12,21 @@ a small part of each early feature map, so only that part is recomputed: the net
 units whose receptive field meets the occluder, with the clean image's values everywhere else.
 The result equals the plain one-window-at-a-time computation (up to float rounding).
 
+The lecture also occludes to see what drives *one intermediate unit*: with ``layer``/``channel``
+(and optionally ``position``) the watched score is that unit's activation instead of a class
+score — the network is then cut after ``layer`` (a ``torch.fx`` graph ending there), so nothing
+deeper is computed.
+
 Example:
     >>> x = km.preprocess(km.examples[0].image)
     >>> occ = occlusion_map(km.model, x, target=km.examples[0].label, window=16, stride=8)
+    >>> unit = occlusion_map(km.model, x, layer="features.6", channel=3, window=8, stride=4)
     >>> show_images([km.deprocess(x[0]), overlay(km.deprocess(x[0]), occ.heatmap)])
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +36,7 @@ from torch import fx, nn
 from tqdm.auto import tqdm
 
 from .core.compat import moved_names
-from .core.layers import Hooks
+from .core.layers import Hooks, capture, check_channel, get_layer
 from .core.scores import score_layer, target_rows
 from .engines.receptive_field import is_pointwise, spatial_op, trace_model
 
@@ -250,6 +257,44 @@ class _Occluder:
         return out[:, 0] if self.head is not None else out[:, self.target]
 
 
+def unit_model(model: nn.Module, x: torch.Tensor, layer: str, channel: int, position: tuple[int, int] | None = None) -> nn.Module:
+    """``model`` cut after ``layer``, returning one unit's activation as a ``[N, 1]`` score.
+
+    The unit is channel ``channel`` of ``layer``'s output at ``position`` ``(row, col)``, or its
+    spatial mean when ``position`` is None (for a fully connected layer: unit ``channel``). The
+    result is a ``torch.fx.GraphModule`` sharing ``model``'s sub-modules (nothing is copied or
+    changed); ``x`` (one input) is only used to check ``channel`` and ``position``.
+
+    Raises:
+        KeyError: unknown ``layer`` (with close names). IndexError: ``channel`` or ``position``
+        outside the layer's output.
+    """
+    get_layer(model, layer)
+    with capture(model, layer) as acts:
+        acts.run(x)
+        out = acts[layer]
+    check_channel(out, channel, layer)
+    if position is not None:
+        if out.ndim != 4 or not all(0 <= p < n for p, n in zip(position, out.shape[2:])):
+            raise IndexError(f"position must be (row, col) inside {layer}'s {tuple(out.shape[2:])} map, got {position}")
+    graph, outputs, _ = trace_model(model)
+    cut, env = fx.Graph(), {}
+    for node in graph.nodes:
+        env[node] = cut.node_copy(node, env.__getitem__)
+        if node is outputs[layer]:
+            break
+    unit = cut.call_function(operator.getitem, (env[outputs[layer]], (slice(None), channel)))
+    if position is not None:
+        unit = cut.call_function(operator.getitem, (unit, (slice(None), *position)))
+    elif out.ndim > 2:
+        unit = cut.call_method("mean", (cut.call_method("flatten", (unit, 1)), 1))
+    cut.output(cut.call_method("unsqueeze", (unit, 1)))
+    gm = fx.GraphModule(model, cut)
+    gm.graph.eliminate_dead_code()  # e.g. other branches that do not lead to the unit
+    gm.recompile()
+    return gm
+
+
 def _attr(model: nn.Module, target: str) -> Any:
     obj: Any = model
     for part in target.split("."):
@@ -261,13 +306,17 @@ def _attr(model: nn.Module, target: str) -> Any:
 def occlusion_map(
     model: nn.Module,
     x: torch.Tensor,
-    target: int,
+    target: int | None = None,
     window: IntOrPair = 32,
     stride: IntOrPair = 16,
     fill: float | torch.Tensor = 0.0,
     batch_size: int = 64,
     probability: bool = False,
     progress: bool = False,
+    *,
+    layer: str | None = None,
+    channel: int | None = None,
+    position: tuple[int, int] | None = None,
 ) -> OcclusionMap:
     r"""Occlusion sensitivity of the ``target`` score to every region of ``x`` (Zeiler & Fergus 2014).
 
@@ -281,7 +330,7 @@ def occlusion_map(
     Args:
         model: a classifier returning ``[N, classes]`` scores (left unchanged: modes restored).
         x: one preprocessed image ``[1, 3, H, W]`` (or ``[3, H, W]``).
-        target: class index whose score is watched.
+        target: class index whose score is watched (give it, or ``layer`` and ``channel``).
         window: side of the occluder (or ``(height, width)``).
         stride: step between windows (or a pair); at most ``window`` so every pixel is covered.
         fill: occluder value in the normalised input space: ``0.0`` is the dataset mean colour;
@@ -290,13 +339,17 @@ def occlusion_map(
         batch_size: occluded copies scored per forward pass.
         probability: watch the softmax probability instead of the raw score (logit).
         progress: show a progress bar.
+        layer, channel: watch one intermediate unit instead of a class: channel ``channel`` of
+            ``layer``'s output (its spatial mean, or the neuron at ``position``); see :func:`unit_model`.
+        position: ``(row, col)`` of one neuron in ``layer``'s map.
 
     Returns:
         An :class:`OcclusionMap` with ``heatmap`` ``[H, W]``, per-window ``drops`` and the clean ``score``.
 
     Raises:
         ValueError: window larger than the image, or stride larger than the window.
-        IndexError: target outside the model's classes.
+        IndexError: target outside the model's classes (or channel / position outside the layer).
+        TypeError: both or neither of ``target`` and ``layer`` given.
 
     Example:
         >>> grey = km.preprocess(Image.new("RGB", (km.input_size,) * 2, (128, 128, 128)))
@@ -304,6 +357,10 @@ def occlusion_map(
         >>> plt.imshow(overlay(km.deprocess(x[0]), occ.heatmap))
     """
     x = x.unsqueeze(0) if x.ndim == 3 else x
+    if (target is None) == (layer is None) or (layer is None) != (channel is None):
+        raise TypeError("give either target (a class) or layer and channel (one unit), not both")
+    if position is not None and layer is None:
+        raise TypeError("position needs layer and channel")
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"x must be one image [1, 3, H, W], got shape {tuple(x.shape)}")
     size, win, step = x.shape[-2:], _pair(window), _pair(stride)
@@ -319,6 +376,8 @@ def occlusion_map(
     xs = torch.tensor(window_starts(size[1], win[1], step[1]), device=device)
     grid_y, grid_x = (g.flatten() for g in torch.meshgrid(ys, xs, indexing="ij"))
     with Hooks(model):
+        if layer is not None:
+            model, target, probability = unit_model(model, x, layer, channel, position), 0, False  # type: ignore[arg-type]
         occluder = _Occluder(model, x, target, probability)
         drops = []
         for i in tqdm(range(0, len(grid_y), batch_size), desc="occlusion", disable=not progress):
