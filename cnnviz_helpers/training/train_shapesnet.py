@@ -208,8 +208,8 @@ Reproduce: `python -m cnnviz_helpers.training.train_shapesnet {args} --out data/
 
 The PGD figures are an *empirical* robustness against this one attack, not a certificate: a
 stronger attack (more steps, restarts) can only lower them. The price of robustness is the lower
-clean accuracy (Tsipras et al. 2019); the reward, seen in notebook 07b, is gradients that look like
-the object (Santurkar et al. 2019).
+clean accuracy (Tsipras et al. 2019); notebook 07b compares the two models' saliency maps and class
+visualizations (robust gradients tend to look like the object: Tsipras et al. 2019; Santurkar et al. 2019).
 """
     (weights.parent / (weights.stem + ".md")).write_text(card)
 
