@@ -289,7 +289,7 @@ def occlusion_map(
             baseline image (e.g. a blurred copy).
         batch_size: occluded copies scored per forward pass.
         probability: watch the softmax probability instead of the raw score (logit).
-        progress: show a progress bar.
+        progress: show a progress bar counting the windows.
 
     Returns:
         An :class:`OcclusionMap` with ``heatmap`` ``[H, W]``, per-window ``drops`` and the clean ``score``.
@@ -321,8 +321,10 @@ def occlusion_map(
     with Hooks(model):
         occluder = _Occluder(model, x, target, probability)
         drops = []
-        for i in tqdm(range(0, len(grid_y), batch_size), desc="occlusion", disable=not progress):
+        bar = tqdm(total=len(grid_y), desc="occlusion", unit="window", disable=not progress)
+        for i in range(0, len(grid_y), batch_size):
             wy, wx = grid_y[i : i + batch_size], grid_x[i : i + batch_size]
+            bar.update(len(wy))
             # the changed box of the input: the window, shifted inside the image when the border cuts it
             by, bx = wy.clamp(max=size[0] - win[0]), wx.clamp(max=size[1] - win[1])
             img, occ = (
@@ -333,6 +335,7 @@ def occlusion_map(
             cols = (bx[:, None] + torch.arange(win[1], device=device)) - wx[:, None]
             hidden = ((rows >= 0) & (rows < win[0]))[:, :, None] & ((cols >= 0) & (cols < win[1]))[:, None, :]
             drops.append(occluder.clean - occluder.scores(_Region(torch.where(hidden[:, None], occ, img), by, bx)))
+        bar.close()
     drops_grid = torch.cat(drops).view(len(ys), len(xs))
     cover_y = (
         (torch.arange(size[0], device=device) >= ys[:, None]) & (torch.arange(size[0], device=device) < ys[:, None] + win[0])
