@@ -87,7 +87,7 @@ def occlusion_map(
             baseline image (e.g. a blurred copy).
         batch_size: occluded copies scored per forward pass.
         probability: watch the softmax probability instead of the raw score (logit).
-        progress: show a progress bar.
+        progress: show a progress bar counting the windows.
 
     Returns:
         An :class:`OcclusionMap` with ``heatmap`` ``[H, W]``, per-window ``drops`` and the clean ``score``.
@@ -122,9 +122,12 @@ def occlusion_map(
         index = int(model(x).argmax(1)[0]) if target is None else single_class(model, target)
         occluder = Occluder(model, x, index, probability)  # the fast engine (engines.occlusion_engine)
         drops = []
-        for i in tqdm(range(0, len(grid_y), batch_size), desc="occlusion", disable=not progress, leave=False):
+        bar = tqdm(total=len(grid_y), desc="occlusion", unit="window", disable=not progress, leave=False)
+        for i in range(0, len(grid_y), batch_size):
             wy, wx = grid_y[i : i + batch_size], grid_x[i : i + batch_size]
             drops.append(occluder.clean - occluder.window_scores(wy, wx, win, fill_map))
+            bar.update(len(wy))
+        bar.close()
     drops_grid = torch.cat(drops).view(len(ys), len(xs))
     # pixel p gets the mean drop of the windows covering it: cover[w, p] = 1 when window w covers p
     cover_y = (
