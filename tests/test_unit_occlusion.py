@@ -57,7 +57,7 @@ def test_unit_occlusion_errors_say_what_to_do(shapes_model):
     with pytest.raises(TypeError, match="either target"):
         occlusion_map(shapes_model.model, x, 1, layer="features.6", channel=0)
     with pytest.raises(TypeError, match="either target"):
-        occlusion_map(shapes_model.model, x)
+        occlusion_map(shapes_model.model, x, layer="features.6")
     with pytest.raises(KeyError, match="features"):
         occlusion_map(shapes_model.model, x, layer="feature.6", channel=0)
     with pytest.raises(IndexError, match="channels"):
