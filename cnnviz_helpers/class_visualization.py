@@ -150,7 +150,7 @@ def class_visualization(
     return _gradient_ascent(
         Hooks(net), score, net, mean, std, size, steps, lr, l2_reg, blur_every, blur_sigma, jitter, decay,
         clip_norm, clip_contribution, parameterization, init, seed, callback, callback_every, progress,
-        desc=f"class {index}",
+        desc=f"class {model.class_names[index]}" if isinstance(model, KitModel) else f"class {index}",
     )  # fmt: skip
 
 
