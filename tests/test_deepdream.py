@@ -40,11 +40,11 @@ def test_one_step_is_the_normalised_gradient_of_half_the_squared_norm(shapes_mod
 def test_the_layer_energy_rises_over_octaves(shapes_model: KitModel, unchanged) -> None:
     x = _image(shapes_model, 96)
     before = x.clone()
-    calls: list[tuple[int, tuple[int, ...], float]] = []
+    calls: list[tuple[int, tuple[int, ...]]] = []
     with unchanged(shapes_model.model):
         dream = deepdream(
             shapes_model, x, "features.14", steps=6, octaves=3, lr=0.02, progress=False,
-            callback=lambda s, img, v: calls.append((s, tuple(img.shape), v)),
+            callback=lambda s, img: calls.append((s, tuple(img.shape))),
         )  # fmt: skip
     assert torch.equal(x, before)  # the input is not modified
     assert dream.shape == x.shape

@@ -239,7 +239,7 @@ METHODS: tuple[MethodSpec, ...] = (
                (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="style # picks one of the style images"),
     MethodSpec("style transfer", _synthesis(lambda c: style.style_transfer(
         c.km, Image.fromarray((c.image * 255).astype(np.uint8)), _style_image(c), steps=int(c.params["steps"]),
-        snapshot_every=max(1, int(c.params["steps"]) // 10), callback=c.steps(int(c.params["steps"])), progress=False,
+        callback_every=max(1, int(c.params["steps"]) // 10), callback=c.steps(int(c.params["steps"])), progress=False,
         verbose=False).picture, "styled"),
         (), (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="content = this image"),
 )  # fmt: skip
@@ -249,7 +249,7 @@ def texture_picture(ctx: Context) -> np.ndarray:
     """Texture synthesis of the chosen style image (the picture, HxWx3)."""
     steps = int(ctx.params["steps"])
     out = style.texture_synthesis(
-        ctx.km, _style_image(ctx), steps=steps, snapshot_every=max(1, steps // 10), callback=ctx.steps(steps), progress=False
+        ctx.km, _style_image(ctx), steps=steps, callback_every=max(1, steps // 10), callback=ctx.steps(steps), progress=False
     )
     return out.picture
 

@@ -23,7 +23,7 @@ from ..class_visualization import (
     unit_visualization,
 )
 from ..core.config import budget
-from ..core.images import ImageLike, image_grid, load_image, normalize, sample_names
+from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
 from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
 from ..fast_style import TransformerNet, stylize, train_fast_style
@@ -318,8 +318,7 @@ METHODS = ("saliency", "SmoothGrad", "guided backprop", "Grad-CAM", "guided Grad
 
 def _heat(amap: torch.Tensor) -> np.ndarray:
     """One map → an ``HxW`` heatmap in [0, 1] (absolute value, max over colour channels)."""
-    a = amap.detach().float().abs()
-    return normalize(a.amax(0) if a.ndim == 3 else a)
+    return normalize(attribution_heatmap(amap.float()[None])[0])
 
 
 def attribution_map(km: KitModel, x: torch.Tensor, method: str, target: int, layer: str, unit: int = -1) -> torch.Tensor:
@@ -616,8 +615,8 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
             style_size=s_size.value,
             image_size=image_size,
             steps=n_steps.value,
-            snapshot_every=max(1, n_steps.value // 10),
-            callback=job.steps(n_steps.value, update),
+            callback_every=max(1, n_steps.value // 10),
+            callback=job.steps(n_steps.value, lambda img: update(km.deprocess(img[0]))),
             progress=False,
         )
         update(out.picture)
