@@ -224,3 +224,26 @@ def test_grad_cam_widget_explains_an_all_black_map(shapes_model, monkeypatch):
     monkeypatch.setattr(sections, "grad_cam", lambda model, x, layer, target: torch.zeros(1, *x.shape[-2:]))
     panel = sections.attribution_widget(shapes_model, method="Grad-CAM", size=64)
     assert "zero everywhere" in panel.children[2].value
+
+
+# --- the projector style --------------------------------------------------------------------------
+def test_plots_title_every_panel_colorbar_heatmaps_centre_signed_maps_and_name_categories():
+    from matplotlib.figure import Figure
+
+    from cnnviz_helpers.core.images import image_grid
+    from cnnviz_helpers.ui.plotting import MAGNITUDE, SIGNED, Categories, image_panels
+
+    signed = np.array([[-1.0, 0.5], [0.2, 0.1]])
+    fig = image_panels(
+        Figure(),
+        [np.zeros((4, 4, 3)), np.random.rand(4, 4), signed, Categories(np.array([[0, 1], [1, 0]]), ["bg", "fg"])],
+        ["image", "magnitude", "signed", "seeds"],
+        cmap=[None, MAGNITUDE, SIGNED, None],
+    )
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["image", "magnitude", "signed", "seeds"]
+    assert len(fig.axes) == 4 + 2  # one colorbar per heatmap, none for the RGB image or the categories
+    assert panels[2].images[0].get_clim() == (-1.0, 1.0)  # a signed map is centred on 0
+    assert [t.get_text() for t in panels[3].get_legend().get_texts()] == ["bg", "fg"]
+    grid = image_grid(torch.rand(3, 2, 2), ncols=2, fill=float("nan"))
+    assert np.isnan(grid).sum() == grid.size - 3 * 4  # borders and the empty slot are not a colour
