@@ -20,7 +20,9 @@ from cnnviz_helpers.ui.widgets import find_controls, find_images, placeholder_pn
 
 @pytest.fixture
 def app(shapes_model: KitModel) -> ex.Explorer:
-    return ex.explorer(shapes_model, threaded=False)
+    app = ex.explorer(shapes_model, threaded=False)
+    app.auto.value = False  # each test clicks Run itself
+    return app
 
 
 def _spy(monkeypatch, module, name: str) -> list[tuple]:
@@ -84,6 +86,20 @@ def test_a_class_the_model_does_not_have_is_one_line_and_runs_nothing(app, monke
     app.target.value = text
     app.panel.click()
     assert app.panel.status.value.startswith("⚠") and "\n" not in app.panel.status.value and calls == []
+
+
+def test_quick_methods_answer_every_change_and_slow_ones_wait_for_run(shapes_model, monkeypatch):
+    cam = _spy(monkeypatch, ex.gradcam, "grad_cam")
+    app = ex.explorer(shapes_model, threaded=False)
+    app.method.value = "Grad-CAM"  # quick: runs at once
+    app.layer.value = shapes_model.spec.layers[-2]
+    assert [c[0][2] for c in cam] == [shapes_model.spec.last_conv, shapes_model.spec.layers[-2]]
+    app.layer.value = shapes_model.spec.last_conv  # back: from the cache, no new call
+    assert len(cam) == 2 and app.panel.status.value.endswith("(cached)")
+    before = app.calls
+    app.method.value = "class visualization"  # slow: waits for Run
+    app.params["class visualization"]["steps"].value = 3
+    assert app.calls == before
 
 
 def test_resolve_class_accepts_names_suggestions_and_unique_parts(shapes_model):

@@ -223,7 +223,7 @@ METHODS: tuple[MethodSpec, ...] = (
         c.km, c.layer, c.unit, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
         callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "unit"), ("layer", "unit"), (STEPS,)),
     MethodSpec("fooling image", _adversarial(lambda c: adversarial.fooling_image(
-        c.km, c.x, c.target, max_steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "fooled"),
+        c.km, c.x, c.target, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "fooled"),
         ("class",), (STEPS,), note="class = the class to fool it into"),
     MethodSpec("adversarial (PGD)", _adversarial(lambda c: adversarial.pgd(
         c.km, c.x, eps=c.params["ε (/255)"] / 255, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "PGD"),
@@ -262,8 +262,9 @@ class Explorer(w.HBox):
 
     Attributes (the controls, for scripts and tests): ``model``, ``source``, ``picture``, ``upload``,
     ``method``, ``layer``, ``unit``, ``target``, ``params`` (``{method: {name: widget}}``),
-    ``compare``, ``method_b``, ``layer_b``, ``panel`` (the :class:`~.widgets.RunPanel`), ``view``,
-    ``cache`` and ``calls`` (how many computations ran: a cached setting does not add one).
+    ``compare``, ``method_b``, ``layer_b``, ``auto`` (quick methods run on every change; others wait
+    for Run), ``panel`` (the :class:`~.widgets.RunPanel`), ``view``, ``cache`` and ``calls`` (how many
+    computations ran: a cached setting does not add one).
     """
 
     def __init__(self, km: KitModel, threaded: bool = True, cache_size: int = 64, view_width: int = 820) -> None:
@@ -289,6 +290,7 @@ class Explorer(w.HBox):
         self.params = {m.name: {p.name: p.widget() for p in m.params} for m in METHODS}
         self.own = w.VBox()
         self.compare = w.Checkbox(value=False, description="compare side by side", indent=False)
+        self.auto = w.Checkbox(value=True, description="quick methods: run on every change", indent=False)
         self.method_b = w.Dropdown(options=[m.name for m in METHODS], value="Grad-CAM", description="B method", style=style_)
         self.layer_b = w.Dropdown(description="B layer", style=style_)
         self.view = w.Image(value=placeholder_png(view_width, view_width // 3), format="png", width=view_width)
@@ -296,7 +298,7 @@ class Explorer(w.HBox):
         tabs = w.Tab(
             children=[
                 w.VBox([self.model, self.source, self.picture, self.upload]),
-                w.VBox([self.method, self.note, self.layer, self.unit, self.target, self.own]),
+                w.VBox([self.method, self.note, self.layer, self.unit, self.target, self.own, self.auto]),
                 w.VBox([self.compare, self.method_b, self.layer_b]),
             ]
         )
@@ -314,6 +316,17 @@ class Explorer(w.HBox):
         self.layer.observe(self._new_layer, "value")
         self._setup_model()
         self._new_method()
+        for control in (self.picture, self.method, self.layer, self.unit, self.target, self.compare, self.method_b, self.layer_b):
+            control.observe(self._changed, "value")
+        for controls in self.params.values():
+            for control in controls.values():
+                control.observe(self._changed, "value")
+
+    def _changed(self, _change: Any = None) -> None:
+        """A control changed: quick methods answer at once (when ``auto`` is on and nothing runs)."""
+        quick = BY_NAME[self.method.value].quick and (not self.compare.value or BY_NAME[self.method_b.value].quick)
+        if self.auto.value and quick and not self.panel.running:
+            self.panel.click()
 
     # --- controls ------------------------------------------------------------
     def _setup_model(self) -> None:
