@@ -125,8 +125,8 @@ def occlusion_map(
         bar = tqdm(total=len(grid_y), desc="occlusion", unit="window", disable=not progress, leave=False)
         for i in range(0, len(grid_y), batch_size):
             wy, wx = grid_y[i : i + batch_size], grid_x[i : i + batch_size]
-            bar.update(len(wy))
             drops.append(occluder.clean - occluder.window_scores(wy, wx, win, fill_map))
+            bar.update(len(wy))
         bar.close()
     drops_grid = torch.cat(drops).view(len(ys), len(xs))
     # pixel p gets the mean drop of the windows covering it: cover[w, p] = 1 when window w covers p

@@ -171,7 +171,7 @@ def load_imagenette(class_names: Sequence[str], n: int, size: int, seed: int = 0
     chosen = order[:n]
     try:
         images = [load_image(p, size) for _, p in chosen]
-    except OSError as err:
+    except (OSError, ValueError) as err:  # load_image says ValueError for a damaged file
         raise ImagenetteUnavailable(
             f"an Imagenette photo does not decode ({err}); the download is damaged, run `make download` again"
         ) from None

@@ -128,7 +128,7 @@ def _map_panels(ctx: Context, heat: torch.Tensor, title: str) -> list[Panel]:
     return [
         (ctx.image, f"{ctx.km.class_names[ctx.target]}", None),
         (a.numpy(), title, MAGNITUDE),
-        (overlay(ctx.image, a), title, None),
+        (overlay(ctx.image, a), f"overlay: {title}", None),
     ]
 
 
