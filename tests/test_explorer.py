@@ -263,3 +263,15 @@ def test_plots_title_every_panel_colorbar_heatmaps_centre_signed_maps_and_name_c
     assert [t.get_text() for t in panels[3].get_legend().get_texts()] == ["bg", "fg"]
     grid = image_grid(torch.rand(3, 2, 2), ncols=2, fill=float("nan"))
     assert np.isnan(grid).sum() == grid.size - 3 * 4  # borders and the empty slot are not a colour
+
+
+def test_a_methods_warning_is_part_of_the_status_line():
+    import warnings
+
+    def run(job):
+        warnings.warn("1 of 1 images are not classified as the target after 5 steps; increase steps", UserWarning, stacklevel=2)
+        return "fooled"
+
+    panel = run_panel(run, [], threaded=False)
+    panel.click()
+    assert panel.status.value == "fooled — ⚠ 1 of 1 images are not classified as the target after 5 steps; increase steps"

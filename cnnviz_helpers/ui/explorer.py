@@ -152,7 +152,7 @@ def _patches(ctx: Context) -> list[Panel]:
 def _occlusion(ctx: Context) -> list[Panel]:
     win = int(ctx.params["window"] * ctx.km.input_size / 100)
     stride = max(1, min(win, int(ctx.params["stride"] * ctx.km.input_size / 100)))
-    occ = occlusion.occlusion_map(ctx.km.model, ctx.x, ctx.target, max(win, 1), stride)
+    occ = occlusion.occlusion_map(ctx.km.model, ctx.x, ctx.target, max(win, 1), stride, progress=False)
     return [
         *_map_panels(ctx, occ.heatmap, f"occlusion: drop ({win} px window)")[:2],
         (occ.drops.cpu().numpy(), "drop per window", SIGNED),
@@ -210,7 +210,7 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("occlusion", _occlusion, ("class",), (Param("window", 25, 5, 50), Param("stride", 25, 5, 50)), quick=True,
                note="window and stride in % of the image"),
     MethodSpec("saliency", _attribution(lambda c: saliency.saliency_map(c.km, c.x, c.target), "saliency"), ("class",), quick=True),
-    MethodSpec("SmoothGrad", _attribution(lambda c: saliency.smoothgrad(c.km, c.x, c.target, n_samples=int(c.params["samples"]), noise_level=c.params["noise"], seed=0), "SmoothGrad"),
+    MethodSpec("SmoothGrad", _attribution(lambda c: saliency.smoothgrad(c.km, c.x, c.target, n_samples=int(c.params["samples"]), noise_level=c.params["noise"], seed=0, progress=False), "SmoothGrad"),
                ("class",), (Param("samples", budget(25, 8), 2, 100), Param("noise", 0.15, 0.0, 0.5, 0.01))),
     MethodSpec("guided backprop", _attribution(lambda c: guided_backprop.guided_backprop(c.km, c.x, c.target), "guided backprop"), ("class",), quick=True),
     MethodSpec("Grad-CAM", _attribution(lambda c: gradcam.grad_cam(c.km, c.x, c.layer, c.target), "Grad-CAM"), ("layer", "class"), quick=True),
@@ -410,7 +410,11 @@ class Explorer(w.HBox):
     def dataset(self) -> Any:
         """The image set of :func:`image_set` for this model (built once, small in fast mode)."""
         if self._dataset is None:
-            self._dataset = image_set(self.km, n=budget(60, 12))
+            printed = io.StringIO()
+            with redirect_stdout(printed):  # "Imagenette is not downloaded → …": one line in the status bar
+                self._dataset = image_set(self.km, n=budget(60, 12))
+            lines = printed.getvalue().strip().splitlines()
+            self.panel.status.value = lines[-1] if lines else f"image set: {len(self._dataset)} images"
         return self._dataset
 
     # --- running ------------------------------------------------------------
