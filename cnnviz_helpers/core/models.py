@@ -352,6 +352,8 @@ def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict
     :class:`WeightsFileError` names the file and what to do.
     """
     path = cached_weights_path(weights)
+    if not path.exists():
+        _check_reachable(weights.url)  # offline: fail before torch.hub prints "Downloading: …" (one line in all)
     try:
         return weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
     except Exception as err:
@@ -371,6 +373,13 @@ def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict
             f"{path} was damaged (an interrupted download or copy?) and has been deleted; downloading it again "
             f"failed ({_reason(err)}): run load_model again when online, or copy a good {path.name} there"
         ) from err
+
+
+def _check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Raise ``OSError`` (``URLError``) when ``url``'s server cannot be reached: a HEAD request, no download."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
 
 
 def _reason(err: BaseException) -> str:
