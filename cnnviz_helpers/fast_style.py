@@ -26,13 +26,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
+from .core.compat import moved_names, renamed_arguments
 from .core.config import default_device
 from .core.images import DATA_DIR, ImageLike, preprocess
 from .core.layers import Hooks
 from .core.models import KitModel
 from .core.regularizers import tv_loss
-from .core.targets import model_device
+from .core.targets import ModelLike, as_kit_model, model_device
 from .datasets.assets import load_weights_file
 from .style import content_loss, layer_features, style_loss, style_targets
 
@@ -349,7 +349,7 @@ class PerceptualLoss:
 
     def __init__(
         self,
-        km: KitModel,
+        km: ModelLike,
         styles: Sequence[ImageLike],
         style_size: int = 256,
         content_layer: str | None = None,
@@ -358,7 +358,10 @@ class PerceptualLoss:
         style_weight: float | Sequence[float] = 1.0,
         tv_weight: float = 10.0,
     ) -> None:
-        default_content, default_style = perceptual_layers(km)
+        km = as_kit_model(km)
+        if (content_layer is None or style_layers is None) and not km.spec.layers:
+            raise ValueError(f"{km.name} is a plain nn.Module: pass content_layer= and style_layers= (layer names)")
+        default_content, default_style = perceptual_layers(km) if km.spec.layers else ("", [])
         self.km = km
         self.content_layer = content_layer or default_content
         self.style_layers = list(style_layers or default_style)
@@ -370,7 +373,7 @@ class PerceptualLoss:
             raise ValueError(f"style_weight needs one number or {n} (one per style layer), got {len(self.style_weights)}")
         self.content_weight, self.tv_weight = float(content_weight), float(tv_weight)
         self._layers = list(dict.fromkeys([*self.style_layers, self.content_layer]))
-        dev = km.device
+        dev = model_device(km)
         self._mean = torch.tensor(km.mean, device=dev).view(1, -1, 1, 1)
         self._std = torch.tensor(km.std, device=dev).view(1, -1, 1, 1)
         style_list = [styles] if isinstance(styles, (str, Path)) else list(styles)
@@ -425,8 +428,9 @@ def random_crops(images: Sequence[torch.Tensor], n: int, crop: int, generator: t
     return torch.stack(out)
 
 
+@renamed_arguments(every="callback_every")
 def train_fast_style(
-    km: KitModel,
+    km: ModelLike,
     styles: ImageLike | Sequence[ImageLike],
     content: Sequence[ImageLike] = CONTENT_IMAGES,
     net: TransformerNet | None = None,
@@ -446,8 +450,8 @@ def train_fast_style(
     n_residual: int = 5,
     seed: int = 0,
     progress: bool = True,
-    callback: Callable[[int, TransformerNet, dict[str, float]], None] | None = None,
-    every: int = 25,
+    callback: Callable[[int, TransformerNet, dict[str, float]], bool | None] | None = None,
+    callback_every: int = 25,
 ) -> tuple[TransformerNet, dict[str, list[float]]]:
     """Train a :class:`TransformerNet` with the perceptual loss on random crops of ``content`` photos.
 
@@ -471,9 +475,10 @@ def train_fast_style(
         content_layer, style_layers, content_weight, style_weight, tv_weight: see :class:`PerceptualLoss`.
         seed: seeds the initial weights and the crops, so a run can be repeated.
         progress: show a tqdm progress bar.
-        callback: ``callback(step, net, losses)`` every ``every`` steps and after the last one (for
-            intermediate results); the network is in train mode, so call :func:`stylize` (which
-            switches to eval and back).
+        callback: a training callback ``callback(step, net, losses) -> stop?`` every
+            ``callback_every`` steps and after the last one (for intermediate results; ``every=`` is
+            the deprecated old name); the network is in train mode, so call :func:`stylize` (which
+            switches to eval and back). Returning ``True`` stops training and keeps the network so far.
 
     Returns:
         ``(net, history)``: the trained network (eval mode, on ``km``'s device) and the per-step losses
@@ -485,7 +490,8 @@ def train_fast_style(
     """
     style_list = [styles] if isinstance(styles, (str, Path)) or not isinstance(styles, Sequence) else list(styles)
     names = [Path(s).stem if isinstance(s, (str, Path)) else f"style {i}" for i, s in enumerate(style_list)]
-    device = km.device
+    km = as_kit_model(km)
+    device = model_device(km)
     if net is None:
         kind = norm or ("conditional" if len(style_list) > 1 else "instance")
         with torch.random.fork_rng(devices=[]):
@@ -503,7 +509,7 @@ def train_fast_style(
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
     net.train()
-    bar = tqdm(range(steps), desc="fast style", disable=not progress)
+    bar = tqdm(range(steps), desc="fast style", disable=not progress, leave=False)
     for step in bar:
         s = step % len(style_list)
         x = random_crops(photos, batch_size, crop, gen).to(device)
@@ -514,8 +520,9 @@ def train_fast_style(
         for k, v in terms.items():
             history[k].append(v.item())
         bar.set_postfix(loss=f"{history['total'][-1]:.3g}")
-        if callback is not None and ((step + 1) % every == 0 or step + 1 == steps):
-            callback(step + 1, net, {k: v[-1] for k, v in history.items()})
+        if callback is not None and ((step + 1) % callback_every == 0 or step + 1 == steps):
+            if callback(step + 1, net, {k: v[-1] for k, v in history.items()}):
+                break  # the callback asked to stop: keep the network trained so far
     return net.eval(), history
 
 

@@ -217,7 +217,7 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
         chosen = list(style_pick.value)
         norm = "conditional" if len(chosen) > 1 else norm_pick.value
         net, history = train_fast_style(
-            km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=show, every=max(1, steps.value // 10)
+            km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=show, callback_every=max(1, steps.value // 10)
         )
         result.update(net=net, history=history)
         k = max(1, len(history["total"]) // 10)
