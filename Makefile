@@ -7,11 +7,12 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit nbval notebooks bench offline-model fast-style-model download clean help
+.PHONY: lab test lint unit nbval notebooks bench offline-model fast-style-model download clean help
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
 	@echo "make test       unit tests + every solution notebook in fast mode"
+	@echo "make lint       ruff check + ruff format --check + mypy on the package (CI runs it first)"
 	@echo "make notebooks  regenerate notebooks/ from solutions/"
 	@echo "make bench      speed ratios against reference implementations"
 	@echo "make download   pre-fetch ImageNet weights and optional assets"
@@ -29,6 +30,11 @@ lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
 
 test: unit nbval
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 unit: $(VENV)/.installed
 	CNNVIZ_FAST=1 $(PY) -m pytest tests

@@ -112,8 +112,8 @@ def image_set(km: KitModel, n: int = 200, folder: str | Path | None = None, view
                 w, h = photo.size
                 side = int(min(w, h) * rng.uniform(0.45, 1.0))
                 left, top = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-                view = photo.crop((left, top, left + side, top + side)).resize((km.input_size,) * 2, Image.BICUBIC)
-                views_.append(view.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view)
+                view = photo.crop((left, top, left + side, top + side)).resize((km.input_size,) * 2, Image.Resampling.BICUBIC)
+                views_.append(view.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view)
                 labels_.append(label)
         data = ImageSet(views_, np.asarray(labels_), names)
     return data + load_image_folder(folder, km.input_size) if folder is not None else data

@@ -26,7 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 import numpy as np
 import torch
@@ -723,7 +723,7 @@ def style_transfer(
                 f"using the shipped {p.stand_in!r} as style",
                 stacklevel=2,
             )
-    style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    style_list: list[ImageLike] = list(styles) if isinstance(styles, (list, tuple)) else [cast(ImageLike, styles)]
     c_weight = p.content_weight if given.content_weight is None else given.content_weight
     t_weight = p.tv_weight if given.tv_weight is None else given.tv_weight
     content_img = _load_sized(km, content, given.image_size or p.image_size)

@@ -36,6 +36,7 @@ from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
 from .config import announce, default_device, offline_mode
+from .layers import module_device
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ class KitModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return module_device(self.model)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -333,7 +334,7 @@ def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Mod
         model.load_state_dict(_state_dict(weights, progress))
     if name == "googlenet":
         model.aux_logits = False
-        model.aux1 = model.aux2 = None  # type: ignore[assignment]
+        model.aux1 = model.aux2 = None
     return model, weights
 
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from . import images as im
 from .images import conv_layout
+from .layers import module_device
 from .models import KitModel, ModelSpec
 
 #: A step callback ``callback(step, image) -> stop?``: ``step`` counts from 0, ``image`` is the current
@@ -33,9 +34,7 @@ Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 def model_device(model: ModelLike) -> torch.device:
     """The device of the model's first parameter (CPU for a model without parameters)."""
-    net = model.model if isinstance(model, KitModel) else model
-    p = next(net.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
+    return module_device(model.model if isinstance(model, KitModel) else model)
 
 
 def model_input(model: ModelLike, x: torch.Tensor) -> torch.Tensor:

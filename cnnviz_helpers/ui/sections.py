@@ -27,7 +27,7 @@ from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
 from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
-from ..fast_style import TransformerNet, stylize, train_fast_style
+from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
 from ..gradcam import grad_cam, guided_grad_cam
 from ..guided_backprop import guided_backprop
@@ -215,7 +215,7 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
 
     def run() -> None:
         chosen = list(style_pick.value)
-        norm = "conditional" if len(chosen) > 1 else norm_pick.value
+        norm: NormKind = "conditional" if len(chosen) > 1 else norm_pick.value
         net, history = train_fast_style(
             km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=show, callback_every=max(1, steps.value // 10)
         )
