@@ -1,6 +1,8 @@
 """The package's folders are its architecture: this test enforces who may import whom.
 
-Layers (README, "Package layout"):  core / engines / datasets  <-  section methods  <-  ui, training.
+Layers (README, "Package layout"):  core / engines / datasets  <-  section methods  <-  ui, training, grading.
+``grading`` (the graded exercises' checks) may import the foundation and the section methods; no other
+layer imports it.
 A section method may use another section's *method* only where the lecture composes them
 (guided Grad-CAM = Grad-CAM x guided backprop; sanity checks test the attribution methods; fast
 style transfer trains with Gatys' losses); helpers shared by several methods belong in core.
@@ -84,6 +86,10 @@ def _violations() -> list[str]:
                     bad.append(f"{module} imports the sibling method module {target}: move shared helpers into core")
             elif layer == "ui" and tlayer == "training":
                 bad.append(f"{module} (UI) imports training script {target}")
+            if tlayer == "grading" and layer != "grading":
+                bad.append(f"{module} ({layer}) imports {target}: nothing but the notebooks' checks uses the grading layer")
+            elif layer == "grading" and tlayer in ("ui", "training"):
+                bad.append(f"{module} (grading) imports {target}: checks run without the UI or training code")
     return bad
 
 
@@ -93,7 +99,7 @@ def test_layers_import_only_downwards():
 
 def test_every_module_is_in_a_known_layer():
     layers = {_layer(m) for m, _ in _modules()}
-    assert layers <= {"package", "section", "core", "engines", "datasets", "ui", "training"}, layers
+    assert layers <= {"package", "section", "core", "engines", "datasets", "ui", "training", "grading"}, layers
 
 
 @pytest.mark.parametrize(
@@ -102,6 +108,7 @@ def test_every_module_is_in_a_known_layer():
         ("from ..ui.widgets import live_image", "methods never import the UI"),
         ("from .saliency import saliency_map", "sibling method module"),
         ("import matplotlib", "UI libraries"),
+        ("from .grading import check", "grading layer"),
     ],
 )
 def test_rule_checker_catches_violations(tmp_path, monkeypatch, source, expected):

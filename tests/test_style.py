@@ -280,11 +280,10 @@ def test_widget_runs_a_blended_transfer_and_shows_it(shapes_model, unchanged):
 
 
 def test_downloaded_paintings_become_styles(tmp_path, monkeypatch, capsys):
-    import cnnviz_helpers.datasets.assets as assets
     import cnnviz_helpers.training.download as dl
     from cnnviz_helpers.images import sample_path
 
-    monkeypatch.setattr(assets, "DOWNLOADS_DIR", tmp_path)
+    monkeypatch.setenv("CNNVIZ_DATA", str(tmp_path))
     assert "starry_night" not in style_images()
     assert {"starry_night.jpg", "the_scream.jpg", "composition_vii.jpg"} <= {a.name for a in dl.ASSETS}
     src = sample_path("gravel").as_uri()  # a local file stands in for Wikimedia
@@ -293,3 +292,15 @@ def test_downloaded_paintings_become_styles(tmp_path, monkeypatch, capsys):
     assert style_images()["starry_night"] == path
     with pytest.raises(OSError, match="checksum mismatch"):
         dl.fetch_asset(dl.Asset("the_scream.jpg", src, "0" * 64, "test"))
+
+
+def test_a_download_that_is_not_an_image_is_rejected_and_deleted(tmp_path, monkeypatch):
+    import cnnviz_helpers.training.download as dl
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tmp_path / "cache"))
+    page = tmp_path / "error.html"
+    page.write_text("<html>429 Too Many Requests</html>")  # what a rate-limited server sends instead of a painting
+    with pytest.raises(OSError, match="not an image"):
+        dl.fetch_asset(dl.Asset("the_scream.jpg", page.as_uri(), None, "test"))
+    assert not any((tmp_path / "cache").rglob("*the_scream*"))  # neither the file nor its .part is left
+    assert "the_scream" not in style_images()

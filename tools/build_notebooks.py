@@ -29,6 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
+#: Where a notebook opened outside a checkout (Colab, a hub without the kit) installs the kit from: any
+#: `pip install` argument (a git URL, a wheel URL). Change it for your copy of the kit, then `make notebooks`.
+KIT_SOURCE = "cnnviz @ git+https://github.com/cnnviz/cnnviz.git"
+_INSTALL_MARK = "# Install the course kit"
+INSTALL_CELL = f"""{_INSTALL_MARK} where it is missing (Colab, a fresh Jupyter); does nothing where it is installed (`make lab`).
+import importlib.util, subprocess, sys
+
+if importlib.util.find_spec("cnnviz_helpers") is None:
+    print("installing the cnnviz course kit (about a minute) …")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", {KIT_SOURCE!r}], check=True)
+    importlib.invalidate_caches()"""
+
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S)
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
@@ -67,6 +79,16 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     return nb
 
 
+def stamp_install_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Make the first code cell :data:`INSTALL_CELL` (updated in place when present, else inserted); returns ``nb``."""
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    if first < len(nb.cells) and nb.cells[first].source.startswith(_INSTALL_MARK):
+        nb.cells[first].source = INSTALL_CELL
+    else:
+        nb.cells.insert(first, nbformat.v4.new_code_cell(INSTALL_CELL, id="install-kit"))
+    return nb
+
+
 def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Solutions replaced by placeholders, hidden tests removed."""
     out = copy.deepcopy(nb)
@@ -93,7 +115,7 @@ def build(check: bool = False, only: list[str] | None = None) -> list[Path]:
     NOTEBOOKS.mkdir(exist_ok=True)
     sources = sorted(p for p in SOLUTIONS.glob("*.ipynb") if not only or p.stem in only)
     for src in sources:
-        nb = normalise(nbformat.read(src, as_version=4), src.stem)
+        nb = stamp_install_cell(normalise(nbformat.read(src, as_version=4), src.stem))
         for path, text in ((src, _text(nb)), (NOTEBOOKS / src.name, _text(student_version(nb)))):
             if not path.exists() or path.read_text() != text:
                 changed.append(path)

@@ -3,12 +3,14 @@
 ``CNNVIZ_DEVICE``  force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
 ``CNNVIZ_FAST=1``  shrink iterations and image sizes (set by ``make test`` for nbval).
 ``CNNVIZ_OFFLINE=1`` never try to download ImageNet weights (see :func:`cnnviz_helpers.load_model`).
+``CNNVIZ_DATA``    the kit's data cache: what it downloads (Imagenette, paintings); see :func:`data_cache_dir`.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -31,6 +33,20 @@ def fast_mode() -> bool:
 def offline_mode() -> bool:
     """True when ``CNNVIZ_OFFLINE`` is set: never try to download weights."""
     return _env_flag("CNNVIZ_OFFLINE")
+
+
+def data_cache_dir() -> Path:
+    """Folder for the data the kit downloads (Imagenette, public-domain paintings), apart from the data it ships.
+
+    ``$CNNVIZ_DATA`` if set, else ``$XDG_CACHE_HOME/cnnviz``, else ``~/.cache/cnnviz``. For a class, point
+    ``CNNVIZ_DATA`` at one shared folder filled once with ``make download``: the kit only reads it (it may be
+    read-only for the students). The folder is not created here; downloads create it.
+    """
+    forced = os.environ.get("CNNVIZ_DATA", "").strip()
+    if forced:
+        return Path(forced).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "cnnviz"
 
 
 def budget(full: T, fast: T) -> T:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, Union, cast
 
@@ -19,7 +20,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+def _shipped_data_dir() -> Path:
+    """The data the kit ships (sample images, ShapesNet and fast-style weights, model cards), read-only.
+
+    In a wheel the build copies the repository's top-level ``data/`` into the package as
+    ``cnnviz_helpers/data`` (see ``setup.py``); in a checkout (editable install, ``PYTHONPATH``) it is
+    ``data/`` itself.
+    """
+    packaged = Path(str(resources.files("cnnviz_helpers"))) / "data"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "data"
+
+
+DATA_DIR = _shipped_data_dir()
 IMAGES_DIR = DATA_DIR / "images"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

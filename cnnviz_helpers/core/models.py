@@ -29,13 +29,15 @@ import torchvision
 from PIL import Image
 from torch import nn
 
+from ..datasets.image_sets import load_imagenette
+from ..datasets.imagenette import ImagenetteUnavailable
 from ..datasets.shapes import CLASS_NAMES as SHAPE_CLASSES
 from ..datasets.shapes import make_shapes
 from ..datasets.shapesnet import MEAN as SHAPES_MEAN
 from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
-from .config import announce, default_device, offline_mode
+from .config import announce, budget, default_device, offline_mode
 from .layers import module_device
 
 
@@ -168,8 +170,9 @@ class KitModel:
         spec: the layers the notebooks use (:class:`ModelSpec`).
         offline: True for the kit's ShapesNet (not an ImageNet model).
         description: one readable line about what this model is.
-        examples: a few images with their classes (photos for ImageNet models, generated shapes
-            with ground-truth masks for ShapesNet).
+        examples: a few images with their true classes: for ImageNet models one Imagenette photo per
+            class (when downloaded; correctly classified where one of the first few is) followed by the
+            kit's photos; for ShapesNet generated shapes with ground-truth masks.
     """
 
     model: nn.Module
@@ -243,6 +246,26 @@ def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:
         Example(f"{SHAPE_CLASSES[y]} #{i}", Image.fromarray(x), int(y), m)
         for i, (x, y, m) in enumerate(zip(images, labels, masks))
     ]
+
+
+@torch.inference_mode()
+def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
+    """One Imagenette photo per class, in ImageNet order: the first of ``candidates`` the model classifies
+    correctly (else the first), so the methods start from correctly classified photos. Empty without Imagenette."""
+    try:
+        data = load_imagenette(km.class_names, n=candidates * 10, size=km.input_size)
+    except ImagenetteUnavailable:
+        return []
+    predicted = km.model(km.preprocess(data.images)).argmax(1).cpu().numpy()
+    examples = []
+    for label, cls in enumerate(data.class_indices or []):
+        if cls is None:  # a label that is no class of the model
+            continue
+        rows = np.flatnonzero(data.labels == label)
+        right = [i for i in rows if predicted[i] == cls]
+        i = int(right[0] if right else rows[0])
+        examples.append(Example(f"{km.class_names[cls]} (Imagenette)", data.images[i], int(cls)))
+    return examples
 
 
 def _offline_model(device: torch.device) -> KitModel:
@@ -386,8 +409,8 @@ def load_model(
     label = "ImageNet-pretrained" if pretrained else "RANDOM (untrained) weights"
     spec = SPECS[name]
     classes = list(wenum.meta["categories"])
-    examples = [Example(img, im.load_image(img), classes.index(cls)) for img, cls in spec.examples]
-    return KitModel(
+    photos = [Example(img, im.load_image(img), classes.index(cls)) for img, cls in spec.examples]
+    km = KitModel(
         model=_frozen(model.to(dev)),
         name=name,
         class_names=classes,
@@ -397,5 +420,6 @@ def load_model(
         spec=spec,
         offline=False,
         description=f"{name}, {label} (torchvision {wenum}), {len(classes)} classes, {tf.crop_size[0]}px input",
-        examples=examples,
     )
+    km.examples = _imagenette_examples(km, candidates=budget(4, 2)) + photos
+    return km

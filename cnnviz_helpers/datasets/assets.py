@@ -1,7 +1,8 @@
 """Optional data assets the notebooks use when present (public-domain paintings, …), and where they live.
 
-Fetched by ``python -m cnnviz_helpers.training.download`` (``make download``); never required: each
-has an offline stand-in.
+Fetched by ``python -m cnnviz_helpers.training.download`` (``make download``) into the kit's data cache
+(:func:`~cnnviz_helpers.core.config.data_cache_dir`, ``$CNNVIZ_DATA``), apart from the read-only data the
+kit ships; never required: each has an offline stand-in.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ from typing import Any
 
 import torch
 
-from ..core.images import DATA_DIR
-
-DOWNLOADS_DIR = DATA_DIR / "downloads"
+from ..core.config import data_cache_dir
 
 
 @dataclass(frozen=True)
 class Asset:
     """A file the notebooks can use when it is present (never required: each has an offline stand-in)."""
 
-    name: str  # file name under data/downloads
+    name: str  # file name under downloads_dir()
     url: str
     sha256: str | None  # None: no checksum known yet — the file is used unverified (a note says so)
     credit: str
@@ -68,9 +67,14 @@ ASSETS += [
 ]
 
 
+def downloads_dir() -> Path:
+    """Where downloaded assets live: ``<data cache>/downloads`` (``$CNNVIZ_DATA``, default ``~/.cache/cnnviz``)."""
+    return data_cache_dir() / "downloads"
+
+
 def asset_path(name: str) -> Path | None:
     """Path of a downloaded asset, or ``None`` when it has not been fetched."""
-    p = DOWNLOADS_DIR / name
+    p = downloads_dir() / name
     return p if p.exists() else None
 
 

@@ -21,6 +21,7 @@ from .assets import load_weights_file
 from .shapes import CLASS_NAMES, make_shapes
 
 WEIGHTS_PATH = DATA_DIR / "shapesnet.pt"
+CARD_PATH = DATA_DIR / "shapesnet.md"  # the model card (written by the training script)
 # Normalisation used for training (per-channel statistics of the generated data, rounded).
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
