@@ -75,7 +75,7 @@ def smoothgrad(
     noise_level: float = 0.15,
     batch_size: int | None = None,
     attribution: Attribution = saliency_map,
-    seed: int | None = None,
+    seed: int | None = 0,
     progress: bool = True,
 ) -> torch.Tensor:
     r"""SmoothGrad (Smilkov et al. 2017): the average map over noisy copies of the input.
@@ -100,7 +100,7 @@ def smoothgrad(
             memory is short.
         attribution: the map to average, ``fn(model, x, target)``; :func:`saliency_map` by default
             (pass e.g. :func:`cnnviz_helpers.guided_backprop.guided_backprop` for SmoothGrad on guided backprop).
-        seed: seed of the noise, for repeatable maps (``None``: PyTorch's global generator).
+        seed: seed of the noise (default 0: repeatable maps, as every method's seed; ``None``: PyTorch's global generator).
         progress: show a progress bar over the batches.
 
     Returns:

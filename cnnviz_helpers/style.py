@@ -38,7 +38,7 @@ from .core.config import seeded_generator
 from .core.images import ImageLike, load_image
 from .core.layers import capture, get_layer
 from .core.models import KitModel
-from .core.options import Schedule, _Options, split_options
+from .core.options import OptionGroup, Schedule, split_options
 from .core.regularizers import clamp_pixels, pixel_range, tv_loss
 from .core.targets import ModelLike, as_kit_model, model_device, stop_requested, unwrap
 from .datasets.assets import ASSETS, asset_path
@@ -616,7 +616,7 @@ def texture_synthesis(
 
 
 @dataclass(frozen=True)
-class StyleSettings(_Options):
+class StyleSettings(OptionGroup):
     """What a :class:`StylePreset` sets, to override one by one (``None``: the preset's value).
 
     Attributes:
