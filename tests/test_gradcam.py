@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
+from compare import assert_same
 
 from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam
 from cnnviz_helpers.layers import get_layer
@@ -13,11 +14,6 @@ from cnnviz_helpers.shapesnet import to_tensor
 from cnnviz_helpers.ui.sections import METHODS, attribution_widget
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")
-
-
-def assert_same(ours: torch.Tensor, reference: torch.Tensor) -> None:
-    """Equal up to float rounding (the kit runs CPU convolutions in channels-last layout, Captum does not)."""
-    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5 * float(reference.detach().abs().max()))
 
 
 @pytest.mark.parametrize("net, layer", [("squeezenet_random", "features.12"), ("resnet18_random", "layer4")])
@@ -81,7 +77,7 @@ def test_bad_layers_give_clear_errors_and_leave_the_model(shapes_model, resnet18
 def test_widget_runs_every_method(shapes_model):
     panel = attribution_widget(shapes_model, size=64)
     (image, method, target), (_layer, unit, opacity) = panel.children[0].children, panel.children[1].children
-    view, status = panel.children[2], panel.children[3]
+    status, view = panel.children[2], panel.children[3]
     assert [c for _, c in target.options][0] == int(shapes_model.model(shapes_model.preprocess(image.value)).argmax())
     assert len(target.options) == 5
     for name in (*METHODS[1:], METHODS[0]):  # starts on METHODS[0]: every value is a change

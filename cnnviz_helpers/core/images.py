@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import torch
@@ -141,11 +141,11 @@ def load_image(src: ImageLike, size: int | tuple[int, int] | None = None) -> Ima
 def resize(img: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     """Shorter side to ``size`` then centre crop (int), or exact ``(height, width)``."""
     if isinstance(size, tuple):
-        return img.resize((size[1], size[0]), Image.BICUBIC)
+        return img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
     w, h = img.size
     scale = size / min(w, h)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((nw, nh), Image.BICUBIC)
+    img = img.resize((nw, nh), Image.Resampling.BICUBIC)
     left, top = (nw - size) // 2, (nh - size) // 2
     return img.crop((left, top, left + size, top + size))
 
@@ -178,7 +178,7 @@ def preprocess(
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Image(s) → normalised float tensor ``[N, 3, H, W]`` (``(x/255 - mean) / std``)."""
-    imgs = img if isinstance(img, (list, tuple)) else [img]
+    imgs: list[ImageLike] = list(img) if isinstance(img, (list, tuple)) else [cast(ImageLike, img)]
     arrs = [np.asarray(load_image(i, size), dtype=np.float32) for i in imgs]
     if len({a.shape for a in arrs}) > 1:
         raise ValueError("images have different sizes; pass size= to resize them to one")
@@ -270,11 +270,16 @@ def normalize(a: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray:
 
 
 def image_grid(
-    images: np.ndarray | torch.Tensor, ncols: int | None = None, pad: int = 1, per_image_norm: bool = True
+    images: np.ndarray | torch.Tensor,
+    ncols: int | None = None,
+    pad: int = 1,
+    per_image_norm: bool = True,
+    fill: float = 1.0,
 ) -> np.ndarray:
     """Tile ``[N, H, W]`` or ``[N, H, W, C]`` (or ``[N, C, H, W]`` tensor) into one array, each tile min–max normalised.
 
-    Used for first-layer filters and activation maps.
+    Used for first-layer filters and activation maps. ``fill`` is the value of the borders and empty
+    slots: ``np.nan`` lets ``imshow`` show them as background instead of the colormap's maximum.
     """
     if isinstance(images, torch.Tensor):
         t = images.detach().float().cpu()
@@ -284,7 +289,7 @@ def image_grid(
     ncols = ncols or math.ceil(math.sqrt(n))
     nrows = math.ceil(n / ncols)
     h, w = a.shape[1:3]
-    grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + a.shape[3:])
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + a.shape[3:], fill)
     tiles = [normalize(t) for t in a] if per_image_norm else list(normalize(a))
     for i, tile in enumerate(tiles):
         r, c = divmod(i, ncols)
