@@ -152,3 +152,11 @@ def test_feedback_and_grades_csv(graded):
     html = (graded["course"] / "feedback" / "carol" / "a1" / f"{NB}.html").read_text()
     assert "TV absolute instead of squared" in html, "the feedback names the mistake"
     assert float(graded["csv"]["alice"]["score"]) == 2.0 and float(graded["csv"]["bob"]["score"]) == 0.0
+
+
+def test_untouched_notebook_runs_to_the_end(graded):
+    """Run All never stops at an unfinished exercise: no cell of the untouched submission raised."""
+    nb = nbformat.read(graded["course"] / "autograded" / "bob" / "a1" / f"{NB}.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("not done yet" in o.get("text", "") for o in outputs if o.output_type == "stream")
