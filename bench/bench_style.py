@@ -4,7 +4,7 @@ Both run the same Adam iterations (CS231n schedule, clamping) on the same images
 losses, at 256 px on VGG16 features (random weights: speed does not depend on them). The
 reference runs the whole ``features`` stack for every image at every iteration and recomputes
 the content and style targets each time; the kit computes the targets once and stops every
-forward pass after the deepest layer it uses (:func:`cnnviz_helpers.style.extract_features`).
+forward pass after the deepest layer it uses (:func:`cnnviz_helpers.style.layer_features`).
 Issue target: ≥ 1.5x per iteration.
 
     python -m bench style

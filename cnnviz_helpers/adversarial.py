@@ -34,19 +34,18 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
-from .core.images import IMAGENET_STD, channel_view
+from .core.compat import renamed_arguments
+from .core.images import IMAGENET_STD, channel_view, from_pixels, to_pixels
 from .core.layers import Hooks
-from .core.targets import ModelLike, class_targets, unwrap
+from .core.targets import Callback, ModelLike, Target, class_targets, model_device, resolve_target, stop_requested, unwrap
 
-Callback = Callable[[int, torch.Tensor], None]
-"""``callback(step, image)``: steps done so far and the current normalised batch (detached)."""
-Labels = int | str | Sequence[int | str] | torch.Tensor
+Labels = Target
 """One class for the whole batch or one per image: indices, or names when the model is a KitModel."""
 
 
@@ -73,6 +72,7 @@ def perturbation_size(
     return delta.abs().amax(1), delta.norm(dim=1)
 
 
+@renamed_arguments(max_steps="steps")
 def fooling_image(
     model: ModelLike,
     x: torch.Tensor,
@@ -81,7 +81,7 @@ def fooling_image(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     step_size: float = 0.25,
-    max_steps: int = 100,
+    steps: int = 100,
     callback: Callback | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
@@ -103,16 +103,17 @@ def fooling_image(
         mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
         step_size: :math:`\eta`, the L2 length of one step in pixel units ([0, 1] scale; the
             CS231n step of 1 in normalised ImageNet units is about 0.23 pixel units).
-        max_steps: give up after this many steps (with a warning).
-        callback: ``callback(step, image)`` after every step, ``image`` the current normalised
-            batch (detached) — e.g. to update a :func:`cnnviz_helpers.widgets.live_image`.
+        steps: give up after this many steps (with a warning); ``max_steps=`` is the deprecated old name.
+        callback: ``callback(step, image) -> stop?`` after every step, ``image`` the current
+            normalised batch (detached) — e.g. to update a :func:`cnnviz_helpers.widgets.live_image`;
+            returning ``True`` stops early and returns the images so far.
         progress: show a tqdm progress bar.
 
     Returns:
         The fooled images, normalised like ``x``.
 
     Warns:
-        UserWarning: when some image is still not classified as ``target`` after ``max_steps``.
+        UserWarning: when some image is still not classified as ``target`` after ``steps`` (not when stopped by the callback).
 
     Example:
         >>> x = km.preprocess(km.examples[0].image)
@@ -120,33 +121,34 @@ def fooling_image(
         >>> km.predict(x_fool)[0][0]                    # (class_names[3], ...)
         >>> km.deprocess(x_fool - x, rescale=True)      # the magnified difference
     """
+    target = resolve_target(model, target)
     net, mean, std = unwrap(model, mean, std)
-    m, s = channel_view(mean, x), channel_view(std, x)
-    p = (x.detach() * s + m).clamp(0, 1)
+    x = x.detach().to(model_device(net))
+    p = to_pixels(x, mean, std).clamp(0, 1)
+    stopped = False
     with Hooks(net):
-        bar = trange(max_steps + 1, desc="fooling", disable=not progress, leave=False)
+        bar = trange(steps + 1, desc="fooling", disable=not progress, leave=False)
         for step in bar:
             p.requires_grad_(True)
-            scores = net((p - m) / s)
+            scores = net(from_pixels(p, mean, std))
             if step == 0:
-                y = class_targets(scores, target, model, "target")
+                y = class_targets(scores, target)
             todo = scores.argmax(1) != y
             bar.set_postfix(fooled=f"{len(x) - int(todo.sum())}/{len(x)}")
-            if not todo.any() or step == max_steps:
+            if not todo.any() or step == steps or stopped:
                 break
             (grad,) = torch.autograd.grad(scores.gather(1, y[:, None]).sum(), p)
             norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
             p = (p.detach() + step_size * todo.view(-1, 1, 1, 1) * grad / norm).clamp(0, 1)
-            if callback is not None:
-                callback(step + 1, ((p - m) / s).detach())
+            stopped = stop_requested(callback, step + 1, from_pixels(p, mean, std).detach())
         bar.close()
-    if todo.any():
+    if todo.any() and not stopped:
         warnings.warn(
-            f"{int(todo.sum())} of {len(x)} images are not classified as the target after {max_steps} steps; "
-            "increase max_steps or step_size",
+            f"{int(todo.sum())} of {len(x)} images are not classified as the target after {steps} steps; "
+            "increase steps or step_size",
             stacklevel=2,
         )
-    return ((p - m) / s).detach()
+    return from_pixels(p, mean, std).detach()
 
 
 def pgd(
@@ -192,8 +194,8 @@ def pgd(
         random_start: start from a uniformly random point of the ball.
         seed: seed of the random start (``None``: use the global generator).
         mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
-        callback: ``callback(step, image)`` after every step (``image``: the current normalised
-            batch, detached).
+        callback: ``callback(step, image) -> stop?`` after every step (``image``: the current
+            normalised batch, detached); returning ``True`` stops early with the images so far.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -211,10 +213,11 @@ def pgd(
         raise ValueError(f"steps must be ≥ 1, got {steps}")
     if label is not None and target is not None:
         raise ValueError("give either label (untargeted attack) or target (targeted attack), not both")
+    label, target = resolve_target(model, label, "label"), resolve_target(model, target)
     net, mean, std = unwrap(model, mean, std)
     alpha = 2.5 * eps / steps if step_size is None else step_size
-    m, s = channel_view(mean, x), channel_view(std, x)
-    p0 = (x.detach() * s + m).clamp(0, 1)
+    x = x.detach().to(model_device(net))
+    p0 = to_pixels(x, mean, std).clamp(0, 1)
     p = p0
     if random_start:
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -224,20 +227,20 @@ def pgd(
     with Hooks(net):
         for step in trange(steps, desc="PGD", disable=not progress, leave=False):
             p.requires_grad_(True)
-            logits = net((p - m) / s)
+            logits = net(from_pixels(p, mean, std))
             if step == 0:
                 if target is not None or label is not None:
                     what, given = ("target", target) if target is not None else ("label", label)
-                    y = class_targets(logits, given, model, what)
+                    y = class_targets(logits, given, what=what)
                 else:
                     with torch.no_grad():
-                        y = net((p0 - m) / s).argmax(1)
+                        y = net(from_pixels(p0, mean, std)).argmax(1)
             (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), p)
             p = p.detach() + sign * alpha * grad.sign()
             p = torch.minimum(torch.maximum(p, p0 - eps), p0 + eps).clamp(0, 1)
-            if callback is not None:
-                callback(step + 1, ((p - m) / s).detach())
-    return ((p - m) / s).detach()
+            if stop_requested(callback, step + 1, from_pixels(p, mean, std).detach()):
+                break
+    return from_pixels(p, mean, std).detach()
 
 
 def fgsm(

@@ -35,18 +35,15 @@ from torch import nn
 from tqdm.auto import trange
 
 from .core.compat import moved_names
+from .core.config import seeded_generator
 from .core.images import conv_layout
 from .core.layers import Hooks, capture, check_channel
 from .core.models import KitModel
+from .core.options import ImagePriors, Schedule, split_options
 from .core.regularizers import blur_every as blur_step
 from .core.regularizers import clip_small_contribution, clip_small_norm, l2_decay, pixel_range, random_jitter
 from .core.scores import target_scores
-from .core.targets import ModelLike, class_targets, unwrap
-
-Callback = Callable[[int, torch.Tensor, float], None]
-"""``callback(step, image, value)``: steps done so far, the current normalised image ``[1, 3, S, S]``
-(detached, un-jittered) and the objective at that step."""
-
+from .core.targets import ModelLike, Target, class_targets, model_device, single_class, stop_requested, unwrap
 
 CS231N_SIZE = 224  # the input size the CS231n hyper-parameters were chosen for
 CS231N_LR, CS231N_JITTER = 25.0, 16
@@ -61,27 +58,17 @@ _COLOR_SQRT = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
 
 def class_visualization(
     model: ModelLike,
-    target: int | str,
+    target: Target,
     *,
+    objective: Literal["score", "probability", "log_probability"] = "score",
+    priors: ImagePriors | None = None,
+    schedule: Schedule | None = None,
+    parameterization: Literal["pixel", "fft"] = "pixel",
+    init: Literal["noise", "zeros"] | torch.Tensor = "noise",
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     size: int | None = None,
-    steps: int = 100,
-    lr: float | None = None,
-    l2_reg: float = CS231N_L2_REG,
-    objective: Literal["score", "probability", "log_probability"] = "score",
-    blur_every: int | None = None,
-    blur_sigma: float = 0.5,
-    jitter: int | None = None,
-    decay: float = 0.0,
-    clip_norm: float = 0.0,
-    clip_contribution: float = 0.0,
-    parameterization: Literal["pixel", "fft"] = "pixel",
-    init: Literal["noise", "zeros"] | torch.Tensor = "noise",
-    seed: int | None = 0,
-    callback: Callback | None = None,
-    callback_every: int = 10,
-    progress: bool = True,
+    **options: Any,
 ) -> torch.Tensor:
     r"""Synthesize an image that maximizes one class score (Simonyan et al. 2014, CS231n's recipe).
 
@@ -98,31 +85,29 @@ def class_visualization(
         model: a :class:`~cnnviz_helpers.KitModel` (then ``mean``, ``std``, ``size`` and class
             names come from it) or any classifier ``nn.Module`` (ImageNet ``mean``/``std`` and
             224 px unless given). Left exactly as it was (modes, ``requires_grad``, no hooks).
-        target: class index, or class name when ``model`` is a KitModel.
-        mean, std: the input normalisation; they define the valid pixel range.
-        size: side of the square image to synthesize.
-        steps: number of gradient steps.
-        lr: step length (L2 norm of the change, before the priors); default ``25·size/224``
-            for pixels, 0.05 (Adam) for ``"fft"``.
-        l2_reg: λ of the :math:`-\lambda\lVert I\rVert^2` term (on the normalised image).
+        target: class index, class name (with a KitModel), or a one-element list / tensor.
         objective: ``"score"`` (pre-softmax logit, recommended), ``"probability"`` (softmax) or
             ``"log_probability"``. Raising a probability can also be done by *lowering the other
             classes*, and its gradient vanishes once the class wins — both give worse images.
-        blur_every, blur_sigma: Gaussian blur of ``blur_sigma`` pixels every ``blur_every``
-            steps (0 = off); default 10 for pixels, 0 for ``"fft"``.
-        jitter: maximum random roll in pixels (0 = off); default ``16·size/224``.
-        decay: Yosinski's L2 decay, :math:`I \leftarrow (1-\text{decay})\,I` after each step.
-        clip_norm: percentile (0–100) of pixels with the smallest colour norm set to the mean colour.
-        clip_contribution: percentile of pixels with the smallest :math:`|\sum_c I\,\nabla I|` set to the mean colour.
+        priors: the image priors (:class:`~cnnviz_helpers.core.options.ImagePriors`); any of its
+            fields may also be given as a keyword:
+            ``l2_reg`` (λ, default 1e-3), ``jitter`` (maximum random roll in pixels, default
+            ``16·size/224``), ``blur_every`` / ``blur_sigma`` (default every 10 steps, σ 0.5, for
+            pixels; off for ``"fft"``), ``decay``, ``clip_norm``, ``clip_contribution`` (percentiles).
+        schedule: the optimisation schedule (:class:`~cnnviz_helpers.core.options.Schedule`); any of
+            its fields may also be given as a keyword: ``steps`` (100), ``lr`` (step length, the L2
+            norm of the change; default ``25·size/224`` for pixels, 0.05 (Adam) for ``"fft"``),
+            ``seed`` (start noise and jitter; ``None``: not repeatable), ``callback``
+            (``callback(step, image) -> stop?`` every ``callback_every`` steps and after the last;
+            returning ``True`` stops early and keeps the image so far), ``callback_every`` (10),
+            ``progress`` (tqdm bar).
         parameterization: ``"pixel"`` (optimize the pixels) or ``"fft"`` (optimize a Fourier
             spectrum with 1/f scaling, mapped through Lucid's colour decorrelation and a sigmoid;
             updated with Adam; the pixel-space priors do not apply to it).
         init: ``"noise"`` (standard normal in normalised units, as CS231n), ``"zeros"`` (the mean
             colour) or a normalised ``[1, 3, size, size]`` start image (pixels only).
-        seed: seeds the start noise and the jitter offsets (``None``: not repeatable).
-        callback: ``callback(step, image, value)`` every ``callback_every`` steps and after the
-            last one — e.g. to update a :func:`~cnnviz_helpers.widgets.live_image`.
-        progress: show a tqdm progress bar.
+        mean, std: the input normalisation; they define the valid pixel range.
+        size: side of the square image to synthesize.
 
     Returns:
         The synthesized normalised image ``[1, 3, size, size]`` (detached, on the model's device);
@@ -133,8 +118,9 @@ def class_visualization(
         >>> km.predict(img)[0][0]                            # the network is convinced
         >>> img = class_visualization(km, 3, decay=1e-4, blur_every=4, blur_sigma=1.0, clip_norm=10)
     """
+    index = single_class(model, target)
     net, mean, std, size = _resolve(model, mean, std, size)
-    index = _class_index(model, target)
+    priors, schedule = _options(priors, schedule, options, CS231N_L2_REG)
 
     def score(x: torch.Tensor) -> torch.Tensor:
         if objective == "score":  # only this class's score is computed (see scores.target_scores)
@@ -147,11 +133,7 @@ def class_visualization(
             return logits.log_softmax(1)[:, index].sum()
         raise ValueError(f"objective must be 'score', 'probability' or 'log_probability', got {objective!r}")
 
-    return _gradient_ascent(
-        Hooks(net), score, net, mean, std, size, steps, lr, l2_reg, blur_every, blur_sigma, jitter, decay,
-        clip_norm, clip_contribution, parameterization, init, seed, callback, callback_every, progress,
-        desc=f"class {index}",
-    )  # fmt: skip
+    return _gradient_ascent(Hooks(net), score, net, mean, std, size, priors, schedule, parameterization, init, f"class {index}")
 
 
 def unit_visualization(
@@ -160,24 +142,14 @@ def unit_visualization(
     channel: int,
     *,
     neuron: Literal["mean", "center"] = "mean",
+    priors: ImagePriors | None = None,
+    schedule: Schedule | None = None,
+    parameterization: Literal["pixel", "fft"] = "pixel",
+    init: Literal["noise", "zeros"] | torch.Tensor = "noise",
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     size: int | None = None,
-    steps: int = 100,
-    lr: float | None = None,
-    l2_reg: float = UNIT_L2_REG,
-    blur_every: int | None = None,
-    blur_sigma: float = 0.5,
-    jitter: int | None = None,
-    decay: float = 0.0,
-    clip_norm: float = 0.0,
-    clip_contribution: float = 0.0,
-    parameterization: Literal["pixel", "fft"] = "pixel",
-    init: Literal["noise", "zeros"] | torch.Tensor = "noise",
-    seed: int | None = 0,
-    callback: Callback | None = None,
-    callback_every: int = 10,
-    progress: bool = True,
+    **options: Any,
 ) -> torch.Tensor:
     r"""Synthesize an image that maximizes one unit (channel) of any layer (Yosinski et al. 2015).
 
@@ -189,18 +161,16 @@ def unit_visualization(
     ``neuron`` does not matter.
 
     A unit's activation is typically much smaller than a class score, so the default L2 weight is
-    ten times smaller than CS231n's (with 1e-3 the prior wins and the image fades to grey). A unit
-    after a ReLU that is off everywhere at the start has zero gradient and stays off — likely for
-    ``neuron="center"``: then pick a unit that responds to the start image, or the layer just
-    before the ReLU (e.g. the BatchNorm/conv output; the kit records it before an in-place ReLU
-    overwrites it). For a centre neuron with a small receptive field set ``jitter=0``: jitter
-    slides the image under that one neuron and smears what it could build.
+    ten times smaller than CS231n's (``l2_reg=1e-4``; with 1e-3 the prior wins and the image fades
+    to grey). A unit after a ReLU that is off everywhere at the start has zero gradient and stays
+    off — likely for ``neuron="center"``: then pick a unit that responds to the start image, or the
+    layer just before the ReLU (e.g. the BatchNorm/conv output; the kit records it before an
+    in-place ReLU overwrites it). For a centre neuron with a small receptive field set
+    ``jitter=0``: jitter slides the image under that one neuron and smears what it could build.
 
     Args:
-        model, mean, std, size, steps, lr, blur_every, blur_sigma, jitter, decay, clip_norm,
-        clip_contribution, parameterization, init, seed, callback, callback_every, progress:
-            as in :func:`class_visualization`.
-        l2_reg: λ of the :math:`-\lambda\lVert I\rVert^2` term.
+        model, priors, schedule, parameterization, init, mean, std, size, options: as in
+            :func:`class_visualization` (keywords such as ``steps=``, ``l2_reg=``, ``jitter=``).
         layer: a layer name from :func:`~cnnviz_helpers.layer_names` (e.g. one of ``km.spec.layers``);
             an unknown name raises a ``KeyError`` listing close names.
         channel: the channel (unit); out of range raises an ``IndexError`` with the valid range.
@@ -215,6 +185,7 @@ def unit_visualization(
         >>> show_images([km.deprocess(low[0]), km.deprocess(high[0])])
     """
     net, mean, std, size = _resolve(model, mean, std, size)
+    priors, schedule = _options(priors, schedule, options, UNIT_L2_REG)
     if neuron not in ("mean", "center"):
         raise ValueError(f"neuron must be 'mean' or 'center', got {neuron!r}")
     acts = capture(net, layer)
@@ -231,10 +202,19 @@ def unit_visualization(
         return a.flatten(1).mean(1).sum()
 
     return _gradient_ascent(
-        acts, activation, net, mean, std, size, steps, lr, l2_reg, blur_every, blur_sigma, jitter, decay,
-        clip_norm, clip_contribution, parameterization, init, seed, callback, callback_every, progress,
-        desc=f"{layer}:{channel}",
-    )  # fmt: skip
+        acts, activation, net, mean, std, size, priors, schedule, parameterization, init, f"{layer}:{channel}"
+    )
+
+
+def _options(
+    priors: ImagePriors | None, schedule: Schedule | None, options: dict[str, Any], l2_reg: float
+) -> tuple[ImagePriors, Schedule]:
+    """The priors and schedule from the option objects and the keyword shortcuts (keywords win)."""
+    prior_kw, schedule_kw = split_options(options, ImagePriors, Schedule)
+    priors = (priors or ImagePriors()).updated(**prior_kw)
+    if priors.l2_reg is None:
+        priors = priors.updated(l2_reg=l2_reg)
+    return priors, (schedule or Schedule()).updated(**schedule_kw)
 
 
 def _resolve(
@@ -243,14 +223,6 @@ def _resolve(
     """The ``nn.Module`` and its normalisation / input size (from the KitModel, else ImageNet's and 224)."""
     net, mean, std = unwrap(model, mean, std)
     return net, mean, std, size or (model.input_size if isinstance(model, KitModel) else CS231N_SIZE)
-
-
-def _class_index(model: ModelLike, target: int | str) -> int:
-    if isinstance(model, KitModel):
-        return model.class_index(target)
-    if isinstance(target, str):
-        raise TypeError("class names need a KitModel (load_model(...)); with a plain nn.Module pass the class index")
-    return int(target)
 
 
 class _Pixels:
@@ -303,31 +275,19 @@ def _gradient_ascent(
     mean: Sequence[float],
     std: Sequence[float],
     size: int,
-    steps: int,
-    lr: float | None,
-    l2_reg: float,
-    blur_every: int | None,
-    blur_sigma: float,
-    jitter: int | None,
-    decay: float,
-    clip_norm: float,
-    clip_contribution: float,
+    priors: ImagePriors,
+    schedule: Schedule,
     parameterization: str,
     init: str | torch.Tensor,
-    seed: int | None,
-    callback: Callback | None,
-    callback_every: int,
-    progress: bool,
     desc: str,
 ) -> torch.Tensor:
     """The loop shared by class and unit visualization: ``objective`` is maximized inside ``context``."""
-    device = next(net.parameters()).device
-    generator = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
-    if seed is None:
-        generator.seed()
-    jitter = round(CS231N_JITTER * size / CS231N_SIZE) if jitter is None else jitter
+    device = model_device(net)
+    generator = seeded_generator(schedule.seed)
+    jitter = round(CS231N_JITTER * size / CS231N_SIZE) if priors.jitter is None else priors.jitter
+    lr = schedule.lr
     if parameterization == "pixel":
-        blur_every = 10 if blur_every is None else blur_every
+        blur_every = 10 if priors.blur_every is None else priors.blur_every
         if isinstance(init, torch.Tensor):
             if init.shape != (1, 3, size, size):
                 raise ValueError(f"init must be a normalised [1, 3, {size}, {size}] tensor, got {tuple(init.shape)}")
@@ -339,8 +299,8 @@ def _gradient_ascent(
         x = conv_layout(x.to(device))
         param: _Pixels | _Fourier = _Pixels(x, CS231N_LR * size / CS231N_SIZE if lr is None else lr)
     elif parameterization == "fft":
-        blur_every = 0 if blur_every is None else blur_every
-        if blur_every or decay or clip_norm or clip_contribution:
+        blur_every = 0 if priors.blur_every is None else priors.blur_every
+        if blur_every or priors.decay or priors.clip_norm or priors.clip_contribution:
             raise ValueError(
                 "blur_every, decay, clip_norm and clip_contribution act on pixels; with parameterization='fft' "
                 "the image is a function of its spectrum — set them to 0"
@@ -351,9 +311,10 @@ def _gradient_ascent(
     else:
         raise ValueError(f"parameterization must be 'pixel' or 'fft', got {parameterization!r}")
     lo, hi = pixel_range(mean, std, param.image().detach())  # the valid pixel range, per channel
+    l2_reg = priors.l2_reg or 0.0
 
     with context:
-        for t in trange(steps, disable=not progress, desc=desc, leave=False):
+        for t in trange(schedule.steps, disable=not schedule.progress, desc=desc, leave=False):
             with torch.enable_grad():
                 x = param.image()
                 shifted, _ = random_jitter(x, jitter, generator)
@@ -363,14 +324,19 @@ def _gradient_ascent(
             param.step(grad)
             if isinstance(param, _Pixels):
                 with torch.no_grad():
-                    x = l2_decay(param.variable, decay).clamp_(lo, hi)
-                    x = blur_step(x, t, blur_every, blur_sigma)
-                    x = clip_small_norm(x, clip_norm)
-                    x = clip_small_contribution(x, grad, clip_contribution)
+                    x = l2_decay(param.variable, priors.decay).clamp_(lo, hi)
+                    x = blur_step(x, t, blur_every, priors.blur_sigma)
+                    x = clip_small_norm(x, priors.clip_norm)
+                    x = clip_small_contribution(x, grad, priors.clip_contribution)
                     if x is not param.variable:
                         param.variable.copy_(x)
-            if callback is not None and ((t + 1) % max(callback_every, 1) == 0 or t == steps - 1):
-                callback(t + 1, param.image().detach().clone(memory_format=torch.contiguous_format), float(value.detach()))
+            if schedule.report(t + 1) and stop_requested(schedule.callback, t + 1, _snapshot(param)):
+                break
+    return _snapshot(param)
+
+
+def _snapshot(param: _Pixels | _Fourier) -> torch.Tensor:
+    """The current image, detached, in the ordinary memory layout."""
     return param.image().detach().clone(memory_format=torch.contiguous_format)
 
 

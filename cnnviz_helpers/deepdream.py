@@ -18,18 +18,19 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core.compat import moved_names
+from .core.config import seeded_generator
 from .core.images import conv_layout
 from .core.layers import capture, check_channel
 from .core.models import KitModel
 from .core.regularizers import pixel_range, random_jitter
-from .core.targets import unwrap
+from .core.targets import Callback, model_device, stop_requested, unwrap
 
 GOOGLE_LR = 1.5 / 255  # the original notebook's step of 1.5 on a 0–255 pixel scale
 GOOGLE_JITTER, GOOGLE_SIZE = 32, 224
@@ -71,7 +72,7 @@ def deepdream(
     jitter: int | None = None,
     min_size: int = 32,
     seed: int | None = 0,
-    callback: Callable[[int, torch.Tensor, float], None] | None = None,
+    callback: Callback | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
     r"""DeepDream an image: maximize :math:`\tfrac12\lVert a_\ell\rVert^2` of ``layer`` with octaves and detail re-injection.
@@ -101,8 +102,9 @@ def deepdream(
         jitter: maximum random roll in pixels; default ``32·min(H, W)/224``.
         min_size: smallest octave side allowed (octaves below it are skipped).
         seed: seeds the jitter offsets.
-        callback: ``callback(step, image, value)`` after each octave (``image`` at that
-            octave's size, ``value`` the mean squared activation).
+        callback: ``callback(step, image) -> stop?`` after each octave (``image`` at that
+            octave's size); returning ``True`` stops after that octave and returns the image so
+            far, resized to the input's size.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -113,14 +115,12 @@ def deepdream(
         >>> show_images([img, km.deprocess(dream[0])])
     """
     net, mean, std = unwrap(model, mean, std)
-    device = next(net.parameters()).device
+    device = model_device(net)
     base = (image.unsqueeze(0) if image.ndim == 3 else image).detach().to(device)
     height, width = base.shape[-2:]
     sizes = octave_sizes(height, width, octaves, octave_scale, min_size)
     max_jitter = round(GOOGLE_JITTER * min(height, width) / GOOGLE_SIZE) if jitter is None else jitter
-    generator = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
-    if seed is None:
-        generator.seed()
+    generator = seeded_generator(seed)
     lo, hi = pixel_range(mean, std, base)
     step_scale = lr / torch.as_tensor(std, dtype=base.dtype, device=device).view(1, -1, 1, 1)
 
@@ -143,10 +143,9 @@ def deepdream(
                     x.addcdiv_(g * step_scale, g_scale).clamp_(lo, hi)
                 bar.update()
             detail = x.detach() - octave_base  # what this octave added: re-injected, upscaled, into the next
-            if callback is not None:
-                value = float(a.detach().pow(2).mean()) if steps else float("nan")
-                callback(steps * (k + 1), x.detach().clone(memory_format=torch.contiguous_format), value)
-    return x.detach().clone(memory_format=torch.contiguous_format)
+            if stop_requested(callback, steps * (k + 1), x.detach().clone(memory_format=torch.contiguous_format)):
+                break
+    return _resize(x.detach(), (height, width)).clone(memory_format=torch.contiguous_format)
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], antialias: bool = False) -> torch.Tensor:

@@ -32,7 +32,9 @@ from .core.images import DATA_DIR, ImageLike, preprocess
 from .core.layers import Hooks
 from .core.models import KitModel
 from .core.regularizers import tv_loss
-from .style import content_loss, extract_features, style_loss, style_targets
+from .core.targets import model_device
+from .datasets.assets import load_weights_file
+from .style import content_loss, layer_features, style_loss, style_targets
 
 NormKind = Literal["instance", "batch", "conditional"]
 StyleLike = Union[int, str, Sequence[float], Mapping[str, float], torch.Tensor, None]
@@ -388,9 +390,9 @@ class PerceptualLoss:
         """The loss terms ``{"content", "style", "tv", "total"}`` (scalars; ``total`` is their sum)."""
         if not 0 <= style < self.num_styles:
             raise IndexError(f"this loss knows {self.num_styles} styles: style must be in 0..{self.num_styles - 1}, got {style}")
-        feats = dict(zip(self._layers, extract_features(self.km, (output - self._mean) / self._std, self._layers)))
+        feats = dict(zip(self._layers, layer_features(self.km, (output - self._mean) / self._std, self._layers)))
         with torch.no_grad():
-            (target,) = extract_features(self.km, (content - self._mean) / self._std, [self.content_layer], detach=True)
+            (target,) = layer_features(self.km, (content - self._mean) / self._std, [self.content_layer], detach=True)
         n = output.shape[0]
         c = content_loss(feats[self.content_layer], target, self.content_weight / target.numel())
         s = style_loss(
@@ -540,7 +542,7 @@ def stylize(
     Example:
         >>> show_images([stylize(net, "chelsea", s) for s in net.style_names], titles=net.style_names)
     """
-    device = next(net.parameters()).device
+    device = model_device(net)
     x = preprocess(image, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), size=size, device=device)
     with Hooks(net), torch.no_grad():
         y = net(x, style)
@@ -566,13 +568,11 @@ def load_fast_style(path: str | Path = WEIGHTS_PATH, device: torch.device | str 
         >>> net = load_fast_style()
         >>> net.style_names
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing. Train it with `python -m cnnviz_helpers.training.train_fast_style` "
-            "(or train your own with train_fast_style())."
-        )
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_weights_file(
+        path,
+        "Restore it (`git checkout -- data/fast_style_cin.pt` in a clone, or reinstall the kit) or retrain it with "
+        "`python -m cnnviz_helpers.training.train_fast_style` (`make fast-style-model`), or train your own with train_fast_style().",
+    )
     net = TransformerNet(**ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
     net.info = dict(ckpt.get("info", {}))

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from .core.compat import moved_names
 from .core.images import image_grid
 from .core.layers import capture, check_channel, first_conv
+from .core.targets import ModelLike, model_device, unwrap
 
 
 def filter_images(weight: torch.Tensor) -> np.ndarray:
@@ -43,7 +43,7 @@ def filter_images(weight: torch.Tensor) -> np.ndarray:
     return ((w - lo) / (hi - lo).clamp_min(1e-12)).numpy()
 
 
-def first_layer_filters(model: nn.Module, ncols: int | None = None) -> np.ndarray:
+def first_layer_filters(model: ModelLike, ncols: int | None = None) -> np.ndarray:
     """The first ``Conv2d`` of ``model`` (wherever it is: ``features.0``, ``conv1`` …) as an image grid.
 
     Each filter is normalised on its own (:func:`filter_images`) and tiled with a 1-pixel white
@@ -51,7 +51,7 @@ def first_layer_filters(model: nn.Module, ncols: int | None = None) -> np.ndarra
     few pixels wide.
 
     Args:
-        model: any network with a ``Conv2d`` (not modified).
+        model: a :class:`~cnnviz_helpers.KitModel` or any network with a ``Conv2d`` (not modified).
         ncols: tiles per row (default: a square grid).
 
     Returns:
@@ -61,19 +61,19 @@ def first_layer_filters(model: nn.Module, ncols: int | None = None) -> np.ndarra
         >>> name, conv = first_conv(km.model)
         >>> plt.imshow(first_layer_filters(km.model), interpolation="nearest"); plt.title(name)
     """
-    _, conv = first_conv(model)
+    _, conv = first_conv(unwrap(model)[0])
     return image_grid(filter_images(conv.weight), ncols=ncols, per_image_norm=False)
 
 
 @torch.inference_mode()
-def activation_maps(model: nn.Module, x: torch.Tensor, layer: str, channels: Sequence[int] | None = None) -> torch.Tensor:
+def activation_maps(model: ModelLike, x: torch.Tensor, layer: str, channels: Sequence[int] | None = None) -> torch.Tensor:
     """The feature maps ``[C, h, w]`` that ``layer`` produces for one image (on the CPU, detached).
 
     The forward pass stops at ``layer`` (:func:`cnnviz_helpers.capture`), so deep layers of a big
     network cost no more than they must.
 
     Args:
-        model: the network (left unchanged).
+        model: a :class:`~cnnviz_helpers.KitModel` or an ``nn.Module`` (left unchanged).
         x: one preprocessed image ``[1, 3, H, W]`` or ``[3, H, W]``.
         layer: layer name (see ``km.spec.layers`` or :func:`cnnviz_helpers.layer_names`).
         channels: which channels to return (default all), e.g. ``range(16)``.
@@ -85,9 +85,10 @@ def activation_maps(model: nn.Module, x: torch.Tensor, layer: str, channels: Seq
         >>> maps = activation_maps(km.model, x, km.spec.layers[0], channels=range(16))
         >>> plt.imshow(image_grid(maps), cmap="gray")
     """
+    model = unwrap(model)[0]
     x = x.unsqueeze(0) if x.ndim == 3 else x
     with capture(model, layer, detach=True) as acts:
-        acts.run(x[:1].to(next(model.parameters()).device))
+        acts.run(x[:1].to(model_device(model)))
         out = acts[layer]
     if out.ndim != 4:
         raise ValueError(f"{layer} outputs shape {tuple(out.shape)}, not feature maps [N, C, h, w]; pick a convolutional layer")

@@ -30,7 +30,7 @@ from .core.compat import moved_names
 from .core.layers import Hooks
 from .core.models import KitModel
 from .core.scores import class_scores
-from .core.targets import Target, model_input, unwrap
+from .core.targets import Target, model_input, resolve_target, unwrap
 from .guided_backprop import guided_backprop
 
 
@@ -68,6 +68,7 @@ def grad_cam(
     Example:
         >>> cams = grad_cam(km.model, x, "features.12", target=[3, 7])   # two images, two classes
     """
+    target = resolve_target(model, target)
     model = unwrap(model)[0]
     recorded: list[torch.Tensor] = []
 

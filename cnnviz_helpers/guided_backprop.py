@@ -40,7 +40,7 @@ from torch.overrides import TorchFunctionMode
 from .core.layers import Hooks, capture, check_channel
 from .core.models import KitModel
 from .core.scores import input_gradient
-from .core.targets import Target, model_input, unwrap
+from .core.targets import Target, model_input, resolve_target, unwrap
 
 #: Activation functions (PyTorch function names) guided backprop has no rule for.
 UNSUPPORTED_ACTIVATIONS = frozenset(
@@ -150,6 +150,7 @@ def guided_backprop(
         >>> g = guided_backprop(km.model, x, target=km.examples[0].label)
         >>> unit = guided_backprop(km.model, x, layer="features.10", channel=3, position="max")
     """
+    target = resolve_target(model, target)
     model = unwrap(model)[0]
     if layer is None and (channel is not None or position is not None):
         raise ValueError("channel / position select a unit of a layer: pass layer= as well")

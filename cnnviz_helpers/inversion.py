@@ -14,17 +14,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from tqdm.auto import trange
 
-from .core.images import channel_view
+from .core.images import from_pixels, to_pixels
 from .core.layers import capture
 from .core.models import KitModel
 from .core.regularizers import tv_loss
-from .core.targets import unwrap
+from .core.targets import Callback, model_device, stop_requested, unwrap
 
 
 def feature_inversion(
@@ -40,7 +40,7 @@ def feature_inversion(
     lr: float = 0.1,
     seed: int | None = 0,
     init: torch.Tensor | None = None,
-    callback: Callable[[int, torch.Tensor], None] | None = None,
+    callback: Callback | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
     r"""Reconstruct ``x`` from its features at ``layer`` (Mahendran & Vedaldi 2015).
@@ -70,8 +70,10 @@ def feature_inversion(
         lr: Adam's initial learning rate (pixel units), decayed to 0 along a cosine.
         seed: seed of the random start (``None``: use the global generator).
         init: the normalised starting image(s) instead of random noise.
-        callback: ``callback(step, image)`` after every step, ``image`` the current normalised
-            reconstruction (detached) — e.g. to update a :func:`cnnviz_helpers.widgets.live_image`.
+        callback: ``callback(step, image) -> stop?`` after every step, ``image`` the current
+            normalised reconstruction (detached) — e.g. to update a
+            :func:`cnnviz_helpers.widgets.live_image`; returning ``True`` stops early and returns
+            the reconstruction so far.
         progress: show a tqdm progress bar with the two loss terms.
 
     Returns:
@@ -85,13 +87,13 @@ def feature_inversion(
         >>> show_images([km.deprocess(r[0]) for r in grid], titles=list(km.spec.layers))
     """
     net, mean, std = unwrap(model, mean, std)
-    m, s = channel_view(mean, x), channel_view(std, x)
+    x = x.detach().to(model_device(net))
     if init is None:
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         noise = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
         p = (0.5 + 0.1 * noise).clamp(0, 1)
     else:
-        p = (init.detach().to(x) * s + m).clamp(0, 1)
+        p = to_pixels(init.detach().to(x), mean, std).clamp(0, 1)
     p.requires_grad_(True)
     area = x.shape[-2] * x.shape[-1]
     opt = torch.optim.Adam([p], lr=lr)
@@ -103,7 +105,7 @@ def feature_inversion(
         scale = target.flatten(1).pow(2).sum(1).clamp_min(1e-12)
         bar = trange(steps, desc=f"inverting {layer}", disable=not progress, leave=False)
         for step in bar:
-            acts.run((p - m) / s)
+            acts.run(from_pixels(p, mean, std))
             feature = ((acts[layer] - target).flatten(1).pow(2).sum(1) / scale).sum()
             tv = tv_loss(p, beta) / area
             opt.zero_grad(set_to_none=True)
@@ -113,6 +115,6 @@ def feature_inversion(
             with torch.no_grad():
                 p.clamp_(0, 1)
             bar.set_postfix(feature=f"{feature.item():.3g}", tv=f"{tv.item():.3g}")
-            if callback is not None:
-                callback(step + 1, ((p - m) / s).detach())
-    return ((p - m) / s).detach()
+            if stop_requested(callback, step + 1, from_pixels(p, mean, std).detach()):
+                break
+    return from_pixels(p, mean, std).detach()

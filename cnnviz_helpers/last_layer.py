@@ -21,109 +21,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from PIL import Image
-from torch import nn
 from tqdm.auto import tqdm
 
 from .core.compat import moved_names
-from .core.images import load_image, sample_names
+from .core.images import load_image
 from .core.layers import capture
-from .core.models import KitModel
-from .datasets.shapes import make_shapes
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
-@dataclass
-class ImageSet:
-    """Images with a label each: ``images[i]`` (PIL, RGB) has label ``labels[i]``, called ``label_names[labels[i]]``."""
-
-    images: list[Image.Image]
-    labels: np.ndarray
-    label_names: list[str]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __add__(self, other: ImageSet) -> ImageSet:
-        names = list(dict.fromkeys(self.label_names + other.label_names))
-        relabel = [names.index(self.label_names[i]) for i in self.labels] + [
-            names.index(other.label_names[i]) for i in other.labels
-        ]
-        return ImageSet(self.images + other.images, np.asarray(relabel, dtype=np.int64), names)
-
-
-def load_image_folder(folder: str | Path, size: int | None = None, limit: int | None = None) -> ImageSet:
-    """All images under ``folder`` (recursively), labelled by the sub-folder they are in.
-
-    ``folder/cats/a.jpg`` gets the label ``"cats"`` (the layout of ``torchvision.datasets.ImageFolder``);
-    images directly in ``folder`` get ``folder``'s own name. Any PIL mode is converted to RGB.
-
-    Args:
-        folder: a directory of images (``.jpg``, ``.png``, ``.bmp``, ``.gif``, ``.tif``, ``.webp``).
-        size: resize (shorter side) and centre-crop every image to ``size`` (recommended: ``km.input_size``).
-        limit: read at most this many images (in sorted path order).
-
-    Raises:
-        FileNotFoundError: the folder does not exist or holds no image.
-
-    Example:
-        >>> mine = load_image_folder("~/Pictures/holiday", size=km.input_size)
-        >>> data = image_set(km) + mine
-    """
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:limit]
-    if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
-    names = [p.parent.name if p.parent != root else root.name for p in paths]
-    label_names = list(dict.fromkeys(names))
-    return ImageSet([load_image(p, size) for p in paths], np.asarray([label_names.index(n) for n in names]), label_names)
-
-
-def image_set(km: KitModel, n: int = 200, folder: str | Path | None = None, views: int = 6, seed: int = 0) -> ImageSet:
-    """A labelled set of images for the last-layer experiments, suited to the loaded model.
-
-    - Offline ShapesNet: ``n`` generated shapes (:func:`cnnviz_helpers.shapes.make_shapes`,
-      classes cycling), labelled with their true class.
-    - ImageNet model: the kit's photos (``data/images``), each as ``views`` random crops / flips
-      labelled by the photo, so "same label" means "same photo, different view" — plus every image
-      in ``folder`` (labelled by sub-folder, see :func:`load_image_folder`).
-
-    Example:
-        >>> data = image_set(km, n=300)
-        >>> len(data), data.label_names[:3]
-    """
-    if km.offline:
-        images, labels, _ = make_shapes(n, seed=seed)
-        data = ImageSet([Image.fromarray(a) for a in images], labels, list(km.class_names))
-    else:
-        rng = np.random.default_rng(seed)
-        views_, labels_ = [], []
-        names = sample_names()
-        for label, name in enumerate(names):
-            photo = load_image(name)
-            for _ in range(views):
-                w, h = photo.size
-                side = int(min(w, h) * rng.uniform(0.45, 1.0))
-                left, top = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-                view = photo.crop((left, top, left + side, top + side)).resize((km.input_size,) * 2, Image.BICUBIC)
-                views_.append(view.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view)
-                labels_.append(label)
-        data = ImageSet(views_, np.asarray(labels_), names)
-    return data + load_image_folder(folder, km.input_size) if folder is not None else data
+from .core.targets import ModelLike, model_device, unwrap
+from .datasets.image_sets import ImageSet, image_set, load_image_folder  # noqa: F401  (the section's data, re-exported)
 
 
 @torch.inference_mode()
 def extract_features(
-    model: nn.Module, data: torch.Tensor | Iterable[torch.Tensor], layer: str, batch_size: int = 64, progress: bool = True
+    model: ModelLike, data: torch.Tensor | Iterable[torch.Tensor], layer: str, batch_size: int = 64, progress: bool = True
 ) -> torch.Tensor:
     """One feature vector per image from ``layer`` (e.g. ``km.spec.penultimate``), ``[N, D]`` on the CPU.
 
@@ -131,7 +44,7 @@ def extract_features(
     as the network's own global pooling does. The forward pass stops at ``layer``.
 
     Args:
-        model: the network (left unchanged).
+        model: a :class:`~cnnviz_helpers.KitModel` or an ``nn.Module`` (left unchanged).
         data: preprocessed images ``[N, 3, H, W]`` (split into ``batch_size`` batches) or an
             iterable of such batches.
         layer: layer name.
@@ -140,11 +53,12 @@ def extract_features(
     Example:
         >>> feats = extract_features(km.model, km.preprocess(data.images), km.spec.penultimate)
     """
+    model = unwrap(model)[0]
     batches = data.split(batch_size) if isinstance(data, torch.Tensor) else data
     feats = []
     with capture(model, layer, detach=True) as acts:
-        for x in tqdm(batches, desc=f"features {layer}", disable=not progress):
-            acts.run(x.to(next(model.parameters()).device))
+        for x in tqdm(batches, desc=f"features {layer}", disable=not progress, leave=False):
+            acts.run(x.to(model_device(model)))
             out = acts[layer]
             feats.append((out.mean((-2, -1)) if out.ndim == 4 else out.flatten(1)).float().cpu())
     if not feats:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
 from .core.compat import moved_names
 from .core.layers import capture, check_channel
+from .core.targets import ModelLike, model_device, unwrap
 from .engines.receptive_field import ReceptiveField, receptive_field
 
 
@@ -67,7 +67,7 @@ def _crop(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, field: R
 
 @torch.inference_mode()
 def max_activating_patches(
-    model: nn.Module,
+    model: ModelLike,
     data: torch.Tensor | Iterable[torch.Tensor],
     layer: str,
     channel: int,
@@ -85,7 +85,7 @@ def max_activating_patches(
     order (image, then row-major position), exactly as a stable full sort of all activations.
 
     Args:
-        model: the network (left unchanged: no hooks, same modes).
+        model: a :class:`~cnnviz_helpers.KitModel` or an ``nn.Module`` (left unchanged: no hooks, same modes).
         data: preprocessed images ``[N, 3, H, W]`` (split into ``batch_size`` batches) or any
             iterable of such batches (e.g. a generator that loads and preprocesses on the fly).
         layer: a convolutional layer name (its output must be a feature map).
@@ -106,6 +106,8 @@ def max_activating_patches(
         >>> top = max_activating_patches(km.model, x, "features.6", channel=3, k=4)
         >>> show_images(list(km.deprocess(top.patches)), titles=[f"{v:.2f}" for v in top.values])
     """
+    model = unwrap(model)[0]
+    device = model_device(model)
     field = receptive_field(model, layer)
     batches = data.split(batch_size) if isinstance(data, torch.Tensor) else data
     values = torch.empty(0)
@@ -114,6 +116,7 @@ def max_activating_patches(
     seen = 0
     with capture(model, layer, stop=True, detach=True) as acts:
         for x in tqdm(batches, desc=f"{layer}[{channel}]", disable=not progress):
+            x = x.to(device)
             acts.run(x)
             out = acts[layer]
             check_channel(out, channel, layer)

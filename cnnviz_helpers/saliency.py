@@ -33,11 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .core.compat import renamed_arguments
 from .core.images import ImageLike, gaussian_blur, load_image, to_numpy_image
 from .core.layers import Hooks
 from .core.models import KitModel
 from .core.scores import input_gradient
-from .core.targets import Attribution, Target, class_targets, model_input, unwrap
+from .core.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
 
 SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
 
@@ -75,7 +76,7 @@ def smoothgrad(
     batch_size: int | None = None,
     attribution: Attribution = saliency_map,
     seed: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> torch.Tensor:
     r"""SmoothGrad (Smilkov et al. 2017): the average map over noisy copies of the input.
 
@@ -110,6 +111,7 @@ def smoothgrad(
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    target = resolve_target(model, target)
     model = unwrap(model)[0]
     x = model_input(model, x)
     device, n = x.device, x.shape[0]
@@ -132,6 +134,7 @@ def smoothgrad(
     return total / n_samples
 
 
+@renamed_arguments(iterations="steps")
 def saliency_segmentation(
     image: ImageLike,
     saliency: torch.Tensor | np.ndarray,
@@ -139,7 +142,7 @@ def saliency_segmentation(
     probable_foreground: float = 0.80,
     background: float = 0.30,
     blur_sigma: float = 2.0,
-    iterations: int = 5,
+    steps: int = 5,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weakly supervised segmentation (Simonyan et al. 2014, section 3.1): saliency seeds GrabCut.
@@ -159,7 +162,7 @@ def saliency_segmentation(
             probable_foreground < foreground < 1``).
         blur_sigma: Gaussian blur of the map before thresholding, in pixels (0 = none); joins the
             speckles of a raw gradient into blobs.
-        iterations: GrabCut iterations.
+        steps: GrabCut iterations (``iterations=`` is the deprecated old name).
         seed: OpenCV's random seed (GrabCut initialises its colour models with k-means), for
             repeatable masks.
 
@@ -193,5 +196,5 @@ def saliency_segmentation(
         raise ValueError("the saliency map is (almost) constant: no foreground or background seeds; check the map")
     cv2.setRNGSeed(seed)
     mask = seeds.copy()
-    cv2.grabCut(img, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(img, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), steps, cv2.GC_INIT_WITH_MASK)
     return np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)), seeds

@@ -30,10 +30,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.images import normalize
+from .core.images import attribution_heatmap, normalize
 from .core.layers import Hooks, get_layer, layer_names
 from .core.models import KitModel
-from .core.targets import Attribution, Target, class_targets, unwrap
+from .core.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
 from .gradcam import grad_cam
 from .guided_backprop import guided_backprop
 from .saliency import saliency_map
@@ -69,12 +69,6 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
     denom = ra.norm(dim=1) * rb.norm(dim=1)
     return torch.where(denom > 0, (ra * rb).sum(1) / denom.clamp_min(1e-300), torch.zeros_like(denom))
-
-
-def _heatmaps(maps: torch.Tensor) -> torch.Tensor:
-    """``[N, 3, H, W]`` or ``[N, H, W]`` maps → ``[N, H, W]`` absolute heatmaps on the CPU."""
-    a = maps.detach().abs()
-    return (a.amax(1) if a.ndim == 4 else a).cpu()
 
 
 def _randomize(module: nn.Module, seed: int) -> None:
@@ -180,6 +174,7 @@ def cascading_randomization(
         >>> res = cascading_randomization(km.model, x, gradcam_layer=km.spec.last_conv)
         >>> {m: s[-1].mean().item() for m, s in res.similarity.items()}   # fully randomized
     """
+    target = resolve_target(model, target)
     model = unwrap(model)[0]
     if methods is None:
         methods = {"saliency": saliency_map, "guided backprop": guided_backprop}
@@ -189,11 +184,11 @@ def cascading_randomization(
     for name in order:
         get_layer(model, name)  # unknown names fail before any work, with suggestions
     with Hooks(model), torch.no_grad():
-        targets = class_targets(model(x.to(next(model.parameters()).device)), target)
+        targets = class_targets(model(model_input(model, x)), target)
     randomized = copy.deepcopy(model)
 
     def run_methods() -> dict[str, torch.Tensor]:
-        return {name: _heatmaps(fn(randomized, x, targets)) for name, fn in methods.items()}
+        return {name: attribution_heatmap(fn(randomized, x, targets)).cpu() for name, fn in methods.items()}
 
     maps = {name: [m] for name, m in run_methods().items()}
     for k, name in enumerate(tqdm(order, desc="randomizing", disable=not progress, leave=False)):

@@ -4,7 +4,9 @@ The building blocks (also used by :mod:`.fast_style`, where a network learns to 
 in one forward pass):
 
 - :func:`gram_matrix`     channel co-occurrence statistics of a feature map, divided by C·H·W;
-- :func:`extract_features` the outputs of a few layers, running the model only up to the deepest one;
+- :func:`layer_features`  the outputs of a few layers, running the model only up to the deepest one
+  (``extract_features`` is its deprecated old name: :func:`cnnviz_helpers.last_layer.extract_features`
+  is the one-vector-per-image function of section 2);
 - :func:`content_loss`, :func:`style_loss` (and :func:`~cnnviz_helpers.regularizers.tv_loss`) — the
   CS231n / EECS 498 definitions;
 - :func:`style_targets`   the (optionally blended) Gram matrices of one or several style images.
@@ -21,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
@@ -31,11 +34,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core.compat import moved_names
+from .core.config import seeded_generator
 from .core.images import ImageLike, load_image
 from .core.layers import capture, get_layer
 from .core.models import KitModel
-from .core.regularizers import tv_loss
-from .core.targets import unwrap
+from .core.options import Schedule, _Options, split_options
+from .core.regularizers import clamp_pixels, pixel_range, tv_loss
+from .core.targets import ModelLike, as_kit_model, model_device, stop_requested, unwrap
 from .datasets.assets import ASSETS, asset_path
 
 Layer = Union[str, int]
@@ -45,8 +50,9 @@ __all__ = [
     "PRESETS",
     "StylePreset",
     "StyleResult",
+    "StyleSettings",
     "content_loss",
-    "extract_features",
+    "layer_features",
     "loss_table",
     "gram_matrix",
     "preset_layers",
@@ -175,7 +181,7 @@ def style_loss(
         A scalar tensor (summed over the batch too).
 
     Example:
-        >>> feats = extract_features(km.model, img, ["features.1", "features.4"])
+        >>> feats = layer_features(km.model, img, ["features.1", "features.4"])
         >>> style_loss(feats, targets, weights=[20000, 500])
     """
     return torch.stack(_style_terms(features, targets, weights, normalize)).sum()
@@ -188,9 +194,7 @@ def _layer_name(model: nn.Module, layer: Layer) -> str:
     return name
 
 
-def extract_features(
-    model: nn.Module | KitModel, x: torch.Tensor, layers: Sequence[Layer], detach: bool = False
-) -> list[torch.Tensor]:
+def layer_features(model: ModelLike, x: torch.Tensor, layers: Sequence[Layer], detach: bool = False) -> list[torch.Tensor]:
     """Outputs of ``layers`` for input ``x``, computing the model only up to the deepest of them.
 
     The forward pass stops as soon as every requested layer has produced its output
@@ -211,7 +215,7 @@ def extract_features(
         One tensor per layer, in the order of ``layers``.
 
     Example:
-        >>> content, style1 = extract_features(km, x, ["features.3", "features.1"])
+        >>> content, style1 = layer_features(km, x, ["features.3", "features.1"])
     """
     net = unwrap(model)[0]
     names = [_layer_name(net, layer) for layer in layers]
@@ -259,7 +263,7 @@ def style_targets(
         if bk == 0:
             continue
         with torch.no_grad():
-            grams = [gram_matrix(f, normalize) for f in extract_features(model, img, layers, detach=True)]
+            grams = [gram_matrix(f, normalize) for f in layer_features(model, img, layers, detach=True)]
         targets = [g * (bk / total) for g in grams] if not targets else [t + g * (bk / total) for t, g in zip(targets, grams)]
     return targets
 
@@ -416,26 +420,16 @@ def loss_table(terms: dict[str, float], weights: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
-def _pixel_bounds(km: KitModel, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised values of pixel 0 and pixel 1, per channel (the valid range of an image)."""
-    mean = torch.as_tensor(km.mean, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
-    std = torch.as_tensor(km.std, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
-    return (0 - mean) / std, (1 - mean) / std
-
-
 def _optimize(
     km: KitModel,
     img: torch.Tensor,
     objective: Callable[[torch.Tensor], dict[str, torch.Tensor]],
     weights: dict[str, float],
     optimizer: Literal["adam", "lbfgs"],
-    steps: int,
-    lr: float | None,
+    schedule: Schedule,
     decay_lr_at: int | None,
     decayed_lr: float,
     snapshot_every: int,
-    callback: Callable[[int, np.ndarray], None] | None,
-    progress: bool,
     verbose: bool,
 ) -> StyleResult:
     """Optimise the pixels of ``img`` to minimise ``sum(objective(img).values())``.
@@ -443,14 +437,15 @@ def _optimize(
     Adam follows CS231n: ``lr`` (default 3.0) until ``decay_lr_at`` (default 90 % of the steps,
     180 of 200), then ``decayed_lr``, with the image clamped to valid pixels until the decay.
     L-BFGS (Gatys et al.) takes one iteration per step, unconstrained (clamping would break its
-    curvature estimates; the final picture is clipped to [0, 1]).
+    curvature estimates; the final picture is clipped to [0, 1]). The schedule's callback may stop
+    the run early: the result is then the image so far.
     """
+    steps, lr = schedule.steps, schedule.lr
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if optimizer not in ("adam", "lbfgs"):
         raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
     img = img.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    lo, hi = _pixel_bounds(km, img)
     decay_at = round(0.9 * steps) if decay_lr_at is None else decay_lr_at
     if optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam([img], lr=3.0 if lr is None else lr)
@@ -473,12 +468,12 @@ def _optimize(
             last.update({k: v.detach() for k, v in terms.items()}, total=total.detach())
         return total
 
-    for t in tqdm(range(steps), desc=f"{optimizer} on pixels", disable=not progress, leave=False):
+    for t in tqdm(range(steps), desc=f"{optimizer} on pixels", disable=not schedule.progress, leave=False):
         last.clear()
         if optimizer == "adam":
             if t < decay_at:
                 with torch.no_grad():
-                    img.copy_(torch.maximum(torch.minimum(img, hi), lo))
+                    img.copy_(clamp_pixels(img, km.mean, km.std))
             if t == decay_at:
                 for group in opt.param_groups:
                     group["lr"] = decayed_lr
@@ -493,22 +488,21 @@ def _optimize(
         if t == 0 and verbose:
             print("loss terms at the start:\n" + loss_table({k: v for k, v in values.items() if k != "total"}, weights))
         if snapshot_every and (t % snapshot_every == 0 or t == steps - 1):
-            picture = km.deprocess(img.detach())[0]
-            snapshots.append((t, picture))
-            if callback is not None:
-                callback(t, picture)
+            snapshots.append((t, km.deprocess(img.detach())[0]))
+        if schedule.report(t + 1) and stop_requested(schedule.callback, t + 1, img.detach().clone()):
+            break
     with torch.no_grad():
         final = {k: float(v) for k, v in objective(img).items()}
     final["total"] = sum(final.values())
     for k, v in final.items():
         losses[k].append(v)
     if verbose:
-        print(f"after {steps} {optimizer} steps:\n" + loss_table({k: v for k, v in final.items() if k != "total"}, weights))
+        print(f"after {t + 1} {optimizer} steps:\n" + loss_table({k: v for k, v in final.items() if k != "total"}, weights))
     out = img.detach()
     return StyleResult(out, km.deprocess(out)[0], losses, weights, snapshots)
 
 
-def _init_image(km: KitModel, init: str | torch.Tensor, like: torch.Tensor, seed: int) -> torch.Tensor:
+def _init_image(km: KitModel, init: str | torch.Tensor, like: torch.Tensor, seed: int | None) -> torch.Tensor:
     """``"content"`` → a copy of ``like``; ``"noise"`` → uniform random pixels; a tensor → itself."""
     if isinstance(init, torch.Tensor):
         if init.shape != like.shape:
@@ -517,8 +511,8 @@ def _init_image(km: KitModel, init: str | torch.Tensor, like: torch.Tensor, seed
     if init == "content":
         return like.clone()
     if init == "noise":
-        noise = torch.rand(like.shape, generator=torch.Generator().manual_seed(seed)).to(like.device, like.dtype)
-        lo, hi = _pixel_bounds(km, like)
+        noise = torch.rand(like.shape, generator=seeded_generator(seed)).to(like.device, like.dtype)
+        lo, hi = pixel_range(km.mean, km.std, like)
         return lo + noise * (hi - lo)
     raise ValueError(f"init must be 'content', 'noise' or a tensor, got {init!r}")
 
@@ -536,7 +530,7 @@ def _style_objective(
     layers = ([content[0]] if content else []) + style_layers
 
     def objective(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = extract_features(km, x, layers)
+        feats = layer_features(km, x, layers)
         terms: dict[str, torch.Tensor] = {}
         if content:
             terms["content"] = content_loss(feats[0], content[1], content[2])
@@ -551,7 +545,7 @@ def _style_objective(
 
 
 def texture_synthesis(
-    km: KitModel,
+    model: ModelLike,
     texture: ImageLike,
     layers: Sequence[Layer] | None = None,
     weights: Sequence[float] | None = None,
@@ -560,14 +554,13 @@ def texture_synthesis(
     texture_size: int | None = None,
     tv_weight: float = 0.0,
     optimizer: Literal["adam", "lbfgs"] = "lbfgs",
-    steps: int = 100,
-    lr: float | None = None,
     normalize: Normalization = True,
-    seed: int = 0,
+    schedule: Schedule | None = None,
     snapshot_every: int = 0,
-    callback: Callable[[int, np.ndarray], None] | None = None,
-    progress: bool = True,
     verbose: bool = False,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    **options: Any,
 ) -> StyleResult:
     r"""Synthesize a new texture by matching Gram matrices, starting from noise (Gatys et al. 2015).
 
@@ -576,7 +569,8 @@ def texture_synthesis(
     deeper layers brings larger structures (compare ``layers=km.spec.layers[:1]``, ``[:2]`` …).
 
     Args:
-        km: the model (any :class:`KitModel`; ShapesNet offline).
+        model: a :class:`KitModel` (ShapesNet offline) or a plain ``nn.Module`` (then pass ``layers``;
+            ImageNet normalisation and 224 px unless ``mean``, ``std``, ``size`` are given).
         texture: the example texture (anything :func:`load_image` reads, e.g. ``"gravel"``).
         layers: layers whose Gram matrices are matched (default: the first four of ``km.spec.layers``).
         weights: one per layer; default: each layer weighted by 1 / its loss at the noise start, so
@@ -586,11 +580,15 @@ def texture_synthesis(
             shrinks its elements (fewer pixels per stone or brick), and they stay that small in the result.
         tv_weight: optional total-variation weight (:func:`~cnnviz_helpers.regularizers.tv_loss`).
         optimizer: ``"lbfgs"`` (Gatys; fewer, costlier steps) or ``"adam"`` (CS231n schedule).
-        steps, lr: iterations and learning rate (default 1.0 for L-BFGS, 3.0 for Adam).
         normalize: Gram normalisation (:func:`gram_matrix`).
-        seed: of the noise image.
-        snapshot_every, callback: keep (and pass to ``callback(step, picture)``) intermediate images.
-        progress, verbose: progress bar; print the loss table before and after.
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule`; its fields may also be given as
+            keywords: ``steps`` (100), ``lr`` (default 1.0 for L-BFGS, 3.0 for Adam), ``seed`` (of
+            the noise image), ``callback`` (``callback(step, image) -> stop?`` every
+            ``callback_every`` steps, ``image`` the normalised current image; ``True`` stops early),
+            ``progress``.
+        snapshot_every: keep the picture every this many steps in ``result.snapshots`` (0: none).
+        verbose: print the loss table before and after.
+        mean, std: the input normalisation (default: the KitModel's, else ImageNet's).
 
     Returns:
         A :class:`StyleResult`.
@@ -599,49 +597,63 @@ def texture_synthesis(
         >>> out = texture_synthesis(km, "gravel", steps=50)
         >>> show_images([load_image("gravel", 128), out.picture])
     """
-    net = km.model
-    names = [_layer_name(net, layer) for layer in (km.spec.layers[:4] if layers is None else layers)]
+    km = as_kit_model(model, mean, std)
+    schedule = (schedule or Schedule()).updated(**options)
+    if layers is None and not km.spec.layers:
+        raise ValueError(f"{km.name} is a plain nn.Module: pass layers=[...] (the layers whose Gram matrices are matched)")
+    names = [_layer_name(km.model, layer) for layer in (km.spec.layers[:4] if layers is None else layers)]
     size = size or km.input_size
     target_img = _load_sized(km, texture, texture_size or size)
     targets = style_targets(km, target_img, names, normalize=normalize)
-    x0 = _init_image(km, "noise", torch.empty(1, 3, size, size, device=km.device), seed)
+    x0 = _init_image(km, "noise", torch.empty(1, 3, size, size, device=model_device(km)), schedule.seed)
     if weights is None:
         with torch.no_grad():
             start = _style_objective(km, names, targets, [1.0] * len(names), normalize, 0.0)(x0)
         weights = [1.0 / max(float(v), 1e-30) for v in start.values()]
     objective = _style_objective(km, names, targets, weights, normalize, tv_weight)
     term_weights = {f"style {n}": float(w) for n, w in zip(names, weights)} | ({"tv": tv_weight} if tv_weight else {})
-    return _optimize(
-        km, x0, objective, term_weights, optimizer, steps, lr, None, 0.1, snapshot_every, callback, progress, verbose
-    )
+    return _optimize(km, x0, objective, term_weights, optimizer, schedule, None, 0.1, snapshot_every, verbose)
+
+
+@dataclass(frozen=True)
+class StyleSettings(_Options):
+    """What a :class:`StylePreset` sets, to override one by one (``None``: the preset's value).
+
+    Attributes:
+        content_layer, style_layers: layer names or ``features`` indices.
+        content_weight, style_weights, tv_weight: :math:`w_c`, :math:`w_\\ell`, :math:`w_{tv}`.
+        image_size: shorter side of the content image (and of the result).
+        style_size: shorter side the style images are resized to — the *scale* of the style.
+    """
+
+    content_layer: Layer | None = None
+    style_layers: Sequence[Layer] | None = None
+    content_weight: float | None = None
+    style_weights: Sequence[float] | None = None
+    tv_weight: float | None = None
+    image_size: int | None = None
+    style_size: int | None = None
 
 
 def style_transfer(
-    km: KitModel,
+    model: ModelLike,
     content: ImageLike,
     styles: ImageLike | Sequence[ImageLike] | None = None,
     *,
     preset: str | StylePreset = "starry_night",
     blend: Sequence[float] | None = None,
-    content_layer: Layer | None = None,
-    style_layers: Sequence[Layer] | None = None,
-    content_weight: float | None = None,
-    style_weights: Sequence[float] | None = None,
-    tv_weight: float | None = None,
-    image_size: int | None = None,
-    style_size: int | None = None,
+    settings: StyleSettings | None = None,
     init: Literal["content", "noise"] | torch.Tensor = "content",
     optimizer: Literal["adam", "lbfgs"] = "adam",
-    steps: int = 200,
-    lr: float | None = None,
     decay_lr_at: int | None = None,
     decayed_lr: float = 0.1,
     normalize: Normalization = True,
-    seed: int = 0,
+    schedule: Schedule | None = None,
     snapshot_every: int = 0,
-    callback: Callable[[int, np.ndarray], None] | None = None,
-    progress: bool = True,
     verbose: bool = True,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    **options: Any,
 ) -> StyleResult:
     r"""Gatys et al. (2016) neural style transfer: optimise an image's pixels for content + style + smoothness.
 
@@ -652,32 +664,34 @@ def style_transfer(
     with :math:`F^c` the features at the content layer, :math:`G^\ell` Gram matrices
     (:func:`gram_matrix`, divided by C·H·W) and :math:`A^\ell` the style targets — blended over
     several style images with ``blend`` (:func:`style_targets`). The model runs only up to the
-    deepest layer used (:func:`extract_features`) and the targets are computed once.
+    deepest layer used (:func:`layer_features`) and the targets are computed once.
 
     Every setting not given comes from ``preset`` (:data:`PRESETS`: CS231n's three weight sets,
     mapped onto ``km``'s layers by :func:`preset_layers`). The per-layer loss table printed at the
     start (``verbose``) shows why the style weights span 1 to 300000.
 
     Args:
-        km: the model (SqueezeNet in CS231n, VGG16/19 in the paper; ShapesNet offline — weaker styles).
+        model: a :class:`KitModel` (SqueezeNet in CS231n, VGG16/19 in the paper; ShapesNet offline —
+            weaker styles) or a plain ``nn.Module`` (then pass ``content_layer`` and ``style_layers``).
         content: the content photo (anything :func:`load_image` reads).
         styles: one style image or several (default: the preset's painting if downloaded, else
-            its shipped stand-in texture).
+            its shipped stand-in texture, with a warning).
         preset: a name from :data:`PRESETS` or a :class:`StylePreset`.
         blend: weights of the style images (normalised to sum 1; ``(1, 0)`` = the first alone).
-        content_layer, style_layers: layer names or ``features`` indices.
-        content_weight, style_weights, tv_weight: :math:`w_c`, :math:`w_\ell`, :math:`w_{tv}`.
-        image_size: shorter side of the content image (and of the result).
-        style_size: shorter side the style images are resized to — the *scale* of the style:
-            a larger style image has larger brush strokes in pixels, and so does the result.
+        settings: :class:`StyleSettings` overriding the preset; its fields may also be given as
+            keywords: ``content_layer``, ``style_layers``, ``content_weight``, ``style_weights``,
+            ``tv_weight``, ``image_size``, ``style_size``.
         init: start from the content image, from uniform noise, or from a given tensor.
         optimizer: ``"adam"`` (CS231n: lr 3.0, then ``decayed_lr`` 0.1 from ``decay_lr_at``, 180 of
             200 by default) or ``"lbfgs"`` (Gatys et al.).
-        steps, lr: iterations, learning rate (default 3.0 for Adam, 1.0 for L-BFGS).
         normalize: Gram normalisation (:func:`gram_matrix`).
-        seed: of the noise start.
-        snapshot_every, callback: keep (and pass to ``callback(step, picture)``) intermediate images.
-        progress, verbose: progress bar; print the loss table before and after.
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule`; its fields may also be given as
+            keywords: ``steps`` (200), ``lr`` (default 3.0 for Adam, 1.0 for L-BFGS), ``seed`` (of
+            the noise start), ``callback`` (``callback(step, image) -> stop?`` every
+            ``callback_every`` steps; ``True`` stops early), ``progress``.
+        snapshot_every: keep the picture every this many steps in ``result.snapshots`` (0: none).
+        verbose: print the loss table before and after.
+        mean, std: the input normalisation (default: the KitModel's, else ImageNet's).
 
     Returns:
         A :class:`StyleResult`; the model is left exactly as it was.
@@ -686,47 +700,40 @@ def style_transfer(
         >>> out = style_transfer(km, "chelsea", ["gravel", "brick"], blend=[0.7, 0.3], preset="scream")
         >>> show_images([out.picture])
     """
+    km = as_kit_model(model, mean, std)
+    setting_kw, schedule_kw = split_options(options, StyleSettings, Schedule)
+    given = (settings or StyleSettings()).updated(**setting_kw)
+    schedule = (schedule or Schedule(steps=200)).updated(**schedule_kw)
     p = _preset(preset)
     net = km.model
-    default_content, default_styles = preset_layers(km, p)
-    c_layer = _layer_name(net, default_content if content_layer is None else content_layer)
-    s_layers = [_layer_name(net, layer) for layer in (default_styles if style_layers is None else style_layers)]
-    s_weights = list(p.style_weights if style_weights is None else style_weights)
+    if (given.content_layer is None or given.style_layers is None) and not km.spec.layers:
+        raise ValueError(f"{km.name} is a plain nn.Module: pass content_layer= and style_layers= (layer names)")
+    default_content, default_styles = preset_layers(km, p) if km.spec.layers else ("", [])
+    c_layer = _layer_name(net, default_content if given.content_layer is None else given.content_layer)
+    s_layers = [_layer_name(net, layer) for layer in (default_styles if given.style_layers is None else given.style_layers)]
+    s_weights = list(p.style_weights if given.style_weights is None else given.style_weights)
     if len(s_weights) != len(s_layers):
         raise ValueError(f"{len(s_layers)} style layers need {len(s_layers)} style weights, got {len(s_weights)}")
     if styles is None:
         path = asset_path(p.painting)
         styles = path if path is not None else p.stand_in
         if path is None:
-            print(
+            warnings.warn(
                 f"{p.painting} is not downloaded (python -m cnnviz_helpers.training.download): "
-                f"using the shipped {p.stand_in!r} as style"
+                f"using the shipped {p.stand_in!r} as style",
+                stacklevel=2,
             )
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
-    c_weight = p.content_weight if content_weight is None else content_weight
-    t_weight = p.tv_weight if tv_weight is None else tv_weight
-    content_img = _load_sized(km, content, image_size or p.image_size)
-    style_imgs = [_load_sized(km, s, style_size or p.style_size) for s in style_list]
+    c_weight = p.content_weight if given.content_weight is None else given.content_weight
+    t_weight = p.tv_weight if given.tv_weight is None else given.tv_weight
+    content_img = _load_sized(km, content, given.image_size or p.image_size)
+    style_imgs = [_load_sized(km, s, given.style_size or p.style_size) for s in style_list]
     targets = style_targets(km, style_imgs, s_layers, blend=blend, normalize=normalize)
-    content_target = extract_features(km, content_img, [c_layer], detach=True)[0]
+    content_target = layer_features(km, content_img, [c_layer], detach=True)[0]
     objective = _style_objective(km, s_layers, targets, s_weights, normalize, t_weight, (c_layer, content_target, c_weight))
     term_weights = {"content": c_weight} | {f"style {n}": float(w) for n, w in zip(s_layers, s_weights)} | {"tv": t_weight}
-    x0 = _init_image(km, init, content_img, seed)
-    return _optimize(
-        km,
-        x0,
-        objective,
-        term_weights,
-        optimizer,
-        steps,
-        lr,
-        decay_lr_at,
-        decayed_lr,
-        snapshot_every,
-        callback,
-        progress,
-        verbose,
-    )
+    x0 = _init_image(km, init, content_img, schedule.seed)
+    return _optimize(km, x0, objective, term_weights, optimizer, schedule, decay_lr_at, decayed_lr, snapshot_every, verbose)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,5 +742,6 @@ def style_transfer(
 
 
 __getattr__ = moved_names(
-    __name__, {"style_transfer_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now
+    __name__,
+    {"style_transfer_widget": "cnnviz_helpers.ui.sections", "extract_features": "cnnviz_helpers.style:layer_features"},
+)  # the section widget lives in the UI package now; extract_features was renamed layer_features

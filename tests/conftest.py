@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -12,6 +13,8 @@ from torch import nn
 
 os.environ.setdefault("CNNVIZ_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Hermetic: never read the user's data cache (a downloaded Imagenette would change what the tests see).
+os.environ["CNNVIZ_DATA"] = tempfile.mkdtemp(prefix="cnnviz-test-data-")
 
 from cnnviz_helpers import KitModel, load_model, model_state  # noqa: E402
 

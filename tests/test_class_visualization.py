@@ -10,6 +10,7 @@ from cnnviz_helpers.class_visualization import class_visualization, unit_visuali
 from cnnviz_helpers.images import gaussian_blur
 from cnnviz_helpers.layers import capture
 from cnnviz_helpers.ui.sections import class_visualization_widget, unit_visualization_widget
+from cnnviz_helpers.ui.widgets import find_controls, find_images
 
 
 def _logits(km: KitModel, img: torch.Tensor) -> torch.Tensor:
@@ -63,7 +64,11 @@ def test_class_visualization_raises_the_score_until_the_network_sees_the_class(s
     images: list[torch.Tensor] = []
     with unchanged(shapes_model.model):
         img = class_visualization(
-            shapes_model, "stripes", steps=40, progress=False, callback=lambda s, x, v: (values.append(v), images.append(x))
+            shapes_model,
+            "stripes",
+            steps=40,
+            progress=False,
+            callback=lambda s, x: (values.append(float(_logits(shapes_model, x)[target])), images.append(x)) and None,
         )
     assert len(values) == 4 and images[-1].shape == (1, 3, 64, 64)
     assert values[-1] > values[0] + 5  # the objective rises over the run
@@ -112,7 +117,12 @@ def test_fft_parameterization_raises_the_score(shapes_model: KitModel) -> None:
     target = shapes_model.class_index("checkerboard")
     values: list[float] = []
     img = class_visualization(
-        shapes_model, target, parameterization="fft", steps=30, progress=False, callback=lambda s, x, v: values.append(v)
+        shapes_model,
+        target,
+        parameterization="fft",
+        steps=30,
+        progress=False,
+        callback=lambda s, x: values.append(float(_logits(shapes_model, x)[target])),
     )
     assert values[-1] > values[0] + 5
     assert _logits(shapes_model, img).argmax() == target
@@ -137,7 +147,13 @@ def test_unit_visualization_raises_the_unit(shapes_model: KitModel, unchanged, l
     values: list[float] = []
     with unchanged(shapes_model.model):
         img = unit_visualization(
-            shapes_model, layer, channel, neuron=neuron, steps=20, progress=False, callback=lambda s, x, v: values.append(v)
+            shapes_model,
+            layer,
+            channel,
+            neuron=neuron,
+            steps=20,
+            progress=False,
+            callback=lambda s, x: values.append(_unit_value(shapes_model, x, layer, channel, neuron == "center")),
         )  # type: ignore[arg-type]
     center = neuron == "center"
     assert _unit_value(shapes_model, img, layer, channel, center) > _unit_value(shapes_model, start, layer, channel, center) + 0.5
@@ -163,9 +179,11 @@ def test_unit_visualization_stops_at_the_layer_and_cleans_up_on_errors(shapes_mo
 def test_widgets_run_and_show_intermediate_images(shapes_model: KitModel) -> None:
     for make in (class_visualization_widget, unit_visualization_widget):
         panel = make(shapes_model)
-        controls = {getattr(c, "description", ""): c for c in panel.children}
+        controls = find_controls(panel)
         controls["steps"].value = 2
-        image = panel.children[-2]
-        assert image.value == b""
+        (image,) = find_images(panel)
+        placeholder = bytes(image.value)
+        assert placeholder.startswith(b"\x89PNG")  # a neutral placeholder, never a broken-image icon
         controls["Run"].click()
-        assert bytes(image.value).startswith(b"\x89PNG")
+        panel.wait()
+        assert bytes(image.value) != placeholder and panel.status.value.startswith("top predictions"), panel.status.value

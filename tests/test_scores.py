@@ -10,7 +10,8 @@ from torch import nn
 
 from cnnviz_helpers import Hooks
 from cnnviz_helpers.core.targets import class_targets
-from cnnviz_helpers.scores import _HEADS, target_rows, target_scores
+from cnnviz_helpers.engines.score_shortcut import _HEADS, target_rows
+from cnnviz_helpers.scores import target_scores
 
 
 def score_and_grad(model: nn.Module, x: torch.Tensor, target) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,8 +13,8 @@ from cnnviz_helpers.regularizers import tv_loss
 from cnnviz_helpers.style import (
     PRESETS,
     content_loss,
-    extract_features,
     gram_matrix,
+    layer_features,
     preset_layers,
     style_images,
     style_loss,
@@ -87,7 +87,7 @@ def test_tv_loss_equals_hand_computation():
 # ----------------------------------------------------------------------------------- features
 
 
-def test_extract_features_matches_running_the_layers_and_stops_early(squeezenet_random, unchanged):
+def test_layer_features_matches_running_the_layers_and_stops_early(squeezenet_random, unchanged):
     model = squeezenet_random
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -99,19 +99,19 @@ def test_extract_features_matches_running_the_layers_and_stops_early(squeezenet_
     with unchanged(model):
         handle = get_layer(model, "features.12").register_forward_hook(lambda *a: deeper_calls.append(1))
         try:
-            feats = extract_features(model, x, [7, "features.3", 1])  # ints index model.features (CS231n)
+            feats = layer_features(model, x, [7, "features.3", 1])  # ints index model.features (CS231n)
         finally:
             handle.remove()
     for f, i in zip(feats, (7, 3, 1)):
         torch.testing.assert_close(f, expected[i])
     assert deeper_calls == [], "layers after the deepest requested one were computed"
     with pytest.raises(KeyError, match="features.1"):
-        extract_features(model, x, ["features.1x"])
+        layer_features(model, x, ["features.1x"])
 
 
-def test_extract_features_keeps_the_graph_to_the_input(shapes_model):
+def test_layer_features_keeps_the_graph_to_the_input(shapes_model):
     x = torch.randn(1, 3, 32, 32, requires_grad=True)
-    (f,) = extract_features(shapes_model, x, ["features.6"])
+    (f,) = layer_features(shapes_model, x, ["features.6"])
     f.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
 
@@ -195,11 +195,12 @@ def test_snapshots_and_callback(shapes_model):
         style_size=32,
         steps=5,
         snapshot_every=2,
-        callback=lambda t, p: seen.append((t, p.shape)),
+        callback_every=2,
+        callback=lambda t, img: seen.append((t, tuple(img.shape))),
         progress=False,
         verbose=False,
     )
-    assert seen == [(0, (32, 48, 3)), (2, (32, 48, 3)), (4, (32, 48, 3))]
+    assert seen == [(2, (1, 3, 32, 48)), (4, (1, 3, 32, 48)), (5, (1, 3, 32, 48))]  # steps done, normalised image
     assert [t for t, _ in out.snapshots] == [0, 2, 4]
     assert 0 <= out.snapshots[-1][1].min() and out.snapshots[-1][1].max() <= 1
 
@@ -266,24 +267,25 @@ def test_style_images_are_loadable():
 
 def test_widget_runs_a_blended_transfer_and_shows_it(shapes_model, unchanged):
     from cnnviz_helpers.ui.sections import style_transfer_widget
+    from cnnviz_helpers.ui.widgets import find_controls, find_images
 
     with unchanged(shapes_model.model):
         panel = style_transfer_widget(shapes_model, steps=2, image_size=32)
-        controls = {getattr(c, "description", ""): c for c in panel.children}
+        controls = find_controls(panel)
         controls["style B"].value = "brick"
         controls["style size"].value = 32
-        preview = next(c for c in panel.children if type(c).__name__ == "Image")
-        assert not preview.value
+        (preview,) = find_images(panel)
+        before = bytes(preview.value)
         controls["Transfer style"].click()
-    assert bytes(preview.value).startswith(b"\x89PNG")
+        panel.wait()
+    assert bytes(preview.value) != before and "⚠" not in panel.status.value, panel.status.value
 
 
 def test_downloaded_paintings_become_styles(tmp_path, monkeypatch, capsys):
-    import cnnviz_helpers.datasets.assets as assets
     import cnnviz_helpers.training.download as dl
     from cnnviz_helpers.images import sample_path
 
-    monkeypatch.setattr(assets, "DOWNLOADS_DIR", tmp_path)
+    monkeypatch.setenv("CNNVIZ_DATA", str(tmp_path))
     assert "starry_night" not in style_images()
     assert {"starry_night.jpg", "the_scream.jpg", "composition_vii.jpg"} <= {a.name for a in dl.ASSETS}
     src = sample_path("gravel").as_uri()  # a local file stands in for Wikimedia
@@ -292,3 +294,15 @@ def test_downloaded_paintings_become_styles(tmp_path, monkeypatch, capsys):
     assert style_images()["starry_night"] == path
     with pytest.raises(OSError, match="checksum mismatch"):
         dl.fetch_asset(dl.Asset("the_scream.jpg", src, "0" * 64, "test"))
+
+
+def test_a_download_that_is_not_an_image_is_rejected_and_deleted(tmp_path, monkeypatch):
+    import cnnviz_helpers.training.download as dl
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tmp_path / "cache"))
+    page = tmp_path / "error.html"
+    page.write_text("<html>429 Too Many Requests</html>")  # what a rate-limited server sends instead of a painting
+    with pytest.raises(OSError, match="not an image"):
+        dl.fetch_asset(dl.Asset("the_scream.jpg", page.as_uri(), None, "test"))
+    assert not any((tmp_path / "cache").rglob("*the_scream*"))  # neither the file nor its .part is left
+    assert "the_scream" not in style_images()

@@ -11,8 +11,11 @@
 
 Empty cells are dropped.
 
-The build also normalises the sources: outputs and execution counts are cleared and nbgrader cell
-metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them).
+The build also normalises the sources: outputs and execution counts are cleared, nbgrader cell
+metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them),
+and slide metadata for RISE / jupyterlab_rise is stamped from the headings (:func:`slide_type`), so
+every notebook presents as slides without hand edits. ``explorer.ipynb`` (the live app) is built like
+the lecture notebooks.
 
     python tools/build_notebooks.py          # write notebooks/ (and normalise solutions/)
     python tools/build_notebooks.py --check  # exit 1 if anything is out of date (used by the tests)
@@ -33,6 +36,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
+#: Where a notebook opened outside a checkout (Colab, a hub without the kit) installs the kit from: any
+#: `pip install` argument (a git URL, a wheel URL). Change it for your copy of the kit, then `make notebooks`.
+KIT_SOURCE = "cnnviz @ git+https://github.com/cnnviz/cnnviz.git"
+_INSTALL_MARK = "# Install the course kit"
+INSTALL_CELL = f"""{_INSTALL_MARK} where it is missing (Colab, a fresh Jupyter); does nothing where it is installed (`make lab`).
+import importlib.util, subprocess, sys
+
+if importlib.util.find_spec("cnnviz_helpers") is None:
+    print("installing the cnnviz course kit (about a minute) …")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", {KIT_SOURCE!r}], check=True)
+    importlib.invalidate_caches()"""
+
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S)
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
@@ -48,8 +63,20 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
     return base | {"solution": False, "grade": False, "locked": False}
 
 
+def slide_type(cell: nbformat.NotebookNode) -> str | None:
+    """RISE / jupyterlab_rise slide type from a simple rule: a markdown cell opening with a ``#`` or ``##``
+    heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata)."""
+    if cell.cell_type != "markdown":
+        return None
+    first = cell.source.lstrip().split("\n", 1)[0]
+    if first.startswith(("# ", "## ")):
+        return "slide"
+    return "subslide" if first.startswith("### ") else None
+
+
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
-    """Clear outputs, set the kernel and nbgrader metadata on marked cells (in place; returns ``nb``)."""
+    """Clear outputs, set the kernel, slide metadata (:func:`slide_type`) and nbgrader metadata on marked
+    cells (in place; returns ``nb``)."""
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     counts = {"solution": 0, "test": 0, "answer": 0}
     nb.cells = [cell for cell in nb.cells if cell.source.strip()]
@@ -57,6 +84,11 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
+        slide = slide_type(cell)
+        if slide:
+            cell.metadata["slideshow"] = {"slide_type": slide}
+        else:
+            cell.metadata.pop("slideshow", None)
         src = cell.source
         if "### BEGIN SOLUTION" in src:
             kind = "answer" if cell.cell_type == "markdown" else "solution"
@@ -71,6 +103,16 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         cell.metadata["nbgrader"] = _nbgrader_meta(kind, grade_id) | (
             {"points": old["points"]} if kind in ("test", "answer") and "points" in old else {}
         )
+    return nb
+
+
+def stamp_install_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Make the first code cell :data:`INSTALL_CELL` (updated in place when present, else inserted); returns ``nb``."""
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    if first < len(nb.cells) and nb.cells[first].source.startswith(_INSTALL_MARK):
+        nb.cells[first].source = INSTALL_CELL
+    else:
+        nb.cells.insert(first, nbformat.v4.new_code_cell(INSTALL_CELL, id="install-kit"))
     return nb
 
 
@@ -100,7 +142,7 @@ def build(check: bool = False, only: list[str] | None = None) -> list[Path]:
     NOTEBOOKS.mkdir(exist_ok=True)
     sources = sorted(p for p in SOLUTIONS.glob("*.ipynb") if not only or p.stem in only)
     for src in sources:
-        nb = normalise(nbformat.read(src, as_version=4), src.stem)
+        nb = stamp_install_cell(normalise(nbformat.read(src, as_version=4), src.stem))
         for path, text in ((src, _text(nb)), (NOTEBOOKS / src.name, _text(student_version(nb)))):
             if not path.exists() or path.read_text() != text:
                 changed.append(path)

@@ -6,6 +6,8 @@ Two mechanisms, both listed here in one place:
   finder on ``sys.meta_path`` answers the old name with the new module object itself (so
   ``import cnnviz_helpers.models`` and ``mock.patch("cnnviz_helpers.models.x")`` reach the real
   module), imported only when somebody asks for it.
+- :func:`renamed_arguments`: keyword arguments that were renamed (``max_steps`` → ``steps``) keep
+  working for one release, with a :class:`DeprecationWarning` naming the new keyword.
 - :func:`moved_names`: a module ``__getattr__`` for names that moved elsewhere (the section widgets
   went to :mod:`cnnviz_helpers.ui.sections`); it warns with a :class:`DeprecationWarning` naming the
   new place, and the old path goes away in the next release.
@@ -13,6 +15,7 @@ Two mechanisms, both listed here in one place:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -20,7 +23,9 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 PACKAGE = "cnnviz_helpers"
 MOVED_MODULES = {
@@ -69,16 +74,49 @@ def install_module_aliases() -> None:
 
 
 def moved_names(module: str, names: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that forwards ``names`` (name → new module) with a deprecation warning."""
+    """A module ``__getattr__`` that forwards ``names`` with a deprecation warning.
+
+    Each value is the new module (same name there) or ``"module:new_name"`` for a renamed function.
+    """
 
     def __getattr__(name: str) -> Any:
         if name in names:
+            target, _, new_name = names[name].partition(":")
+            new_name = new_name or name
             warnings.warn(
-                f"{module}.{name} moved to {names[name]}.{name}: import it from there (the old path goes away in the next release)",
+                f"{module}.{name} is now {target}.{new_name}: use that (the old name goes away in the next release)",
                 DeprecationWarning,
                 stacklevel=2,
             )
-            return getattr(importlib.import_module(names[name]), name)
+            return getattr(importlib.import_module(target), new_name)
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def renamed_arguments(**renames: str) -> Callable[[F], F]:
+    """Decorator: old keyword names (``old="new"``) keep working for one release, with a DeprecationWarning.
+
+    Example:
+        >>> @renamed_arguments(max_steps="steps")
+        ... def fooling_image(model, x, target, *, steps=100): ...
+    """
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both {old}= and {new}=; {old} is the old name of {new}")
+                    warnings.warn(
+                        f"{fn.__name__}({old}=...) is now {fn.__name__}({new}=...); the old name goes away in the next release",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -3,12 +3,14 @@
 ``CNNVIZ_DEVICE``  force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
 ``CNNVIZ_FAST=1``  shrink iterations and image sizes (set by ``make test`` for nbval).
 ``CNNVIZ_OFFLINE=1`` never try to download ImageNet weights (see :func:`cnnviz_helpers.load_model`).
+``CNNVIZ_DATA``    the kit's data cache: what it downloads (Imagenette, paintings); see :func:`data_cache_dir`.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -31,6 +33,20 @@ def fast_mode() -> bool:
 def offline_mode() -> bool:
     """True when ``CNNVIZ_OFFLINE`` is set: never try to download weights."""
     return _env_flag("CNNVIZ_OFFLINE")
+
+
+def data_cache_dir() -> Path:
+    """Folder for the data the kit downloads (Imagenette, public-domain paintings), apart from the data it ships.
+
+    ``$CNNVIZ_DATA`` if set, else ``$XDG_CACHE_HOME/cnnviz``, else ``~/.cache/cnnviz``. For a class, point
+    ``CNNVIZ_DATA`` at one shared folder filled once with ``make download``: the kit only reads it (it may be
+    read-only for the students). The folder is not created here; downloads create it.
+    """
+    forced = os.environ.get("CNNVIZ_DATA", "").strip()
+    if forced:
+        return Path(forced).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "cnnviz"
 
 
 def budget(full: T, fast: T) -> T:
@@ -60,3 +76,25 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A CPU random generator: seeded with ``seed`` (repeatable), or freshly seeded when ``None``.
+
+    The kit's methods draw their start images and jitter offsets from it on the CPU, so a seed
+    gives the same numbers on any device.
+    """
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def announce(message: str) -> None:
+    """The kit's one deliberate ``print``: a single visible line the user must see (which model is used).
+
+    Warnings would show as two lines with a file path in a notebook; this stays one line of output.
+    """
+    print(f"cnnviz: {message}")

@@ -11,25 +11,40 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+def _shipped_data_dir() -> Path:
+    """The data the kit ships (sample images, ShapesNet and fast-style weights, model cards), read-only.
+
+    In a wheel the build copies the repository's top-level ``data/`` into the package as
+    ``cnnviz_helpers/data`` (see ``setup.py``); in a checkout (editable install, ``PYTHONPATH``) it is
+    ``data/`` itself.
+    """
+    packaged = Path(str(resources.files("cnnviz_helpers"))) / "data"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "data"
+
+
+DATA_DIR = _shipped_data_dir()
 IMAGES_DIR = DATA_DIR / "images"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: File types the kit reads as images (what PIL opens, as the file pickers and folder loaders filter).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
 ImageLike = Union[str, Path, Image.Image, np.ndarray, torch.Tensor]
 
 
 def sample_names() -> list[str]:
     """Names of the photos and textures shipped in ``data/images`` (see ``data/CREDITS.md``)."""
-    return sorted(p.stem for p in IMAGES_DIR.glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    return sorted(p.stem for p in IMAGES_DIR.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def sample_path(name: str) -> Path:
@@ -99,9 +114,15 @@ def load_image(src: ImageLike, size: int | tuple[int, int] | None = None) -> Ima
                 path = sample_path(src)
             else:
                 raise FileNotFoundError(f"{src} does not exist")
-        with Image.open(path) as im:
-            im.load()
-            img = to_rgb(im)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                img = to_rgb(im)
+        except (UnidentifiedImageError, OSError) as err:  # not an image, or a truncated / damaged one
+            raise ValueError(
+                f"{path} is not an image the kit can read ({type(err).__name__}: {err}); "
+                f"images load from {', '.join(sorted(IMAGE_SUFFIXES))} files"
+            ) from err
     elif isinstance(src, Image.Image):
         img = to_rgb(src)
     elif isinstance(src, torch.Tensor):
@@ -127,6 +148,11 @@ def resize(img: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     img = img.resize((nw, nh), Image.BICUBIC)
     left, top = (nw - size) // 2, (nh - size) // 2
     return img.crop((left, top, left + size, top + size))
+
+
+def as_pair(v: int | Sequence[int]) -> tuple[int, int]:
+    """``(v, v)`` for one number, ``(v[0], v[1])`` for a pair: sizes, windows, strides, kernels."""
+    return (int(v), int(v)) if isinstance(v, (int, float)) else (int(v[0]), int(v[1]))
 
 
 def channel_view(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
@@ -230,6 +256,12 @@ def to_numpy_image(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def attribution_heatmap(maps: torch.Tensor) -> torch.Tensor:
+    """Attribution maps ``[N, 3, H, W]`` (or already ``[N, H, W]``) → ``[N, H, W]`` heatmaps: ``|map|``, max over colour channels."""
+    a = maps.detach().abs()
+    return a.amax(1) if a.ndim == 4 else a
+
+
 def normalize(a: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray:
     """Min–max stretch to [0, 1] (a constant array becomes zeros)."""
     a = to_numpy_image(a).astype(np.float64)
@@ -238,11 +270,16 @@ def normalize(a: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray:
 
 
 def image_grid(
-    images: np.ndarray | torch.Tensor, ncols: int | None = None, pad: int = 1, per_image_norm: bool = True
+    images: np.ndarray | torch.Tensor,
+    ncols: int | None = None,
+    pad: int = 1,
+    per_image_norm: bool = True,
+    fill: float = 1.0,
 ) -> np.ndarray:
     """Tile ``[N, H, W]`` or ``[N, H, W, C]`` (or ``[N, C, H, W]`` tensor) into one array, each tile min–max normalised.
 
-    Used for first-layer filters and activation maps.
+    Used for first-layer filters and activation maps. ``fill`` is the value of the borders and empty
+    slots: ``np.nan`` lets ``imshow`` show them as background instead of the colormap's maximum.
     """
     if isinstance(images, torch.Tensor):
         t = images.detach().float().cpu()
@@ -252,7 +289,7 @@ def image_grid(
     ncols = ncols or math.ceil(math.sqrt(n))
     nrows = math.ceil(n / ncols)
     h, w = a.shape[1:3]
-    grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + a.shape[3:])
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + a.shape[3:], fill)
     tiles = [normalize(t) for t in a] if per_image_norm else list(normalize(a))
     for i, tile in enumerate(tiles):
         r, c = divmod(i, ncols)

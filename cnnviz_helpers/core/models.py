@@ -16,9 +16,12 @@ Example:
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -26,13 +29,15 @@ import torchvision
 from PIL import Image
 from torch import nn
 
+from ..datasets.image_sets import load_imagenette
+from ..datasets.imagenette import ImagenetteUnavailable
 from ..datasets.shapes import CLASS_NAMES as SHAPE_CLASSES
 from ..datasets.shapes import make_shapes
 from ..datasets.shapesnet import MEAN as SHAPES_MEAN
 from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
-from .config import default_device, offline_mode
+from .config import announce, budget, default_device, offline_mode
 
 
 @dataclass(frozen=True)
@@ -164,8 +169,9 @@ class KitModel:
         spec: the layers the notebooks use (:class:`ModelSpec`).
         offline: True for the kit's ShapesNet (not an ImageNet model).
         description: one readable line about what this model is.
-        examples: a few images with their classes (photos for ImageNet models, generated shapes
-            with ground-truth masks for ShapesNet).
+        examples: a few images with their true classes: for ImageNet models one Imagenette photo per
+            class (when downloaded; correctly classified where one of the first few is) followed by the
+            kit's photos; for ShapesNet generated shapes with ground-truth masks.
     """
 
     model: nn.Module
@@ -189,8 +195,9 @@ class KitModel:
     def __repr__(self) -> str:
         return f"KitModel({self.description})"
 
-    def preprocess(self, img: im.ImageLike | Sequence[im.ImageLike], size: int | None = None) -> torch.Tensor:
-        """Image(s) → normalised ``[N, 3, S, S]`` tensor on the model's device (``S = input_size``)."""
+    def preprocess(self, img: im.ImageLike | Sequence[im.ImageLike], size: int | tuple[int, int] | None = None) -> torch.Tensor:
+        """Image(s) → normalised ``[N, 3, S, S]`` tensor on the model's device (``S = input_size``; a
+        ``(height, width)`` ``size`` resizes exactly, see :func:`~cnnviz_helpers.images.load_image`)."""
         return im.preprocess(img, self.mean, self.std, size or self.input_size, device=self.device)
 
     def deprocess(self, x: torch.Tensor, rescale: bool = False) -> np.ndarray:
@@ -240,6 +247,24 @@ def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:
     ]
 
 
+@torch.inference_mode()
+def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
+    """One Imagenette photo per class, in ImageNet order: the first of ``candidates`` the model classifies
+    correctly (else the first), so the methods start from correctly classified photos. Empty without Imagenette."""
+    try:
+        data = load_imagenette(km.class_names, n=candidates * 10, size=km.input_size)
+    except ImagenetteUnavailable:
+        return []
+    predicted = km.model(km.preprocess(data.images)).argmax(1).cpu().numpy()
+    examples = []
+    for label, cls in enumerate(data.class_indices or []):
+        rows = np.flatnonzero(data.labels == label)
+        right = [i for i in rows if predicted[i] == cls]
+        i = int(right[0] if right else rows[0])
+        examples.append(Example(f"{km.class_names[cls]} (Imagenette)", data.images[i], int(cls)))
+    return examples
+
+
 def _offline_model(device: torch.device) -> KitModel:
     return KitModel(
         model=_frozen(load_shapesnet(WEIGHTS_PATH, device)),
@@ -262,6 +287,62 @@ def _frozen(model: nn.Module) -> nn.Module:
     return model
 
 
+class WeightsFileError(RuntimeError):
+    """A weights file that exists but cannot be used (damaged, or repaired but not re-downloadable); the message says what to do."""
+
+
+def cached_weights_path(weights: torchvision.models.WeightsEnum) -> Path:
+    """Where torchvision keeps ``weights``: ``$TORCH_HOME/hub/checkpoints/<file name of its URL>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def damaged_download(path: Path) -> bool | None:
+    """Whether ``path`` fails the check torchvision makes on download: its SHA-256 must start with the hash
+    prefix in its name (``squeezenet1_1-b8a52dc0.pth``). ``None`` when the name carries no hash."""
+    match = torch.hub.HASH_REGEX.search(path.name)
+    if match is None:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return not digest.hexdigest().startswith(match.group(1))
+
+
+def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict[str, torch.Tensor]:
+    """``weights``' state dict from the torch cache (downloaded once with a hash check).
+
+    A cached file that does not load is checked against the hash prefix in its name: a damaged file
+    (an interrupted download or copy) is deleted and downloaded again; when that fails too, the
+    :class:`WeightsFileError` names the file and what to do.
+    """
+    path = cached_weights_path(weights)
+    try:
+        return weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
+    except Exception as err:
+        if not path.exists():
+            raise  # not cached, and the download failed
+        damaged = damaged_download(path)
+        if damaged is None:
+            raise WeightsFileError(f"{path} does not load ({_reason(err)}); delete it to download it again") from err
+        if not damaged:
+            raise WeightsFileError(f"{path} passes its checksum but does not load ({_reason(err)})") from err
+    path.unlink()
+    announce(f"{path} was damaged (an interrupted download or copy?): deleted it, downloading it again")
+    try:
+        return weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
+    except Exception as err:
+        raise WeightsFileError(
+            f"{path} was damaged (an interrupted download or copy?) and has been deleted; downloading it again "
+            f"failed ({_reason(err)}): run load_model again when online, or copy a good {path.name} there"
+        ) from err
+
+
+def _reason(err: BaseException) -> str:
+    """One short line about an exception."""
+    return f"{type(err).__name__}: {err}".splitlines()[0][:100]
+
+
 def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Module, torchvision.models.WeightsEnum]:
     """The torchvision model ``name`` and its default weights enum (weights loaded if ``pretrained``)."""
     weights = torchvision.models.get_model_weights(name).DEFAULT
@@ -270,8 +351,7 @@ def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Mod
         kwargs.update(transform_input=True, aux_logits=True, init_weights=False)
     model = torchvision.models.get_model(name, weights=None, **kwargs)
     if pretrained:
-        state = weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
-        model.load_state_dict(state)
+        model.load_state_dict(_state_dict(weights, progress))
     if name == "googlenet":
         model.aux_logits = False
         model.aux1 = model.aux2 = None  # type: ignore[assignment]
@@ -310,25 +390,24 @@ def load_model(
         raise ValueError(f"weights must be 'imagenet' or 'random', got {weights!r}")
     pretrained = weights == "imagenet"
     if pretrained and offline_mode():
-        print(
-            f"cnnviz: CNNVIZ_OFFLINE is set → using the kit's offline ShapesNet instead of ImageNet {name} (not an ImageNet model)."
-        )
+        announce(f"CNNVIZ_OFFLINE is set → using the kit's offline ShapesNet instead of ImageNet {name} (not an ImageNet model).")
         return _offline_model(dev)
     try:
         model, wenum = _build_imagenet(name, pretrained, progress)
-    except Exception as err:  # no network, no cache, proxy errors, truncated download …
-        reason = f"{type(err).__name__}: {err}".splitlines()[0][:100]
-        print(
-            f"cnnviz: ImageNet weights for {name} are not cached and could not be downloaded ({reason}) "
-            "→ using the kit's offline ShapesNet instead (synthetic shapes, not an ImageNet model)."
+    except Exception as err:  # no network, no cache, proxy errors, a damaged cache file …
+        why = (
+            str(err)
+            if isinstance(err, WeightsFileError)
+            else (f"ImageNet weights for {name} are not cached and could not be downloaded ({_reason(err)})")
         )
+        announce(f"{why} → using the kit's offline ShapesNet instead (synthetic shapes, not an ImageNet model).")
         return _offline_model(dev)
     tf = wenum.transforms()
     label = "ImageNet-pretrained" if pretrained else "RANDOM (untrained) weights"
     spec = SPECS[name]
     classes = list(wenum.meta["categories"])
-    examples = [Example(img, im.load_image(img), classes.index(cls)) for img, cls in spec.examples]
-    return KitModel(
+    photos = [Example(img, im.load_image(img), classes.index(cls)) for img, cls in spec.examples]
+    km = KitModel(
         model=_frozen(model.to(dev)),
         name=name,
         class_names=classes,
@@ -338,5 +417,6 @@ def load_model(
         spec=spec,
         offline=False,
         description=f"{name}, {label} (torchvision {wenum}), {len(classes)} classes, {tf.crop_size[0]}px input",
-        examples=examples,
     )
+    km.examples = _imagenette_examples(km, candidates=budget(4, 2)) + photos
+    return km

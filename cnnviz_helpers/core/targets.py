@@ -12,6 +12,7 @@ Resolved here once, so every method of the kit accepts the same things:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Union
 
@@ -20,7 +21,7 @@ from torch import nn
 
 from . import images as im
 from .images import conv_layout
-from .models import KitModel
+from .models import KitModel, ModelSpec
 
 #: A step callback ``callback(step, image) -> stop?``: ``step`` counts from 0, ``image`` is the current
 #: normalised ``[N, 3, H, W]`` tensor (do not modify it). Return ``True`` to stop early.
@@ -83,10 +84,7 @@ def class_targets(
         if not isinstance(logits, torch.Tensor):
             raise ValueError("target=None (the predicted class) needs the logits, not just their shape")
         return logits.detach().argmax(1)
-    if isinstance(target, str) or (isinstance(target, (list, tuple)) and any(isinstance(v, str) for v in target)):
-        if not isinstance(model, KitModel):
-            raise TypeError(f"class names need a KitModel (load_model(...)); with a plain nn.Module pass {what} as indices")
-        target = [model.class_index(v) for v in ([target] if isinstance(target, str) else target)]
+    target = resolve_target(model, target, what)
     device = logits.device if isinstance(logits, torch.Tensor) else None
     idx = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
     if idx.numel() == 1:
@@ -96,3 +94,63 @@ def class_targets(
     if idx.min() < 0 or idx.max() >= k:
         raise IndexError(f"the model has {k} classes: {what} must be in 0..{k - 1}, got {idx.tolist()}")
     return idx
+
+
+def resolve_target(model: ModelLike | None, target: Target, what: str = "target") -> Target:
+    """``target`` with every class name replaced by its index — the one place names are looked up.
+
+    Every method calls this with the model *as the user gave it*, before :func:`unwrap` (a plain
+    ``nn.Module`` has no class names). Indices, tensors and ``None`` pass through unchanged.
+
+    Raises:
+        TypeError: class names with a plain ``nn.Module`` (pass indices instead).
+        KeyError: an unknown class name (with close names).
+
+    Example:
+        >>> resolve_target(km, ["disk", 3])        # [index of "disk", 3]
+    """
+    names = [target] if isinstance(target, str) else target if isinstance(target, (list, tuple)) else ()
+    if not any(isinstance(v, str) for v in names):
+        return target
+    if not isinstance(model, KitModel):
+        raise TypeError(
+            f"class names need a KitModel (load_model(...)) that knows them; with a plain nn.Module pass {what} as indices"
+        )
+    indices = [model.class_index(v) for v in names]
+    return indices[0] if isinstance(target, str) else indices
+
+
+def single_class(model: ModelLike, target: Target, what: str = "target") -> int:
+    """One class index from an index, a name or a one-element list / tensor (for one-image methods)."""
+    idx = torch.as_tensor(resolve_target(model, target, what), dtype=torch.long).reshape(-1)
+    if idx.numel() != 1:
+        raise ValueError(f"{what} must be one class (an index or a name), got {idx.numel()} classes")
+    return int(idx[0])
+
+
+def stop_requested(callback: Callback | None, step: int, image: torch.Tensor) -> bool:
+    """Call ``callback(step, image)`` (if any); ``True`` when it asks the run to stop."""
+    return callback is not None and bool(callback(step, image))
+
+
+def as_kit_model(model: ModelLike, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> KitModel:
+    """``model`` as a :class:`KitModel`, for methods that need its preprocessing (style transfer).
+
+    A KitModel is returned as it is (with ``mean`` / ``std`` replaced when given); a plain
+    ``nn.Module`` gets the normalisation of :func:`unwrap` (ImageNet's unless given), a 224-px
+    input, no class names and no listed layers (pass layer names to the method).
+    """
+    net, m, s = unwrap(model, mean, std)
+    if isinstance(model, KitModel):
+        return model if (m, s) == (tuple(model.mean), tuple(model.std)) else dataclasses.replace(model, mean=m, std=s)
+    return KitModel(
+        model=net,
+        name=type(net).__name__,
+        class_names=[],
+        mean=m,
+        std=s,
+        input_size=224,
+        spec=ModelSpec(layers=(), last_conv="", penultimate=""),
+        offline=False,
+        description=f"a plain {type(net).__name__} (normalisation {m}, {s})",
+    )

@@ -1,24 +1,27 @@
 """Optional data assets the notebooks use when present (public-domain paintings, …), and where they live.
 
-Fetched by ``python -m cnnviz_helpers.training.download`` (``make download``); never required: each
-has an offline stand-in.
+Fetched by ``python -m cnnviz_helpers.training.download`` (``make download``) into the kit's data cache
+(:func:`~cnnviz_helpers.core.config.data_cache_dir`, ``$CNNVIZ_DATA``), apart from the read-only data the
+kit ships; never required: each has an offline stand-in.
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..core.images import DATA_DIR
+import torch
 
-DOWNLOADS_DIR = DATA_DIR / "downloads"
+from ..core.config import data_cache_dir
 
 
 @dataclass(frozen=True)
 class Asset:
     """A file the notebooks can use when it is present (never required: each has an offline stand-in)."""
 
-    name: str  # file name under data/downloads
+    name: str  # file name under downloads_dir()
     url: str
     sha256: str | None  # None: no checksum known yet — the file is used unverified (a note says so)
     credit: str
@@ -64,7 +67,28 @@ ASSETS += [
 ]
 
 
+def downloads_dir() -> Path:
+    """Where downloaded assets live: ``<data cache>/downloads`` (``$CNNVIZ_DATA``, default ``~/.cache/cnnviz``)."""
+    return data_cache_dir() / "downloads"
+
+
 def asset_path(name: str) -> Path | None:
     """Path of a downloaded asset, or ``None`` when it has not been fetched."""
-    p = DOWNLOADS_DIR / name
+    p = downloads_dir() / name
     return p if p.exists() else None
+
+
+def load_weights_file(path: str | Path, remedy: str) -> Any:
+    """``torch.load(path, weights_only=True)`` of a shipped or saved weights file, on the CPU.
+
+    A missing or damaged file (truncated copy, a Git LFS pointer instead of the file, a bad checkout)
+    raises an error that names the file and says what to do (``remedy``), not an unpickling error.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing. {remedy}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
+        reason = f"{type(err).__name__}: {err}".splitlines()[0][:100]
+        raise RuntimeError(f"{path} is damaged and cannot be loaded ({reason}). {remedy}") from err

@@ -16,9 +16,11 @@ import torch
 from torch import nn
 
 from ..core.images import DATA_DIR
+from .assets import load_weights_file
 from .shapes import CLASS_NAMES, make_shapes
 
 WEIGHTS_PATH = DATA_DIR / "shapesnet.pt"
+CARD_PATH = DATA_DIR / "shapesnet.md"  # the model card (written by the training script)
 # Normalisation used for training (per-channel statistics of the generated data, rounded).
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
@@ -93,11 +95,11 @@ def accuracy(model: nn.Module, n: int = 1000, seed: int = TEST_SEED, batch_size:
 
 def load_shapesnet(path: str | Path = WEIGHTS_PATH, device: torch.device | str = "cpu") -> ShapesNet:
     """The trained ShapesNet from ``path`` (``weights_only=True``), in eval mode."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing. Train the offline model with `python -m cnnviz_helpers.training.train_shapesnet` (or `make offline-model`)."
-        )
+    state = load_weights_file(
+        path,
+        "Restore it (`git checkout -- data/shapesnet.pt` in a clone, or reinstall the kit) or retrain it with "
+        "`python -m cnnviz_helpers.training.train_shapesnet` (`make offline-model`).",
+    )
     model = ShapesNet()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(state)
     return model.to(device).eval()

@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from ..core.images import as_pair
 from ..core.layers import Hooks, get_layer
+from ..core.targets import ModelLike, unwrap
 
 Pair = tuple[int, int]
 
@@ -54,25 +56,26 @@ class SpatialOp:
         return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))  # type: ignore[return-value]
 
 
-def _pair(v: Any) -> Pair:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
 def spatial_op(module: nn.Module) -> SpatialOp | None:
     """The window geometry of a ``Conv2d`` / ``MaxPool2d`` / ``AvgPool2d``, or ``None`` for any other module."""
     if isinstance(module, nn.Conv2d):
-        k, d = _pair(module.kernel_size), _pair(module.dilation)
+        k, d = as_pair(module.kernel_size), as_pair(module.dilation)
         if isinstance(module.padding, str):  # "valid" or "same" (stride 1): left pad = total // 2
             p = (0, 0) if module.padding == "valid" else tuple(di * (ki - 1) // 2 for ki, di in zip(k, d))
         else:
-            p = _pair(module.padding)
-        return SpatialOp(k, _pair(module.stride), p, d)  # type: ignore[arg-type]
+            p = as_pair(module.padding)
+        return SpatialOp(k, as_pair(module.stride), p, d)  # type: ignore[arg-type]
     if isinstance(module, nn.MaxPool2d):
         return SpatialOp(
-            _pair(module.kernel_size), _pair(module.stride or module.kernel_size), _pair(module.padding), _pair(module.dilation)
+            as_pair(module.kernel_size),
+            as_pair(module.stride or module.kernel_size),
+            as_pair(module.padding),
+            as_pair(module.dilation),
         )
     if isinstance(module, nn.AvgPool2d):
-        return SpatialOp(_pair(module.kernel_size), _pair(module.stride or module.kernel_size), _pair(module.padding), (1, 1))
+        return SpatialOp(
+            as_pair(module.kernel_size), as_pair(module.stride or module.kernel_size), as_pair(module.padding), (1, 1)
+        )
     return None
 
 
@@ -166,7 +169,7 @@ def _union(fields: list[ReceptiveField], where: str) -> ReceptiveField:
     return ReceptiveField(size=(end[0] - start[0], end[1] - start[1]), stride=fields[0].stride, start=start)  # type: ignore[arg-type]
 
 
-def receptive_field(model: nn.Module, layer: str) -> ReceptiveField:
+def receptive_field(model: ModelLike, layer: str) -> ReceptiveField:
     """The exact receptive field of the units of ``layer``, from the network's own layer parameters.
 
     The model is traced with ``torch.fx`` and the field is propagated from the input through
@@ -189,7 +192,7 @@ def receptive_field(model: nn.Module, layer: str) -> ReceptiveField:
     between its taps). The field does not depend on the input size.
 
     Args:
-        model: the network (not modified).
+        model: a :class:`~cnnviz_helpers.KitModel` or an ``nn.Module`` (not modified).
         layer: a layer name from :func:`cnnviz_helpers.layer_names` whose output is a feature map.
 
     Returns:
@@ -204,6 +207,7 @@ def receptive_field(model: nn.Module, layer: str) -> ReceptiveField:
         >>> rf = receptive_field(km.model, km.spec.last_conv)
         >>> rf.size                       # e.g. (40, 40) for ShapesNet's last conv block
     """
+    model = unwrap(model)[0]
     get_layer(model, layer)  # clear KeyError with suggestions
     with Hooks(model):  # trace in eval mode; modes restored afterwards
         graph, outputs, modules = trace_model(model)

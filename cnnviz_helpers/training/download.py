@@ -1,11 +1,14 @@
 """Pre-fetch everything the notebooks can download, e.g. before a class on a shared network.
 
-    python -m cnnviz_helpers.training.download                 # every model's ImageNet weights + data assets
-    python -m cnnviz_helpers.training.download squeezenet1_1   # just one model
+    python -m cnnviz_helpers.training.download                 # every model's weights, Imagenette, paintings
+    python -m cnnviz_helpers.training.download squeezenet1_1   # just one model (plus the data)
+    python -m cnnviz_helpers.training.download --imagenette    # just Imagenette
 
-Weights land in torchvision's cache (``$TORCH_HOME/hub/checkpoints``, default ``~/.cache/torch``);
-point ``TORCH_HOME`` at a shared folder to fetch once for a whole classroom. Data assets (listed in
-:data:`ASSETS`) land in ``data/downloads`` and are checked against their SHA-256.
+Weights land in torchvision's cache (``$TORCH_HOME/hub/checkpoints``, default ``~/.cache/torch``).
+Imagenette (≈ 94 MB, torchvision's MD5 check) and the data assets (listed in :data:`ASSETS`, checked
+against their SHA-256 when one is on record, and rejected unless they decode as images) land in the
+kit's data cache (``$CNNVIZ_DATA``, default ``~/.cache/cnnviz``). Point both variables at shared folders
+to fetch once for a whole classroom.
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from PIL import Image
 from tqdm.auto import tqdm
 
 from ..core.models import IMAGENET_MODELS, _build_imagenet
-from ..datasets import assets
-from ..datasets.assets import ASSETS, Asset
+from ..datasets.assets import ASSETS, Asset, downloads_dir
+from ..datasets.imagenette import download_imagenette
 
 
 def fetch_asset(asset: Asset) -> Path:
-    """Download ``asset`` (with a progress bar) unless already present; verify its checksum when it has one."""
-    dest = assets.DOWNLOADS_DIR / asset.name
+    """Download ``asset`` (with a progress bar) unless already present; verify its checksum when it has one.
+
+    Raises:
+        OSError: checksum mismatch, or the file does not decode as an image (an error page, a truncated
+            transfer); the download is deleted.
+    """
+    dest = downloads_dir() / asset.name
     if dest.exists() and asset.sha256 in (None, hashlib.sha256(dest.read_bytes()).hexdigest()):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +47,12 @@ def fetch_asset(asset: Asset) -> Path:
                 f.write(chunk)
                 bar.update(len(chunk))
     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    try:
+        with Image.open(tmp) as im:
+            im.load()
+    except Exception as err:  # PIL raises several types for non-images and truncated files
+        tmp.unlink()
+        raise OSError(f"{asset.name}: the download is not an image ({type(err).__name__}); deleted") from None
     if asset.sha256 is None:
         print(f"  {asset.name}: no checksum on record, not verified (sha256 {digest})")
     elif digest != asset.sha256:
@@ -50,17 +65,25 @@ def fetch_asset(asset: Asset) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnviz_helpers.training.download", description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="*", default=list(IMAGENET_MODELS), help=f"default: {' '.join(IMAGENET_MODELS)}")
-    parser.add_argument("--no-assets", action="store_true", help="only model weights")
+    parser.add_argument("--no-assets", action="store_true", help="only model weights (no Imagenette, no paintings)")
+    parser.add_argument("--imagenette", action="store_true", help="only Imagenette")
     args = parser.parse_args(argv)
     failed = []
-    for name in args.models:
+    for name in [] if args.imagenette else args.models:
         print(f"weights: {name}")
         try:
             _build_imagenet(name, pretrained=True, progress=True)
         except Exception as err:
             failed.append(name)
             print(f"  failed: {type(err).__name__}: {err}", file=sys.stderr)
-    for asset in [] if args.no_assets else ASSETS:
+    if not args.no_assets:
+        print("data: Imagenette (160 px, 10 ImageNet classes)")
+        try:
+            print(f"  in {download_imagenette()}")
+        except Exception as err:
+            failed.append("imagenette")
+            print(f"  failed: {type(err).__name__}: {err}", file=sys.stderr)
+    for asset in [] if args.no_assets or args.imagenette else ASSETS:
         print(f"asset: {asset.name}")
         try:
             fetch_asset(asset)
