@@ -325,7 +325,7 @@ def attribution_map(km: KitModel, x: torch.Tensor, method: str, target: int, lay
     """The map of one of :data:`METHODS` for ``x`` (the table behind :func:`attribution_widget`)."""
     table: dict[str, Callable[[], torch.Tensor]] = {
         "saliency": lambda: saliency_map(km.model, x, target),
-        "SmoothGrad": lambda: smoothgrad(km.model, x, target, n_samples=budget(25, 8), seed=0),
+        "SmoothGrad": lambda: smoothgrad(km.model, x, target, n_samples=budget(25, 8), seed=0, progress=False),
         "guided backprop": lambda: (
             guided_backprop(km.model, x, layer=layer, channel=unit, position="max")
             if unit >= 0
@@ -505,7 +505,7 @@ def occlusion_widget(km: KitModel, batch_size: int = 64) -> Any:
         step = min(stride.value, window.value)
         n = len(window_starts(size, window.value, step)) ** 2
         job.progress(0, n, "windows")
-        occ = occlusion_map(km.model, x, km.class_index(name), window.value, step, batch_size=batch_size)
+        occ = occlusion_map(km.model, x, km.class_index(name), window.value, step, batch_size=batch_size, progress=False)
         job.progress(n, n, "windows")
         img = km.deprocess(x[0])
         view.value = panels_png(
@@ -615,9 +615,8 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
             style_size=s_size.value,
             image_size=image_size,
             steps=n_steps.value,
-            snapshot_every=max(1, n_steps.value // 10),
-            callback=job.steps(n_steps.value, lambda x: update(km.deprocess(x[0]))),
             callback_every=max(1, n_steps.value // 10),
+            callback=job.steps(n_steps.value, lambda img: update(km.deprocess(img[0]))),
             progress=False,
         )
         update(out.picture)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -232,9 +233,12 @@ class RunPanel(w.VBox):
 
     def _work(self, job: Run) -> None:
         try:
-            with torch.inference_mode(False):
+            with torch.inference_mode(False), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 note = self.run_fn(job)
-            self.status.value = ("stopped: kept the image so far" if job.stopped else str(note or "done"))[:200]
+            note = "stopped: kept the image so far" if job.stopped else str(note or "done")
+            warned = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
+            self.status.value = (note + (f" — ⚠ {warned[0]}" if warned else ""))[:240]
         except RunStopped:
             self.status.value = "stopped: kept the image so far"
         except USER_ERRORS as err:
