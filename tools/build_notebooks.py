@@ -65,8 +65,9 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
 
 def slide_type(cell: nbformat.NotebookNode) -> str | None:
     """RISE / jupyterlab_rise slide type from a simple rule: a markdown cell opening with a ``#`` or ``##``
-    heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata)."""
-    if cell.cell_type != "markdown":
+    heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata).
+    A written answer (``### BEGIN SOLUTION``, not a heading) continues its question's slide."""
+    if cell.cell_type != "markdown" or cell.source.lstrip().startswith("### BEGIN SOLUTION"):
         return None
     first = cell.source.lstrip().split("\n", 1)[0]
     if first.startswith(("# ", "## ")):
