@@ -7,13 +7,14 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab present test unit nbval nbval-imagenet notebooks references bench offline-model robust-model fast-style-model \
-        download clean help instructor-lab course-init release collect autograde feedback export
+.PHONY: lab present test lint unit nbval nbval-imagenet notebooks references bench offline-model robust-model \
+        fast-style-model download clean help instructor-lab course-init release collect autograde feedback export
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
 	@echo "make present    serve the explorer app (notebooks/explorer.ipynb) with Voila (PORT=8866)"
 	@echo "make test       unit tests + every solution notebook in fast mode"
+	@echo "make lint       ruff check + ruff format --check + mypy on the package (CI runs it first)"
 	@echo "make notebooks  regenerate notebooks/ from solutions/"
 	@echo "make bench      speed ratios against reference implementations"
 	@echo "make download   pre-fetch ImageNet weights and optional assets"
@@ -53,6 +54,11 @@ present: $(VENV)/.presenting
 	$(VENV)/bin/voila --no-browser --Voila.ip=127.0.0.1 --port=$(if $(filter 8888,$(PORT)),8866,$(PORT)) notebooks/explorer.ipynb
 
 test: unit nbval nbval-imagenet
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 unit: $(VENV)/.instructor
 	CNNVIZ_FAST=1 $(PY) -m pytest tests

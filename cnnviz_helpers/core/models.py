@@ -39,6 +39,7 @@ from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
 from .config import announce, budget, default_device, offline_mode
+from .layers import module_device
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ class KitModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return module_device(self.model)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -287,6 +288,8 @@ def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
     predicted = km.model(km.preprocess(data.images)).argmax(1).cpu().numpy()
     examples = []
     for label, cls in enumerate(data.class_indices or []):
+        if cls is None:  # a label that is no class of the model
+            continue
         rows = np.flatnonzero(data.labels == label)
         right = [i for i in rows if predicted[i] == cls]
         i = int(right[0] if right else rows[0])
@@ -401,7 +404,7 @@ def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Mod
         model.load_state_dict(state)
     if name == "googlenet":
         model.aux_logits = False
-        model.aux1 = model.aux2 = None  # type: ignore[assignment]
+        model.aux1 = model.aux2 = None
     return model, weights
 
 
