@@ -78,8 +78,9 @@ def _randomize(module: nn.Module, seed: int) -> None:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         for m in module.modules():
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
+            reset = getattr(m, "reset_parameters", None)
+            if callable(reset):
+                reset()
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
 from .config import announce, budget, default_device, offline_mode
+from .layers import module_device
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,41 @@ SPECS: dict[str, ModelSpec] = {
         penultimate="avgpool",
         examples=_IMAGENET_EXAMPLES,
     ),
+    "alexnet": ModelSpec(
+        layers=("features.1", "features.4", "features.7", "features.9", "features.11", "classifier.2", "classifier.5"),
+        last_conv="features.11",
+        penultimate="classifier.5",
+        examples=_IMAGENET_EXAMPLES,
+    ),
+    "densenet121": ModelSpec(
+        layers=(
+            "features.relu0",
+            "features.denseblock1",
+            "features.transition1",
+            "features.denseblock2",
+            "features.transition2",
+            "features.denseblock3",
+            "features.transition3",
+            "features.denseblock4",
+            "features.norm5",
+        ),
+        last_conv="features.norm5",  # the forward applies a functional ReLU after it
+        penultimate="features.norm5",
+        examples=_IMAGENET_EXAMPLES,
+    ),
     "shapesnet": ModelSpec(
         layers=("features.2", "features.6", "features.10", "features.14"),
         last_conv="features.14",
         penultimate="classifier.3",
     ),
 }
-IMAGENET_MODELS = tuple(n for n in SPECS if n != "shapesnet")
+SPECS["shapesnet_robust"] = SPECS["shapesnet"]  # same architecture, adversarially trained weights
+#: the kit's own models (synthetic shapes), not ImageNet models
+OFFLINE_MODELS = ("shapesnet", "shapesnet_robust")
+IMAGENET_MODELS = tuple(n for n in SPECS if n not in OFFLINE_MODELS)
+ROBUST_WEIGHTS_PATH = WEIGHTS_PATH.with_name("shapesnet_robust.pt")
+# torchvision's DenseNet checkpoints use old key names ('norm.1'); its builder renames them the same way
+_DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
 
 
 @dataclass
@@ -187,7 +217,7 @@ class KitModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return module_device(self.model)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -258,6 +288,8 @@ def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
     predicted = km.model(km.preprocess(data.images)).argmax(1).cpu().numpy()
     examples = []
     for label, cls in enumerate(data.class_indices or []):
+        if cls is None:  # a label that is no class of the model
+            continue
         rows = np.flatnonzero(data.labels == label)
         right = [i for i in rows if predicted[i] == cls]
         i = int(right[0] if right else rows[0])
@@ -265,17 +297,23 @@ def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
     return examples
 
 
-def _offline_model(device: torch.device) -> KitModel:
+def _offline_model(device: torch.device, name: str = "shapesnet") -> KitModel:
+    robust = name == "shapesnet_robust"
+    what = (
+        "robust ShapesNet — the kit's offline CNN adversarially trained (PGD, card: data/shapesnet_robust.md)"
+        if robust
+        else "ShapesNet — the kit's offline CNN"
+    )
     return KitModel(
-        model=_frozen(load_shapesnet(WEIGHTS_PATH, device)),
-        name="shapesnet",
+        model=_frozen(load_shapesnet(ROBUST_WEIGHTS_PATH if robust else WEIGHTS_PATH, device)),
+        name=name,
         class_names=list(SHAPE_CLASSES),
         mean=SHAPES_MEAN,
         std=SHAPES_STD,
         input_size=64,
         spec=SPECS["shapesnet"],
         offline=True,
-        description="ShapesNet — the kit's offline CNN (10 synthetic shape/texture classes, 64×64 input; NOT an ImageNet model)",
+        description=f"{what} (10 synthetic shape/texture classes, 64×64 input; NOT an ImageNet model)",
         examples=_shapes_examples(),
     )
 
@@ -360,10 +398,13 @@ def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Mod
         kwargs.update(transform_input=True, aux_logits=True, init_weights=False)
     model = torchvision.models.get_model(name, weights=None, **kwargs)
     if pretrained:
-        model.load_state_dict(_state_dict(weights, progress))
+        state = _state_dict(weights, progress)
+        if name.startswith("densenet"):
+            state = {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
+        model.load_state_dict(state)
     if name == "googlenet":
         model.aux_logits = False
-        model.aux1 = model.aux2 = None  # type: ignore[assignment]
+        model.aux1 = model.aux2 = None
     return model, weights
 
 
@@ -377,7 +418,8 @@ def load_model(
 
     Args:
         name: one of ``squeezenet1_1`` (default), ``vgg16``, ``vgg19``, ``googlenet``, ``resnet18``,
-            or ``shapesnet`` (the kit's offline model).
+            ``alexnet``, ``densenet121``, or the kit's offline models ``shapesnet`` and
+            ``shapesnet_robust`` (adversarially trained, see ``data/shapesnet_robust.md``).
         weights: ``"imagenet"`` (downloads once, then reads the cache) or ``"random"`` (untrained;
             for sanity checks and tests — say so wherever you show results).
         device: default :func:`cnnviz_helpers.default_device` (CUDA, then MPS, then CPU).
@@ -388,8 +430,8 @@ def load_model(
         ``CNNVIZ_OFFLINE=1``, one line says so and the kit's ShapesNet is returned instead.
     """
     dev = torch.device(device) if device is not None else default_device()
-    if name == "shapesnet":
-        return _offline_model(dev)
+    if name in OFFLINE_MODELS:
+        return _offline_model(dev, name)
     if name not in SPECS:
         close = difflib.get_close_matches(name, list(SPECS), n=3)
         raise ValueError(

@@ -26,7 +26,7 @@ from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
 from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
-from ..fast_style import TransformerNet, stylize, train_fast_style
+from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
 from ..gradcam import grad_cam, guided_grad_cam
 from ..guided_backprop import guided_backprop
@@ -239,13 +239,19 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
 
     def run(job: Run) -> str:
         chosen = list(style_pick.value)
-        norm = "conditional" if len(chosen) > 1 else norm_pick.value
+        norm: NormKind = "conditional" if len(chosen) > 1 else norm_pick.value
         every = max(1, steps.value // 10)
         tick = job.steps(
             steps.value, lambda net: update(stylize(net, preview_img, style=0 if net.conditional else None, size=None))
         )
         net, history = train_fast_style(
-            km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=lambda t, net, _l: tick(t, net), every=every
+            km,
+            chosen,
+            norm=norm,
+            steps=steps.value,
+            crop=crop.value,
+            callback=lambda t, net, _l: tick(t, net),
+            callback_every=every,
         )
         result.update(net=net, history=history)
         k = max(1, len(history["total"]) // 10)

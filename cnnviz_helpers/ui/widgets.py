@@ -101,7 +101,7 @@ def to_png(img: np.ndarray | Image.Image, size: int | None = None) -> bytes:
         a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8) if a.dtype != np.uint8 else a
         img = Image.fromarray(a)
     if size:
-        img = img.resize((size, max(1, round(size * img.height / img.width))), Image.NEAREST)
+        img = img.resize((size, max(1, round(size * img.height / img.width))), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
