@@ -7,16 +7,18 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint unit nbval notebooks bench offline-model fast-style-model download clean help
+.PHONY: lab present test lint unit nbval notebooks bench offline-model robust-model fast-style-model download clean help
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
+	@echo "make present    serve the explorer app (notebooks/explorer.ipynb) with Voila (PORT=8866)"
 	@echo "make test       unit tests + every solution notebook in fast mode"
 	@echo "make lint       ruff check + ruff format --check + mypy on the package (CI runs it first)"
 	@echo "make notebooks  regenerate notebooks/ from solutions/"
 	@echo "make bench      speed ratios against reference implementations"
 	@echo "make download   pre-fetch ImageNet weights and optional assets"
 	@echo "make offline-model     retrain the offline ShapesNet (data/shapesnet.pt)"
+	@echo "make robust-model      adversarially fine-tune it (data/shapesnet_robust.pt, ~15 min on 2 cores)"
 	@echo "make fast-style-model  retrain the shipped fast style network (data/fast_style_cin.pt)"
 
 # One environment for everything: the kit plus its dev tools, torch pinned by constraints.txt.
@@ -28,6 +30,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
+
+# Presenting live: the explorer as an app (Voila, from the `presenting` extra), on this machine only.
+$(VENV)/.presenting: $(VENV)/.installed
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[presenting]'
+	touch $@
+
+present: $(VENV)/.presenting
+	$(VENV)/bin/voila --no-browser --Voila.ip=127.0.0.1 --port=$(if $(filter 8888,$(PORT)),8866,$(PORT)) notebooks/explorer.ipynb
 
 test: unit nbval
 
@@ -53,6 +63,10 @@ download: $(VENV)/.installed
 
 offline-model: $(VENV)/.installed
 	$(PY) -m cnnviz_helpers.training.train_shapesnet
+
+robust-model: $(VENV)/.installed
+	$(PY) -m cnnviz_helpers.training.train_shapesnet --adv-eps 0.031372549 --adv-steps 2 --n-train 5000 --epochs 3 \
+		--lr 0.001 --init data/shapesnet.pt --out data/shapesnet_robust.pt
 
 fast-style-model: $(VENV)/.installed
 	$(PY) -m cnnviz_helpers.training.train_fast_style

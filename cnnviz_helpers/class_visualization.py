@@ -13,6 +13,11 @@ each a switch here, and apply the same procedure to any unit of any layer
 ``parameterization="fft"`` optimizes a decorrelated-colour Fourier spectrum instead of pixels
 (Olah et al. 2017, Lucid), an "advanced" prior that needs no blur.
 
+One class can be recognised in several guises (a whole object, a close-up, a group …).
+:func:`multifaceted_visualization` (Nguyen, Yosinski & Clune 2016) clusters the images that score
+highest for the class by their penultimate-layer features (k-means) and starts one ascent from the
+mean image of each cluster (:func:`facet_starts`), so each run climbs towards a different facet.
+
 The CS231n hyper-parameters are for 224-px ImageNet models. For a model of another input size
 ``S`` (e.g. the offline 64-px ShapesNet) the size-dependent ones are scaled when left at ``None``:
 jitter ``16·S/224`` pixels and learning rate ``25·S/224`` — with a normalised gradient the step
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -133,7 +139,19 @@ def class_visualization(
             return logits.log_softmax(1)[:, index].sum()
         raise ValueError(f"objective must be 'score', 'probability' or 'log_probability', got {objective!r}")
 
-    return _gradient_ascent(Hooks(net), score, net, mean, std, size, priors, schedule, parameterization, init, f"class {index}")
+    return _gradient_ascent(
+        Hooks(net),
+        score,
+        net,
+        mean,
+        std,
+        size,
+        priors,
+        schedule,
+        parameterization,
+        init,
+        f"class {model.class_names[index]}" if isinstance(model, KitModel) else f"class {index}",
+    )
 
 
 def unit_visualization(
@@ -338,6 +356,139 @@ def _gradient_ascent(
 def _snapshot(param: _Pixels | _Fourier) -> torch.Tensor:
     """The current image, detached, in the ordinary memory layout."""
     return param.image().detach().clone(memory_format=torch.contiguous_format)
+
+
+@dataclass
+class FacetStarts:
+    """Result of :func:`facet_starts`.
+
+    Attributes:
+        starts: ``[k, 3, S, S]`` normalised mean image of each cluster (the ascent's start points).
+        top: ``[n_top]`` indices (into the given images) of the highest-scoring images, best first.
+        cluster: ``[n_top]`` cluster of each of them (0 … k-1).
+        features: ``[n_top, D]`` their features at the clustering layer.
+    """
+
+    starts: torch.Tensor
+    top: torch.Tensor
+    cluster: torch.Tensor
+    features: torch.Tensor
+
+
+@dataclass
+class Facets:
+    """Result of :func:`multifaceted_visualization`: ``images[k]`` was synthesized from ``starts.starts[k]``."""
+
+    images: torch.Tensor
+    starts: FacetStarts
+
+
+def kmeans(points: torch.Tensor, k: int, iterations: int = 50, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lloyd's k-means with k-means++ seeding: ``(labels [N], centroids [k, D])``.
+
+    Stops when no label changes. A cluster that loses all its points takes the point farthest from
+    its centroid, so exactly ``k`` non-empty clusters are returned.
+    """
+    if not 1 <= k <= len(points):
+        raise ValueError(f"k must be in 1..{len(points)} (the number of points), got {k}")
+    g = torch.Generator().manual_seed(seed)
+    centroids = points[torch.randint(len(points), (1,), generator=g)]
+    while len(centroids) < k:  # k-means++: far points are more likely to seed the next cluster
+        d2 = torch.cdist(points, centroids).amin(1) ** 2
+        centroids = torch.cat([centroids, points[torch.multinomial(d2 + 1e-12, 1, generator=g)]])
+    labels = torch.full((len(points),), -1)
+    for _ in range(iterations):
+        new = torch.cdist(points, centroids).argmin(1)
+        for c in range(k):
+            if not (new == c).any():
+                new[torch.cdist(points, centroids[new]).diagonal().argmax()] = c
+        if torch.equal(new, labels):
+            break
+        labels = new
+        centroids = torch.stack([points[labels == c].mean(0) for c in range(k)])
+    return labels, centroids
+
+
+def facet_starts(
+    model: ModelLike, images: torch.Tensor, target: Target, *, n_facets: int = 3, n_top: int = 30,
+    layer: str | None = None, seed: int = 0, batch_size: int = 64,
+) -> FacetStarts:  # fmt: skip
+    """The start images of multifaceted visualization (Nguyen, Yosinski & Clune 2016).
+
+    Scores every image for ``target``, keeps the ``n_top`` highest, clusters their features at
+    ``layer`` (spatially averaged when 4-D) into ``n_facets`` groups with :func:`kmeans`, and
+    returns each group's mean image. (The paper keeps the top 15 % of the class's training
+    images, embeds their fc7 features with t-SNE and uses k = 10.)
+
+    Args:
+        model: a :class:`~cnnviz_helpers.KitModel` or a classifier ``nn.Module`` (left as it was).
+        images: normalised candidate images ``[N, 3, S, S]`` (e.g. a labelled set's images).
+        target: class index, or name with a KitModel.
+        n_facets: number of clusters k.
+        n_top: how many of the highest-scoring images are clustered.
+        layer: the feature layer; default the KitModel's ``spec.penultimate`` (required otherwise).
+        seed: of the k-means seeding.
+        batch_size: images per forward pass.
+
+    Returns:
+        A :class:`FacetStarts`.
+    """
+    net = unwrap(model)[0]
+    index = single_class(model, target)
+    if layer is None:
+        if not isinstance(model, KitModel):
+            raise TypeError("give layer= (the feature layer to cluster) when the model is a plain nn.Module")
+        layer = model.spec.penultimate
+    if not n_facets <= n_top <= len(images):
+        raise ValueError(f"need n_facets ≤ n_top ≤ number of images, got {n_facets}, {n_top}, {len(images)}")
+    device = next(net.parameters()).device
+    with torch.no_grad(), Hooks(net):
+        scores = torch.cat([target_scores(net, b.to(device), index).float().cpu() for b in images.split(batch_size)])
+    top = scores.argsort(descending=True)[:n_top]
+    with capture(net, layer, detach=True) as acts:
+        feats = []
+        for b in images[top].split(batch_size):
+            acts.run(b.to(device))
+            out = acts[layer]
+            feats.append((out.mean((-2, -1)) if out.ndim == 4 else out.flatten(1)).float().cpu())
+    features = torch.cat(feats)
+    cluster, _ = kmeans(features, n_facets, seed=seed)
+    chosen = images[top].cpu()
+    starts = torch.stack([chosen[cluster == c].mean(0) for c in range(n_facets)]).to(images.device)
+    return FacetStarts(starts=starts, top=top, cluster=cluster, features=features)
+
+
+def multifaceted_visualization(
+    model: ModelLike, images: torch.Tensor, target: Target, *, n_facets: int = 3, n_top: int = 30,
+    layer: str | None = None, seed: int = 0, **kwargs: Any,
+) -> Facets:  # fmt: skip
+    """One class visualization per facet of the class (Nguyen, Yosinski & Clune 2016).
+
+    :func:`facet_starts` finds ``n_facets`` groups among the images the network scores highest for
+    ``target``; :func:`class_visualization` then starts from each group's mean image instead of
+    noise. The paper also biases the image towards its centre and uses many more steps.
+
+    Args:
+        model, images, target, n_facets, n_top, layer, seed: as in :func:`facet_starts`.
+        **kwargs: passed to :func:`class_visualization` (``steps``, ``l2_reg``, ``blur_every`` …;
+            not ``init``).
+
+    Returns:
+        :class:`Facets`: ``images[k]`` (``[k, 3, S, S]``, normalised) grown from ``starts.starts[k]``.
+
+    Example:
+        >>> data = image_set(km, n=200)
+        >>> facets = multifaceted_visualization(km, km.preprocess(data.images), "disk", steps=50)
+        >>> show_images([km.deprocess(f) for f in facets.images])
+    """
+    if "init" in kwargs:
+        raise TypeError("multifaceted_visualization starts from the cluster means; do not pass init")
+    starts = facet_starts(model, images, target, n_facets=n_facets, n_top=n_top, layer=layer, seed=seed)
+    size = images.shape[-1]
+    out = [
+        class_visualization(model, target, init=s[None], size=size, seed=seed + k, **kwargs) for k, s in enumerate(starts.starts)
+    ]
+    return Facets(images=torch.cat(out), starts=starts)
 
 
 __getattr__ = moved_names(

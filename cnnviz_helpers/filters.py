@@ -2,8 +2,10 @@
 
 The first convolution works on RGB pixels, so its weights *are* small RGB pictures (Krizhevsky et
 al. 2012; Zeiler & Fergus 2014): oriented edges, colour blobs, opponent colours. Deeper filters have
-hundreds of input channels and cannot be drawn that way — for them we look at what they *produce*,
-the activation (feature) maps of one image.
+dozens or hundreds of input channels and cannot be drawn as one colour picture: :func:`layer_kernels`
+draws each of their input channels as a small grey kernel (the lecture's layer-2/3 weights), which
+shows weights but not what they mean, since the inputs are themselves feature maps. So for deeper
+layers we mostly look at what the filters *produce*, the activation (feature) maps of one image.
 
 Example:
     >>> plt.imshow(first_layer_filters(km.model))                 # the conv1 filters as a grid
@@ -18,10 +20,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from .core.compat import moved_names
 from .core.images import image_grid
-from .core.layers import capture, check_channel, first_conv
+from .core.layers import capture, check_channel, first_conv, get_layer
 from .core.targets import ModelLike, model_device, unwrap
 
 
@@ -63,6 +66,53 @@ def first_layer_filters(model: ModelLike, ncols: int | None = None) -> np.ndarra
     """
     _, conv = first_conv(unwrap(model)[0])
     return image_grid(filter_images(conv.weight), ncols=ncols, per_image_norm=False)
+
+
+def layer_kernels(
+    model: ModelLike, layer: str, filters: Sequence[int] | None = None, in_channels: Sequence[int] | None = None
+) -> np.ndarray:
+    """The weights of any ``Conv2d`` as a grid of grey kernels: one row per filter, one column per input channel.
+
+    Each filter (row) is scaled on its own and symmetrically, ``0.5 + w / (2 max |w|)``: mid-grey is
+    a zero weight, white the filter's largest positive and black its largest negative one, so within a
+    row the input channels compare directly.
+
+    Args:
+        model: a :class:`~cnnviz_helpers.KitModel` or an ``nn.Module`` (not modified).
+        layer: name of a ``Conv2d`` (e.g. ``"features.4"`` of ShapesNet, ``"layer1.0.conv1"`` of ResNet).
+        filters: which output filters (rows), default the first 8.
+        in_channels: which input channels (columns), default the first 16.
+
+    Returns:
+        ``H x W`` array in [0, 1] with 1-pixel NaN borders between kernels (drawn blank by
+        ``plt.imshow(grid, cmap="gray", vmin=0, vmax=1)``).
+
+    Raises:
+        KeyError: unknown layer.  TypeError: not a ``Conv2d``.  IndexError: a filter or channel out of range.
+
+    Example:
+        >>> plt.imshow(layer_kernels(km.model, "features.4"), cmap="gray", vmin=0, vmax=1)
+    """
+    conv = get_layer(unwrap(model)[0], layer)
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"{layer} is a {type(conv).__name__}; pick a Conv2d (layer_names(model, nn.Conv2d) lists them)")
+    w = conv.weight.detach().float().cpu()
+    rows, cols = (
+        list(filters if filters is not None else range(min(8, w.shape[0]))),
+        list(in_channels if in_channels is not None else range(min(16, w.shape[1]))),
+    )
+    for what, idx, n in (("filter", rows, w.shape[0]), ("input channel", cols, w.shape[1])):
+        if bad := [i for i in idx if not 0 <= i < n]:
+            raise IndexError(f"{layer} has {n} {what}s: indices must be in 0..{n - 1}, got {bad}")
+    w = w[rows][:, cols]
+    scale = w.flatten(1).abs().amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    kernels = (0.5 + w / (2 * scale)).numpy()
+    kh, kw = kernels.shape[-2:]
+    grid = np.full((len(rows) * (kh + 1) + 1, len(cols) * (kw + 1) + 1), np.nan)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            grid[1 + i * (kh + 1) : (i + 1) * (kh + 1), 1 + j * (kw + 1) : (j + 1) * (kw + 1)] = kernels[i, j]
+    return grid
 
 
 @torch.inference_mode()

@@ -10,24 +10,33 @@ Speed: the occluded copies go through the network in batches under ``torch.infer
 occluder changes (and only the target class's output). The result equals the plain
 one-window-at-a-time computation (up to float rounding); this module is the readable reference.
 
+The lecture also occludes to see what drives *one intermediate unit*: with ``layer``/``channel``
+(and optionally ``position``) the watched score is that unit's activation instead of a class
+score — the network is then cut after ``layer`` (:func:`unit_model`, a ``torch.fx`` graph ending
+there), so nothing deeper is computed.
+
 Example:
     >>> x = km.preprocess(km.examples[0].image)
     >>> occ = occlusion_map(km.model, x, target=km.examples[0].label, window=16, stride=8)
+    >>> unit = occlusion_map(km, x, layer="features.6", channel=3, window=8, stride=4)
     >>> show_images([km.deprocess(x[0]), overlay(km.deprocess(x[0]), occ.heatmap)])
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import torch
+from torch import fx, nn
 from tqdm.auto import tqdm
 
 from .core.compat import moved_names
 from .core.images import as_pair
-from .core.layers import Hooks
+from .core.layers import Hooks, capture, check_channel, get_layer
 from .core.targets import ModelLike, Target, model_device, resolve_target, single_class, unwrap
 from .engines.occlusion_engine import Occluder
+from .engines.receptive_field import trace_model
 
 IntOrPair = int | tuple[int, int]
 
@@ -53,6 +62,44 @@ def window_starts(size: int, window: int, stride: int) -> list[int]:
     return [i * stride for i in range(-(-(size - window) // stride) + 1)]
 
 
+def unit_model(model: nn.Module, x: torch.Tensor, layer: str, channel: int, position: tuple[int, int] | None = None) -> nn.Module:
+    """``model`` cut after ``layer``, returning one unit's activation as a ``[N, 1]`` score.
+
+    The unit is channel ``channel`` of ``layer``'s output at ``position`` ``(row, col)``, or its
+    spatial mean when ``position`` is None (for a fully connected layer: unit ``channel``). The
+    result is a ``torch.fx.GraphModule`` sharing ``model``'s sub-modules (nothing is copied or
+    changed); ``x`` (one input) is only used to check ``channel`` and ``position``.
+
+    Raises:
+        KeyError: unknown ``layer`` (with close names). IndexError: ``channel`` or ``position``
+        outside the layer's output.
+    """
+    get_layer(model, layer)
+    with capture(model, layer) as acts:
+        acts.run(x)
+        out = acts[layer]
+    check_channel(out, channel, layer)
+    if position is not None:
+        if out.ndim != 4 or not all(0 <= p < n for p, n in zip(position, out.shape[2:])):
+            raise IndexError(f"position must be (row, col) inside {layer}'s {tuple(out.shape[2:])} map, got {position}")
+    graph, outputs, _ = trace_model(model)
+    cut, env = fx.Graph(), {}
+    for node in graph.nodes:
+        env[node] = cut.node_copy(node, env.__getitem__)
+        if node is outputs[layer]:
+            break
+    unit = cut.call_function(operator.getitem, (env[outputs[layer]], (slice(None), channel)))
+    if position is not None:
+        unit = cut.call_function(operator.getitem, (unit, (slice(None), *position)))
+    elif out.ndim > 2:
+        unit = cut.call_method("mean", (cut.call_method("flatten", (unit, 1)), 1))
+    cut.output(cut.call_method("unsqueeze", (unit, 1)))
+    gm = fx.GraphModule(model, cut)
+    gm.graph.eliminate_dead_code()  # e.g. other branches that do not lead to the unit
+    gm.recompile()
+    return gm
+
+
 @torch.inference_mode()
 def occlusion_map(
     model: ModelLike,
@@ -64,6 +111,10 @@ def occlusion_map(
     batch_size: int = 64,
     probability: bool = False,
     progress: bool = True,
+    *,
+    layer: str | None = None,
+    channel: int | None = None,
+    position: tuple[int, int] | None = None,
 ) -> OcclusionMap:
     r"""Occlusion sensitivity of the ``target`` score to every region of ``x`` (Zeiler & Fergus 2014).
 
@@ -87,20 +138,29 @@ def occlusion_map(
             baseline image (e.g. a blurred copy).
         batch_size: occluded copies scored per forward pass.
         probability: watch the softmax probability instead of the raw score (logit).
-        progress: show a progress bar.
+        progress: show a progress bar counting the windows.
+        layer, channel: watch one intermediate unit instead of a class (then leave ``target`` out):
+            channel ``channel`` of ``layer``'s output — its spatial mean, or the neuron at
+            ``position`` ``(row, col)``; see :func:`unit_model`.
+        position: ``(row, col)`` of one neuron in ``layer``'s map.
 
     Returns:
         An :class:`OcclusionMap` with ``heatmap`` ``[H, W]``, per-window ``drops`` and the clean ``score``.
 
     Raises:
         ValueError: window larger than the image, or stride larger than the window.
-        IndexError: target outside the model's classes.
+        IndexError: target outside the model's classes (or channel / position outside the layer).
+        TypeError: ``target`` together with ``layer``, or ``layer`` without ``channel``.
 
     Example:
         >>> grey = km.preprocess(Image.new("RGB", (km.input_size,) * 2, (128, 128, 128)))
         >>> occ = occlusion_map(km.model, x, target=281, window=32, stride=16, fill=grey)
         >>> plt.imshow(overlay(km.deprocess(x[0]), occ.heatmap))
     """
+    if layer is not None and target is not None or (layer is None) != (channel is None):
+        raise TypeError("give either target (a class) or layer and channel (one unit), not both")
+    if position is not None and layer is None:
+        raise TypeError("position needs layer and channel")
     target = resolve_target(model, target)
     model = unwrap(model)[0]
     x = x.unsqueeze(0) if x.ndim == 3 else x
@@ -119,12 +179,18 @@ def occlusion_map(
     xs = torch.tensor(window_starts(size[1], win[1], step[1]), device=device)
     grid_y, grid_x = (g.flatten() for g in torch.meshgrid(ys, xs, indexing="ij"))
     with Hooks(model):
-        index = int(model(x).argmax(1)[0]) if target is None else single_class(model, target)
+        if layer is not None:  # the unit's activation is the one "class" of a network cut after the layer
+            model, index, probability = unit_model(model, x, layer, channel, position), 0, False  # type: ignore[arg-type]
+        else:
+            index = int(model(x).argmax(1)[0]) if target is None else single_class(model, target)
         occluder = Occluder(model, x, index, probability)  # the fast engine (engines.occlusion_engine)
         drops = []
-        for i in tqdm(range(0, len(grid_y), batch_size), desc="occlusion", disable=not progress, leave=False):
+        bar = tqdm(total=len(grid_y), desc="occlusion", unit="window", disable=not progress, leave=False)
+        for i in range(0, len(grid_y), batch_size):
             wy, wx = grid_y[i : i + batch_size], grid_x[i : i + batch_size]
             drops.append(occluder.clean - occluder.window_scores(wy, wx, win, fill_map))
+            bar.update(len(wy))
+        bar.close()
     drops_grid = torch.cat(drops).view(len(ys), len(xs))
     # pixel p gets the mean drop of the windows covering it: cover[w, p] = 1 when window w covers p
     cover_y = (

@@ -11,6 +11,9 @@ in one forward pass):
   CS231n / EECS 498 definitions;
 - :func:`style_targets`   the (optionally blended) Gram matrices of one or several style images.
 
+Before the network: :func:`neighbour_synthesis`, non-parametric texture synthesis by nearest
+neighbourhoods (Efros & Leung 1999; Wei & Levoy 2000), the method the lecture shows before Gram matrices.
+
 The methods: :func:`texture_synthesis` (Gatys et al. 2015: match Gram matrices starting from noise)
 and :func:`style_transfer` (Gatys et al. 2016: content + style + TV, Adam or L-BFGS, with the
 CS231n weight sets as :data:`PRESETS`), plus :func:`style_transfer_widget`.
@@ -55,6 +58,7 @@ __all__ = [
     "layer_features",
     "loss_table",
     "gram_matrix",
+    "neighbour_synthesis",
     "preset_layers",
     "style_images",
     "style_loss",
@@ -734,6 +738,105 @@ def style_transfer(
     term_weights = {"content": c_weight} | {f"style {n}": float(w) for n, w in zip(s_layers, s_weights)} | {"tv": t_weight}
     x0 = _init_image(km, init, content_img, schedule.seed)
     return _optimize(km, x0, objective, term_weights, optimizer, schedule, decay_lr_at, decayed_lr, snapshot_every, verbose)
+
+
+# ---------------------------------------------------------------------------------------------
+# Non-parametric synthesis (before CNNs)
+# ---------------------------------------------------------------------------------------------
+
+
+def neighbour_synthesis(
+    texture: ImageLike,
+    size: int | tuple[int, int] = 64,
+    *,
+    window: int = 9,
+    texture_size: int | None = None,
+    tolerance: float = 0.1,
+    seed: int = 0,
+    progress: bool = False,
+) -> np.ndarray:
+    r"""Grow a texture pixel by pixel from the nearest neighbourhoods of the sample (Efros & Leung 1999).
+
+    A 3×3 patch of the sample is copied to the centre of the output, which then grows outwards ring
+    by ring (pixels with the most known neighbours first). For the next pixel :math:`p`, with
+    :math:`M` the already-known pixels of its ``window``×``window`` neighbourhood, every sample
+    position :math:`q` is scored by the Gaussian-weighted distance
+
+    .. math::  d(p, q) = \sum_{o \in M} g_o \,\lVert I_{out}(p + o) - I_{sample}(q + o)\rVert^2 ,
+       \qquad g_o \propto e^{-\lVert o\rVert^2 / 2\sigma^2},\ \sigma = \text{window} / 6.4,
+
+    and :math:`p` copies the centre colour of a sample position chosen at random among those with
+    :math:`d \le (1 + \text{tolerance})\,\min_q d` (Efros & Leung's randomised choice). No network,
+    no gradients: each pixel costs two matrix–vector products against all sample neighbourhoods.
+    (Wei & Levoy 2000 make it much faster with a fixed raster order, an L-shaped neighbourhood,
+    a multi-resolution pyramid and tree-structured vector quantisation.)
+
+    Args:
+        texture: the example texture (anything :func:`load_image` reads, e.g. ``"gravel"``).
+        size: side of the square output, or ``(height, width)``.
+        window: odd side of the neighbourhood square; it must span the texture's largest regular
+            structure (a period of stripes, a brick), else the result loses it.
+        texture_size: shorter side the sample is resized to (default: as loaded, at most 64 px —
+            the cost grows with the number of sample pixels).
+        tolerance: relative slack of the random choice among the best matches (0: always the best).
+        seed: of the seed patch and of the random choices.
+        progress: show a progress bar over the pixels.
+
+    Returns:
+        The synthesized texture, ``[height, width, 3]`` floats in [0, 1] (for ``plt.imshow``).
+
+    Raises:
+        ValueError: ``window`` even or < 3, or larger than the sample.
+
+    Example:
+        >>> out = neighbour_synthesis("gravel", 48, window=9, texture_size=48)
+        >>> show_images([load_image("gravel", 48), out])
+    """
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be an odd number ≥ 3, got {window}")
+    img = load_image(texture)
+    if texture_size is not None or min(img.size) > 64:
+        img = load_image(img, texture_size or 64)
+    sample = np.asarray(img, dtype=np.float32) / 255.0
+    sh, sw = sample.shape[:2]
+    r = window // 2
+    if sh <= 2 * r or sw <= 2 * r:
+        raise ValueError(f"window {window} does not fit the {sh}×{sw} sample; use a smaller window or a larger texture_size")
+    h, w = (size, size) if isinstance(size, int) else size
+    oy, ox = (a.ravel() for a in np.mgrid[-r : r + 1, -r : r + 1])
+    gauss = np.exp(-(oy**2 + ox**2) / (2 * (window / 6.4) ** 2)).astype(np.float32)
+    # every sample position whose whole window lies inside the sample: [P, window², 3]
+    qy, qx = (a.ravel() for a in np.mgrid[r : sh - r, r : sw - r])
+    bank = sample[qy[:, None] + oy, qx[:, None] + ox]
+    bank_sq = (bank**2).sum(2)  # [P, window²]
+    bank = bank.reshape(len(qy), -1)
+    rng = np.random.default_rng(seed)
+    out = np.zeros((h + 2 * r, w + 2 * r, 3), np.float32)  # padded by r: the border is never known
+    known = np.zeros(out.shape[:2], bool)
+    k = int(rng.integers(len(qy)))
+    cy, cx = r + h // 2, r + w // 2
+    out[cy - 1 : cy + 2, cx - 1 : cx + 2] = sample[qy[k] - 1 : qy[k] + 2, qx[k] - 1 : qx[k] + 2]
+    known[cy - 1 : cy + 2, cx - 1 : cx + 2] = True
+    inside = np.zeros_like(known)
+    inside[r : r + h, r : r + w] = True
+    bar = tqdm(total=h * w, initial=int(known.sum()), desc="pixels", disable=not progress, leave=False)
+    while not known[inside].all():
+        # the next ring: unknown pixels next to known ones, those with most known neighbours first
+        count = sum(np.roll(known, (dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        ring = np.flatnonzero((inside & ~known & (count > 0)).ravel())
+        for i in ring[np.argsort(-count.ravel()[ring], kind="stable")]:
+            y, x = divmod(int(i), out.shape[1])
+            g = gauss * known[y + oy, x + ox]
+            g /= g.sum()
+            n = out[y + oy, x + ox]  # [window², 3]
+            dist = bank_sq @ g - 2 * bank @ (g[:, None] * n).ravel()  # + Σ g|n|², the same for every q
+            d_min = dist.min() + float(g @ (n**2).sum(1))
+            good = np.flatnonzero(dist <= dist.min() + tolerance * d_min + 1e-6)
+            k = good[rng.integers(len(good))]
+            out[y, x], known[y, x] = sample[qy[k], qx[k]], True
+        bar.update(len(ring))
+    bar.close()
+    return out[r : r + h, r : r + w]
 
 
 # ---------------------------------------------------------------------------------------------

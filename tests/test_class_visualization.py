@@ -10,6 +10,7 @@ from cnnviz_helpers.class_visualization import class_visualization, unit_visuali
 from cnnviz_helpers.images import gaussian_blur
 from cnnviz_helpers.layers import capture
 from cnnviz_helpers.ui.sections import class_visualization_widget, unit_visualization_widget
+from cnnviz_helpers.ui.widgets import find_controls, find_images
 
 
 def _logits(km: KitModel, img: torch.Tensor) -> torch.Tensor:
@@ -178,9 +179,11 @@ def test_unit_visualization_stops_at_the_layer_and_cleans_up_on_errors(shapes_mo
 def test_widgets_run_and_show_intermediate_images(shapes_model: KitModel) -> None:
     for make in (class_visualization_widget, unit_visualization_widget):
         panel = make(shapes_model)
-        controls = {getattr(c, "description", ""): c for c in panel.children}
+        controls = find_controls(panel)
         controls["steps"].value = 2
-        image = panel.children[-2]
-        assert image.value == b""
+        (image,) = find_images(panel)
+        placeholder = bytes(image.value)
+        assert placeholder.startswith(b"\x89PNG")  # a neutral placeholder, never a broken-image icon
         controls["Run"].click()
-        assert bytes(image.value).startswith(b"\x89PNG")
+        panel.wait()
+        assert bytes(image.value) != placeholder and panel.status.value.startswith("top predictions"), panel.status.value

@@ -9,6 +9,7 @@ from cnnviz_helpers import KitModel
 from cnnviz_helpers.deepdream import deepdream, octave_sizes
 from cnnviz_helpers.layers import capture
 from cnnviz_helpers.ui.sections import deepdream_widget
+from cnnviz_helpers.ui.widgets import find_controls, find_images
 
 
 def _energy(km: KitModel, x: torch.Tensor, layer: str) -> float:
@@ -92,8 +93,11 @@ def test_seeded_stops_at_the_layer_and_cleans_up(shapes_model: KitModel, unchang
 
 def test_widget_runs_and_shows_the_dream(shapes_model: KitModel) -> None:
     panel = deepdream_widget(shapes_model)
-    controls = {getattr(c, "description", ""): c for c in panel.children}
+    controls = find_controls(panel)
     controls["steps/octave"].value = 1
     controls["octaves"].value = 2
+    (view,) = find_images(panel)
+    before = bytes(view.value)
     controls["Run"].click()
-    assert bytes(panel.children[-2].value).startswith(b"\x89PNG")
+    panel.wait()
+    assert bytes(view.value) != before and "⚠" not in panel.status.value

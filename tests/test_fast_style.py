@@ -23,6 +23,7 @@ from cnnviz_helpers.images import load_image, preprocess
 from cnnviz_helpers.training.train_fast_style import SHIPPED_STYLES
 from cnnviz_helpers.training.train_fast_style import main as train_cli
 from cnnviz_helpers.ui.sections import fast_style_training_widget, style_blend_widget
+from cnnviz_helpers.ui.widgets import find_controls, find_images
 
 TINY = {"channels": (4, 8, 8), "n_residual": 1}
 
@@ -285,10 +286,11 @@ def test_widgets_construct_and_the_blend_slider_redraws(shapes_model):
     controls.children[2].value = 1.0  # slider of style "b": now a 50/50 blend
     assert bytes(image.value) != before and "0.50·a + 0.50·b" in controls.children[-1].value
     panel = fast_style_training_widget(shapes_model, size=32)
-    style_pick, _norm, steps, crop, train_button, preview, _out = panel.children
-    style_pick.value, steps.value, crop.value = ("brick", "gravel"), 2, 32
+    controls, (preview,) = find_controls(panel), find_images(panel)
+    controls["style(s)"].value, controls["steps"].value, controls["crop"].value = ("brick", "gravel"), 2, 32
     before = bytes(preview.value)
-    train_button.click()
+    controls["Train"].click()
+    panel.wait()
     trained = panel.result["net"]
     assert trained.conditional and trained.style_names == ["brick", "gravel"] and len(panel.result["history"]["total"]) == 2
     assert bytes(preview.value) != before  # the preview was updated during training

@@ -79,3 +79,21 @@ def test_widget_follows_the_layer(shapes_model):
     assert channels.max == 31
     layer.value = "features.10"
     assert channels.max == 127
+
+
+def test_layer_kernels_draws_each_input_channel_of_each_filter(shapes_model):
+    from cnnviz_helpers.filters import layer_kernels
+
+    w = shapes_model.model.features[4].weight.detach()  # conv3x3 32 → 64
+    grid = layer_kernels(shapes_model.model, "features.4", filters=[0, 5], in_channels=[1, 2, 7])
+    assert grid.shape == (2 * 4 + 1, 3 * 4 + 1)
+    for i, f in enumerate([0, 5]):
+        scale = w[f, [1, 2, 7]].abs().max()
+        for j, c in enumerate([1, 2, 7]):
+            tile = grid[1 + 4 * i : 4 * i + 4, 1 + 4 * j : 4 * j + 4]
+            np.testing.assert_allclose(tile, 0.5 + w[f, c].numpy() / (2 * scale.item()), atol=1e-6)  # 0.5 = zero weight
+    assert np.isnan(grid[0]).all()  # borders are blank
+    with pytest.raises(TypeError, match="Conv2d"):
+        layer_kernels(shapes_model.model, "features.5")
+    with pytest.raises(IndexError, match="0..63"):
+        layer_kernels(shapes_model.model, "features.4", filters=[64])

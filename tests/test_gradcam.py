@@ -77,7 +77,7 @@ def test_bad_layers_give_clear_errors_and_leave_the_model(shapes_model, resnet18
 def test_widget_runs_every_method(shapes_model):
     panel = attribution_widget(shapes_model, size=64)
     (image, method, target), (_layer, unit, opacity) = panel.children[0].children, panel.children[1].children
-    view, status = panel.children[2], panel.children[3]
+    status, view = panel.children[2], panel.children[3]
     assert [c for _, c in target.options][0] == int(shapes_model.model(shapes_model.preprocess(image.value)).argmax())
     assert len(target.options) == 5
     for name in (*METHODS[1:], METHODS[0]):  # starts on METHODS[0]: every value is a change

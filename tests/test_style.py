@@ -267,16 +267,18 @@ def test_style_images_are_loadable():
 
 def test_widget_runs_a_blended_transfer_and_shows_it(shapes_model, unchanged):
     from cnnviz_helpers.ui.sections import style_transfer_widget
+    from cnnviz_helpers.ui.widgets import find_controls, find_images
 
     with unchanged(shapes_model.model):
         panel = style_transfer_widget(shapes_model, steps=2, image_size=32)
-        controls = {getattr(c, "description", ""): c for c in panel.children}
+        controls = find_controls(panel)
         controls["style B"].value = "brick"
         controls["style size"].value = 32
-        preview = next(c for c in panel.children if type(c).__name__ == "Image")
-        assert not preview.value
+        (preview,) = find_images(panel)
+        before = bytes(preview.value)
         controls["Transfer style"].click()
-    assert bytes(preview.value).startswith(b"\x89PNG")
+        panel.wait()
+    assert bytes(preview.value) != before and "⚠" not in panel.status.value, panel.status.value
 
 
 def test_downloaded_paintings_become_styles(tmp_path, monkeypatch, capsys):

@@ -7,8 +7,11 @@
 - ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``: removed from the student version;
 - a code cell whose first line starts with ``# Self-check`` is an autograded test cell (1 point).
 
-The build also normalises the sources: outputs and execution counts are cleared and nbgrader cell
-metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them).
+The build also normalises the sources: outputs and execution counts are cleared, nbgrader cell
+metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them),
+and slide metadata for RISE / jupyterlab_rise is stamped from the headings (:func:`slide_type`), so
+every notebook presents as slides without hand edits. ``explorer.ipynb`` (the live app) is built like
+the lecture notebooks.
 
     python tools/build_notebooks.py          # write notebooks/ (and normalise solutions/)
     python tools/build_notebooks.py --check  # exit 1 if anything is out of date (used by the tests)
@@ -54,14 +57,31 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
     return base | {"solution": False, "grade": False, "locked": False}
 
 
+def slide_type(cell: nbformat.NotebookNode) -> str | None:
+    """RISE / jupyterlab_rise slide type from a simple rule: a markdown cell opening with a ``#`` or ``##``
+    heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata)."""
+    if cell.cell_type != "markdown":
+        return None
+    first = cell.source.lstrip().split("\n", 1)[0]
+    if first.startswith(("# ", "## ")):
+        return "slide"
+    return "subslide" if first.startswith("### ") else None
+
+
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
-    """Clear outputs, set the kernel and nbgrader metadata on marked cells (in place; returns ``nb``)."""
+    """Clear outputs, set the kernel, slide metadata (:func:`slide_type`) and nbgrader metadata on marked
+    cells (in place; returns ``nb``)."""
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     counts = {"solution": 0, "test": 0}
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
+        slide = slide_type(cell)
+        if slide:
+            cell.metadata["slideshow"] = {"slide_type": slide}
+        else:
+            cell.metadata.pop("slideshow", None)
         src = cell.source
         if "### BEGIN SOLUTION" in src:
             kind = "solution"

@@ -270,11 +270,16 @@ def normalize(a: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray:
 
 
 def image_grid(
-    images: np.ndarray | torch.Tensor, ncols: int | None = None, pad: int = 1, per_image_norm: bool = True
+    images: np.ndarray | torch.Tensor,
+    ncols: int | None = None,
+    pad: int = 1,
+    per_image_norm: bool = True,
+    fill: float = 1.0,
 ) -> np.ndarray:
     """Tile ``[N, H, W]`` or ``[N, H, W, C]`` (or ``[N, C, H, W]`` tensor) into one array, each tile min–max normalised.
 
-    Used for first-layer filters and activation maps.
+    Used for first-layer filters and activation maps. ``fill`` is the value of the borders and empty
+    slots: ``np.nan`` lets ``imshow`` show them as background instead of the colormap's maximum.
     """
     if isinstance(images, torch.Tensor):
         t = images.detach().float().cpu()
@@ -284,7 +289,7 @@ def image_grid(
     ncols = ncols or math.ceil(math.sqrt(n))
     nrows = math.ceil(n / ncols)
     h, w = a.shape[1:3]
-    grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + a.shape[3:])
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + a.shape[3:], fill)
     tiles = [normalize(t) for t in a] if per_image_norm else list(normalize(a))
     for i, tile in enumerate(tiles):
         r, c = divmod(i, ncols)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,13 +139,41 @@ SPECS: dict[str, ModelSpec] = {
         penultimate="avgpool",
         examples=_IMAGENET_EXAMPLES,
     ),
+    "alexnet": ModelSpec(
+        layers=("features.1", "features.4", "features.7", "features.9", "features.11", "classifier.2", "classifier.5"),
+        last_conv="features.11",
+        penultimate="classifier.5",
+        examples=_IMAGENET_EXAMPLES,
+    ),
+    "densenet121": ModelSpec(
+        layers=(
+            "features.relu0",
+            "features.denseblock1",
+            "features.transition1",
+            "features.denseblock2",
+            "features.transition2",
+            "features.denseblock3",
+            "features.transition3",
+            "features.denseblock4",
+            "features.norm5",
+        ),
+        last_conv="features.norm5",  # the forward applies a functional ReLU after it
+        penultimate="features.norm5",
+        examples=_IMAGENET_EXAMPLES,
+    ),
     "shapesnet": ModelSpec(
         layers=("features.2", "features.6", "features.10", "features.14"),
         last_conv="features.14",
         penultimate="classifier.3",
     ),
 }
-IMAGENET_MODELS = tuple(n for n in SPECS if n != "shapesnet")
+SPECS["shapesnet_robust"] = SPECS["shapesnet"]  # same architecture, adversarially trained weights
+#: the kit's own models (synthetic shapes), not ImageNet models
+OFFLINE_MODELS = ("shapesnet", "shapesnet_robust")
+IMAGENET_MODELS = tuple(n for n in SPECS if n not in OFFLINE_MODELS)
+ROBUST_WEIGHTS_PATH = WEIGHTS_PATH.with_name("shapesnet_robust.pt")
+# torchvision's DenseNet checkpoints use old key names ('norm.1'); its builder renames them the same way
+_DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
 
 
 @dataclass
@@ -268,17 +297,23 @@ def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
     return examples
 
 
-def _offline_model(device: torch.device) -> KitModel:
+def _offline_model(device: torch.device, name: str = "shapesnet") -> KitModel:
+    robust = name == "shapesnet_robust"
+    what = (
+        "robust ShapesNet — the kit's offline CNN adversarially trained (PGD, card: data/shapesnet_robust.md)"
+        if robust
+        else "ShapesNet — the kit's offline CNN"
+    )
     return KitModel(
-        model=_frozen(load_shapesnet(WEIGHTS_PATH, device)),
-        name="shapesnet",
+        model=_frozen(load_shapesnet(ROBUST_WEIGHTS_PATH if robust else WEIGHTS_PATH, device)),
+        name=name,
         class_names=list(SHAPE_CLASSES),
         mean=SHAPES_MEAN,
         std=SHAPES_STD,
         input_size=64,
         spec=SPECS["shapesnet"],
         offline=True,
-        description="ShapesNet — the kit's offline CNN (10 synthetic shape/texture classes, 64×64 input; NOT an ImageNet model)",
+        description=f"{what} (10 synthetic shape/texture classes, 64×64 input; NOT an ImageNet model)",
         examples=_shapes_examples(),
     )
 
@@ -320,6 +355,8 @@ def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict
     :class:`WeightsFileError` names the file and what to do.
     """
     path = cached_weights_path(weights)
+    if not path.exists():
+        _check_reachable(weights.url)  # offline: fail before torch.hub prints "Downloading: …" (one line in all)
     try:
         return weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
     except Exception as err:
@@ -341,6 +378,13 @@ def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict
         ) from err
 
 
+def _check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Raise ``OSError`` (``URLError``) when ``url``'s server cannot be reached: a HEAD request, no download."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+
+
 def _reason(err: BaseException) -> str:
     """One short line about an exception."""
     return f"{type(err).__name__}: {err}".splitlines()[0][:100]
@@ -354,7 +398,10 @@ def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Mod
         kwargs.update(transform_input=True, aux_logits=True, init_weights=False)
     model = torchvision.models.get_model(name, weights=None, **kwargs)
     if pretrained:
-        model.load_state_dict(_state_dict(weights, progress))
+        state = _state_dict(weights, progress)
+        if name.startswith("densenet"):
+            state = {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
+        model.load_state_dict(state)
     if name == "googlenet":
         model.aux_logits = False
         model.aux1 = model.aux2 = None
@@ -371,7 +418,8 @@ def load_model(
 
     Args:
         name: one of ``squeezenet1_1`` (default), ``vgg16``, ``vgg19``, ``googlenet``, ``resnet18``,
-            or ``shapesnet`` (the kit's offline model).
+            ``alexnet``, ``densenet121``, or the kit's offline models ``shapesnet`` and
+            ``shapesnet_robust`` (adversarially trained, see ``data/shapesnet_robust.md``).
         weights: ``"imagenet"`` (downloads once, then reads the cache) or ``"random"`` (untrained;
             for sanity checks and tests — say so wherever you show results).
         device: default :func:`cnnviz_helpers.default_device` (CUDA, then MPS, then CPU).
@@ -382,8 +430,8 @@ def load_model(
         ``CNNVIZ_OFFLINE=1``, one line says so and the kit's ShapesNet is returned instead.
     """
     dev = torch.device(device) if device is not None else default_device()
-    if name == "shapesnet":
-        return _offline_model(dev)
+    if name in OFFLINE_MODELS:
+        return _offline_model(dev, name)
     if name not in SPECS:
         close = difflib.get_close_matches(name, list(SPECS), n=3)
         raise ValueError(

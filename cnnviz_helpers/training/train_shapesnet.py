@@ -3,6 +3,13 @@
 python -m cnnviz_helpers.training.train_shapesnet              # ~10 min on a 2-core laptop CPU
 python -m cnnviz_helpers.training.train_shapesnet --device cuda
 python -m cnnviz_helpers.training.train_shapesnet --evaluate   # held-out accuracy of the shipped weights
+
+Adversarial training (Madry et al. 2018): with ``--adv-eps`` > 0 every batch is replaced by its PGD
+attack (``--adv-steps`` steps in the L∞ ball of radius ``adv_eps``, random start) before the
+gradient step — the robust model of notebook 07b::
+
+    python -m cnnviz_helpers.training.train_shapesnet --adv-eps 0.03137 --adv-steps 2 --epochs 6 \
+        --n-train 6000 --out data/shapesnet_robust.pt
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..adversarial import pgd
 from ..datasets.shapes import CLASS_NAMES, make_shapes
 from ..datasets.shapesnet import (
     MEAN,
@@ -39,18 +47,26 @@ def train(
     seed: int = 0,
     device: str = "cpu",
     out: Path = WEIGHTS_PATH,
+    adv_eps: float = 0.0,
+    adv_steps: int = 2,
+    init: str = "",
 ) -> dict[str, float]:
     """Train ShapesNet reproducibly and write the weights and the model card.
 
     The training set is ``make_shapes(n_train, seed=1)`` with random horizontal flips; Adam with a
-    one-cycle schedule. Returns the final metrics.
+    one-cycle schedule. With ``adv_eps > 0`` the model is trained adversarially: each batch is
+    replaced by :func:`~cnnviz_helpers.adversarial.pgd` (``adv_steps`` steps of size
+    ``1.25 * adv_eps``, random start, radius ``adv_eps`` in pixel units on the [0, 1] scale) of the
+    current model before the gradient step, and the card also reports PGD accuracy. Returns the
+    final metrics. ``init``: a weights file to start from instead of random weights (e.g. the
+    standard ShapesNet, for adversarial fine-tuning).
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.time()
     images, labels, _ = make_shapes(n_train, seed=TRAIN_SEED)
     x_all, y_all = to_tensor(images), torch.from_numpy(labels)
-    model = ShapesNet().to(device)
+    model = (load_shapesnet(init).train() if init else ShapesNet()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (n_train // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
@@ -65,6 +81,8 @@ def train(
             flip = torch.rand(len(idx), generator=gen) < 0.5
             x[flip] = x[flip].flip(-1)
             x, y = x.to(device), y.to(device)
+            if adv_eps > 0:
+                x = _attack(model, x, y, adv_eps, adv_steps, seed=epoch * 100_000 + b)
             loss = loss_fn(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -82,8 +100,54 @@ def train(
         "test_accuracy": accuracy(model, 2000, TEST_SEED),
         "train_seconds": time.time() - t0,
     }
-    _write_card(out, metrics, n_train=n_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    hparams = dict(n_train=n_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    hparams |= {"init": init} if init else {}
+    if adv_eps > 0:
+        metrics |= robust_metrics(model, adv_eps)
+        _write_robust_card(out, metrics, adv_eps=adv_eps, adv_steps=adv_steps, **hparams)
+    else:
+        _write_card(out, metrics, **hparams)
     return metrics
+
+
+def _attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int, seed: int) -> torch.Tensor:
+    """The training-time PGD batch (``pgd`` puts the model in eval mode and restores train mode after)."""
+    return pgd(model, x, y, eps=eps, steps=steps, step_size=1.25 * eps, seed=seed, mean=MEAN, std=STD, progress=False)
+
+
+#: the evaluation attack of the model cards: stronger than the training attack
+EVAL_STEPS = 20
+
+
+def pgd_accuracy(
+    model: nn.Module, eps: float, n: int = 1000, seed: int = TEST_SEED, steps: int = EVAL_STEPS, batch_size: int = 250
+) -> float:
+    """Top-1 accuracy on ``n`` fresh images (seed ``seed``) after an untargeted PGD attack of radius ``eps``.
+
+    The attack uses the true labels, ``steps`` steps of the default size ``2.5 * eps / steps`` and a
+    random start (Madry et al. 2018); ``eps`` is in pixel units on the [0, 1] scale.
+    """
+    images, labels, _ = make_shapes(n, seed=seed)
+    device = next(model.parameters()).device
+    correct = 0
+    for i in range(0, n, batch_size):
+        x = to_tensor(images[i : i + batch_size]).to(device)
+        y = torch.from_numpy(labels[i : i + batch_size]).to(device)
+        x_adv = pgd(model, x, y, eps=eps, steps=steps, seed=i, mean=MEAN, std=STD, progress=False)
+        with torch.inference_mode():
+            correct += (model(x_adv).argmax(1) == y).sum().item()
+    return correct / n
+
+
+def robust_metrics(model: nn.Module, eps: float, n: int = 1000) -> dict[str, float]:
+    """Clean and PGD accuracy of ``model`` and of the standard shipped ShapesNet, on the same test images."""
+    standard = load_shapesnet(WEIGHTS_PATH)
+    return {
+        "eps": eps,
+        "pgd_accuracy": pgd_accuracy(model, eps, n),
+        "standard_test_accuracy": accuracy(standard, 2000, TEST_SEED),
+        "standard_pgd_accuracy": pgd_accuracy(standard, eps, n),
+    }
 
 
 def _write_card(weights: Path, metrics: dict[str, float], **hparams: object) -> None:
@@ -112,6 +176,40 @@ Reproduce: `python -m cnnviz_helpers.training.train_shapesnet {args}`
 Limits: shapes and textures only; it has never seen a photo, so results on the kit's photos are
 not meaningful. What it is good for: every method of the lecture runs on it in seconds, and each
 generated image comes with a ground-truth object mask to check attributions against.
+"""
+    (weights.parent / (weights.stem + ".md")).write_text(card)
+
+
+def _write_robust_card(weights: Path, metrics: dict[str, float], **hparams: object) -> None:
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    args = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in hparams.items())
+    eps = metrics["eps"]
+    start = f"fine-tuned from `{hparams['init']}`" if hparams.get("init") else "trained from random weights"
+    card = f"""# Model card: robust ShapesNet (adversarially trained)
+
+**Not an ImageNet model.** The kit's ShapesNet architecture (`data/shapesnet.md`), {start}
+with PGD adversarial training (Madry et al. 2018): every training batch is replaced by a
+{hparams["adv_steps"]}-step PGD attack of radius ε = {eps:.4f} = {255 * eps:.0f}/255 (L∞, pixel units on the
+[0, 1] scale, step 1.25 ε, random start) before the gradient step. `load_model("shapesnet_robust")`.
+
+| | standard `shapesnet` | **robust `shapesnet_robust`** |
+|---|---|---|
+| clean held-out accuracy (2,000 images, seed {TEST_SEED}) | {metrics["standard_test_accuracy"]:.2%} | **{metrics["test_accuracy"]:.2%}** |
+| PGD accuracy at ε = {255 * eps:.0f}/255 (1,000 images, seed {TEST_SEED}, {EVAL_STEPS} steps, random start) | {metrics["standard_pgd_accuracy"]:.2%} | **{metrics["pgd_accuracy"]:.2%}** |
+
+| | |
+|---|---|
+| training data | `make_shapes({hparams["n_train"]}, seed={TRAIN_SEED})`, random horizontal flips, {hparams["epochs"]} epochs |
+| validation accuracy (clean) | {metrics["val_accuracy"]:.2%} on 1,000 images, seed {VAL_SEED} |
+| training time | {metrics["train_seconds"]:.0f} s on `{hparams["device"]}` (2-core CPU, shared with other jobs) |
+| weights | `data/{weights.name}`, {weights.stat().st_size / 1e6:.1f} MB, sha256 {sha}… |
+
+Reproduce: `python -m cnnviz_helpers.training.train_shapesnet {args} --out data/{weights.name}`
+
+The PGD figures are an *empirical* robustness against this one attack, not a certificate: a
+stronger attack (more steps, restarts) can only lower them. The price of robustness is the lower
+clean accuracy (Tsipras et al. 2019); notebook 07b compares the two models' saliency maps and class
+visualizations (robust gradients tend to look like the object: Tsipras et al. 2019; Santurkar et al. 2019).
 """
     (weights.parent / (weights.stem + ".md")).write_text(card)
 

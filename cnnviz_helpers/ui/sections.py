@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
 import torch
 
@@ -31,12 +30,23 @@ from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
 from ..gradcam import grad_cam, guided_grad_cam
 from ..guided_backprop import guided_backprop
-from ..occlusion import occlusion_map
+from ..occlusion import occlusion_map, window_starts
 from ..patches import max_activating_patches
 from ..saliency import saliency_map, smoothgrad
 from ..style import PRESETS, style_images, style_transfer
-from .plotting import overlay
-from .widgets import class_picker, image_picker, layer_picker, live_image, picked_class, run_panel
+from .plotting import CLASSES, MAGNITUDE, SIGNED, image_panels, overlay, panels_png
+from .widgets import (
+    USER_ERRORS,
+    Run,
+    class_picker,
+    image_picker,
+    layer_picker,
+    live_image,
+    message,
+    picked_class,
+    run_panel,
+    to_png,
+)
 
 
 # --- class_visualization ------------------------------------------------------------
@@ -46,33 +56,46 @@ def _prior_controls(km: KitModel, l2_reg: float) -> dict[str, Any]:
 
     style = {"description_width": "120px"}
     scale = km.input_size / CS231N_SIZE
+    common = {"style": style, "continuous_update": False}
     return {
-        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description="steps", style=style),
-        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description="learning rate", style=style),
-        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description="L2 λ", style=style),
-        "blur_every": w.IntSlider(value=10, min=0, max=50, description="blur every (0=off)", style=style),
-        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description="blur σ", style=style),
-        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description="jitter (px)", style=style),
-        "decay": w.FloatSlider(
-            value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description="L2 decay", style=style
-        ),
-        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip norm %", style=style),
-        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip contrib. %", style=style),
+        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description="steps", **common),
+        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description="learning rate", **common),
+        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description="L2 λ", **common),
+        "blur_every": w.IntSlider(value=10, min=0, max=50, description="blur every (0=off)", **common),
+        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description="blur σ", **common),
+        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description="jitter (px)", **common),
+        "decay": w.FloatSlider(value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description="L2 decay", **common),
+        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip norm %", **common),
+        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip contrib. %", **common),
     }
 
 
-def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., torch.Tensor], l2_reg: float) -> Any:
-    """Target controls + prior sliders + Run button; the image updates live while ``synthesize`` runs."""
-    priors = _prior_controls(km, l2_reg)
-    view, update = live_image(320)
+def _tabs(pages: dict[str, list[Any]]) -> Any:
+    """Controls grouped in tabs (a compact side panel instead of a tall stack of sliders)."""
+    import ipywidgets as w
 
-    def run() -> None:
+    tabs = w.Tab(children=[w.VBox(controls) for controls in pages.values()])
+    for i, title in enumerate(pages):
+        tabs.set_title(i, title)
+    return tabs
+
+
+def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., torch.Tensor], l2_reg: float) -> Any:
+    """Target controls and prior sliders in tabs + Run/Stop; the image updates live while ``synthesize`` runs."""
+    priors = _prior_controls(km, l2_reg)
+    view, update = live_image(384)
+    names = list(priors)
+
+    def run(job: Run) -> str:
         settings = {name: c.value for name, c in priors.items()}
         every = max(1, settings["steps"] // 20)
-        img = synthesize(**settings, callback=lambda _s, x: update(km.deprocess(x[0])), callback_every=every)
-        print("top predictions:", ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0]))
+        show = lambda x: update(km.deprocess(x[0]))  # noqa: E731
+        img = synthesize(**settings, callback=job.steps(settings["steps"], show), callback_every=every, progress=False)
+        update(km.deprocess(img[0]))
+        return "top predictions: " + ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0])
 
-    return run_panel(run, [*target_controls, *priors.values()], extra=[view])
+    pages = {"target": [*target_controls, *(priors[n] for n in names[:3])], "priors": [priors[n] for n in names[3:]]}
+    return run_panel(run, [_tabs(pages)], extra=[view])
 
 
 def class_visualization_widget(km: KitModel) -> Any:
@@ -120,25 +143,30 @@ def deepdream_widget(km: KitModel) -> Any:
     import ipywidgets as w
 
     picture = image_picker(km)
-    size = w.IntSlider(value=max(km.input_size, 128), min=32, max=512, step=16, description="size (px)")
+    cu = {"continuous_update": False}
+    size = w.IntSlider(value=max(km.input_size, 128), min=32, max=512, step=16, description="size (px)", **cu)
     layer = layer_picker(km)
-    channel = w.IntText(value=-1, description="channel", tooltip="-1: the whole layer")
-    octaves = w.IntSlider(value=budget(4, 2), min=1, max=6, description="octaves")
-    scale = w.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description="octave scale")
-    steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description="steps/octave")
-    lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description="lr")
-    jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description="jitter")
-    view, update = live_image(320)
+    channel = w.BoundedIntText(value=-1, min=-1, max=4095, description="channel", tooltip="-1: the whole layer")
+    octaves = w.IntSlider(value=budget(4, 2), min=1, max=6, description="octaves", **cu)
+    scale = w.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description="octave scale", **cu)
+    steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description="steps/octave", **cu)
+    lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description="lr", **cu)
+    jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description="jitter", **cu)
+    view, update = live_image(384)
 
-    def run() -> None:
+    def run(job: Run) -> str:
         x = km.preprocess(picture.value, size=size.value)
-        deepdream(
+        show = lambda img: update(km.deprocess(img[0]))  # noqa: E731
+        out = deepdream(
             km, x, layer.value, channel=None if channel.value < 0 else channel.value, steps=steps.value, lr=lr.value,
             octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
-            callback=lambda _s, img: update(km.deprocess(img[0])),
+            callback=job.steps(steps.value * octaves.value, show), progress=False,
         )  # fmt: skip
+        update(km.deprocess(out[0]))
+        return f"dreamed {layer.value}" + (f" channel {channel.value}" if channel.value >= 0 else "")
 
-    return run_panel(run, [picture, size, layer, channel, octaves, scale, steps, lr, jitter], extra=[view])
+    pages = {"image & layer": [picture, size, layer, channel], "octaves & steps": [octaves, scale, steps, lr, jitter]}
+    return run_panel(run, [_tabs(pages)], extra=[view])
 
 
 # --- fast_style ------------------------------------------------------------
@@ -203,26 +231,32 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
 
     style_pick = w.SelectMultiple(options=list(style_images().items()), value=("gravel",), description="style(s)", rows=5)
     norm_pick = w.Dropdown(options=["instance", "batch"], value="instance", description="norm (1 style)")
-    steps = w.IntSlider(value=budget(300, 4), min=2, max=2000, step=2, description="steps")
-    crop = w.IntSlider(value=budget(64, 32), min=32, max=256, step=16, description="crop")
+    steps = w.IntSlider(value=budget(300, 4), min=2, max=2000, step=2, description="steps", continuous_update=False)
+    crop = w.IntSlider(value=budget(64, 32), min=32, max=256, step=16, description="crop", continuous_update=False)
     view, update = live_image(size)
     preview_img = load_image(preview, size)
     result: dict[str, Any] = {}
 
-    def show(step: int, net: TransformerNet, losses: dict[str, float]) -> None:
-        style = 0 if net.conditional else None
-        update(stylize(net, preview_img, style=style, size=None))
-
-    def run() -> None:
+    def run(job: Run) -> str:
         chosen = list(style_pick.value)
         norm: NormKind = "conditional" if len(chosen) > 1 else norm_pick.value
+        every = max(1, steps.value // 10)
+        tick = job.steps(
+            steps.value, lambda net: update(stylize(net, preview_img, style=0 if net.conditional else None, size=None))
+        )
         net, history = train_fast_style(
-            km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=show, callback_every=max(1, steps.value // 10)
+            km,
+            chosen,
+            norm=norm,
+            steps=steps.value,
+            crop=crop.value,
+            callback=lambda t, net, _l: tick(t, net),
+            callback_every=every,
         )
         result.update(net=net, history=history)
         k = max(1, len(history["total"]) // 10)
         first, last = np.mean(history["total"][:k]), np.mean(history["total"][-k:])
-        print(f"{norm} norm, {steps.value} steps: perceptual loss {first:.3g} → {last:.3g} (means of the first / last {k} steps)")
+        return f"{norm} norm, {steps.value} steps: perceptual loss {first:.3g} → {last:.3g} (means of the first / last {k} steps)"
 
     panel = run_panel(run, [style_pick, norm_pick, steps, crop], description="Train", extra=[view])
     panel.result = result
@@ -233,23 +267,31 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
 def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
     """Explore activation maps: image × layer × channel range (updates live; the maps are cheap).
 
+    The grid's borders and empty slots are background, not a colormap colour; the colorbar is
+    per-map min–max (each map is stretched on its own).
+
     Example:
         >>> display(activations_widget(km))
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    from .widgets import image_picker, layer_picker
+    from .widgets import figure_png, image_picker, layer_picker
 
     image, layer = image_picker(km), layer_picker(km, value=km.spec.layers[0])
     channels = w.IntRangeSlider(value=(0, 15), min=0, max=15, description="channels", continuous_update=False)
-    out = w.Output()
+    view = w.Image(format="png", width=640)
+    status = w.Label()
     busy = [False]  # setting channels.max may clamp its value, which would call draw again
 
     def draw(*_: Any) -> None:
         if busy[0]:
             return
-        maps = activation_maps(km.model, km.preprocess(image.value), layer.value)
+        try:
+            maps = activation_maps(km.model, km.preprocess(image.value), layer.value)
+        except USER_ERRORS as err:
+            status.value = message(err)
+            return
         busy[0] = True
         try:
             channels.max = len(maps) - 1  # clamps the current range to this layer's channels
@@ -258,22 +300,22 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
         lo, hi = channels.value
         hi = min(hi, lo + max_channels - 1)
         shown = maps[lo : hi + 1]
-        out.clear_output(wait=True)
-        with out:
-            fig, ax = plt.subplots(figsize=(7, 7))
-            ax.imshow(image_grid(shown), cmap="viridis")
-            ax.set_title(
-                f"{layer.value}: channels {lo}–{hi} of {len(maps)}, maps {tuple(maps.shape[1:])}; "
-                f"all-zero: {int(zero_maps(shown).sum())}/{len(shown)} here, {zero_maps(maps).float().mean():.0%} of the layer",
-                fontsize=9,
-            )
-            ax.axis("off")
-            plt.show()
+        fig = Figure(figsize=(7.5, 7))
+        ax = fig.subplots()
+        picture = ax.imshow(image_grid(shown, fill=np.nan), cmap=MAGNITUDE, vmin=0, vmax=1)
+        fig.colorbar(picture, ax=ax, fraction=0.046, pad=0.03, label="activation (each map min–max)")
+        ax.set_title(f"{layer.value}: channels {lo}–{hi} (of 0–{len(maps) - 1})")
+        ax.axis("off")
+        view.value = figure_png(fig)
+        status.value = (
+            f"maps {tuple(maps.shape[1:])}; all-zero maps: {int(zero_maps(shown).sum())} of the {len(shown)} shown, "
+            f"{zero_maps(maps).float().mean():.1%} of the layer"
+        )
 
     for control in (image, layer, channels):
         control.observe(draw, names="value")
     draw()
-    return w.VBox([w.HBox([image, layer]), channels, out])
+    return w.VBox([w.HBox([image, layer]), channels, status, view])
 
 
 # --- gradcam ------------------------------------------------------------
@@ -285,20 +327,56 @@ def _heat(amap: torch.Tensor) -> np.ndarray:
     return normalize(attribution_heatmap(amap.float()[None])[0])
 
 
+def attribution_map(km: KitModel, x: torch.Tensor, method: str, target: int, layer: str, unit: int = -1) -> torch.Tensor:
+    """The map of one of :data:`METHODS` for ``x`` (the table behind :func:`attribution_widget`)."""
+    table: dict[str, Callable[[], torch.Tensor]] = {
+        "saliency": lambda: saliency_map(km.model, x, target),
+        "SmoothGrad": lambda: smoothgrad(km.model, x, target, n_samples=budget(25, 8), seed=0, progress=False),
+        "guided backprop": lambda: (
+            guided_backprop(km.model, x, layer=layer, channel=unit, position="max")
+            if unit >= 0
+            else guided_backprop(km.model, x, target)
+        ),
+        "Grad-CAM": lambda: grad_cam(km.model, x, layer, target),
+        "guided Grad-CAM": lambda: guided_grad_cam(km.model, x, layer, target),
+    }
+    return table[method]()
+
+
+def zero_map_note(method: str, layer: str, km: KitModel) -> str:
+    """Why a Grad-CAM map is black: at this layer no location has a positive weighted sum for the class."""
+    return (
+        f"⚠ {method} at {layer} is zero everywhere: the gradient-weighted sum of the channels is ≤ 0 at every position, "
+        f"so the ReLU leaves nothing — try a deeper layer (the last conv layer is {km.spec.last_conv})"
+    )
+
+
+def attribution_panels(img: np.ndarray, amap: torch.Tensor, method: str, what: str, opacity: float) -> bytes:
+    """``image | map (with colorbar) | overlay`` as PNG: RGB maps as pictures, others in :data:`MAGNITUDE`."""
+    rgb = amap.ndim == 3
+    picture = normalize(amap.permute(1, 2, 0)) if rgb else _heat(amap)
+    return panels_png(
+        [img, picture, overlay(img, _heat(amap), alpha=opacity)],
+        [f"input ({what})", f"{method}" + (" (RGB, stretched)" if rgb else " (|map|, scaled 0–1)"), f"overlay ({opacity:.0%})"],
+        [None, MAGNITUDE, None],
+    )
+
+
 def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) -> Any:
     """Interactive panel for this section: image × method × target class (top-5) × layer / unit × opacity.
 
-    Shows ``image | map | overlay``; ``method`` is the method selected first (one of
-    :data:`METHODS`). The layer picker is the Grad-CAM layer; for guided backprop a unit channel
-    ≥ 0 explains that channel of the layer (at its strongest position) instead of the class.
-    Moving the opacity slider only redraws; the other controls recompute the map.
+    Shows ``image | map | overlay`` with titles and a colorbar; ``method`` is the method selected
+    first (one of :data:`METHODS`). The layer picker is the Grad-CAM layer; for guided backprop a
+    unit channel ≥ 0 explains that channel of the layer (at its strongest position) instead of the
+    class. Moving the opacity slider only redraws; the other controls recompute the map. A bad
+    setting or an all-zero Grad-CAM map says why in one line.
 
     Example:
         >>> display(attribution_widget(km))
     """
     import ipywidgets as w
 
-    from .widgets import image_picker, layer_picker, to_png
+    from .widgets import image_picker, layer_picker, placeholder_png
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -307,43 +385,28 @@ def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) 
     target = w.Dropdown(options=[], description="class")
     layer = layer_picker(km, value=km.spec.last_conv)
     unit = w.BoundedIntText(value=-1, min=-1, max=4095, description="unit ch.", tooltip="-1: explain the class score")
-    opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=True)
-    view = w.Image(format="png", width=3 * size)
+    opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=False)
+    view = w.Image(value=placeholder_png(3 * size, size), format="png", width=3 * size)
     status = w.Label()
     state: dict[str, Any] = {}
 
     def redraw(_change: Any = None) -> None:
-        if "map" not in state:
-            return
-        img, amap = state["image"], state["map"]
-        picture = normalize(amap.permute(1, 2, 0)) if amap.ndim == 3 else matplotlib.colormaps["hot"](_heat(amap))[..., :3]
-        view.value = to_png(np.concatenate([img, picture, overlay(img, _heat(amap), alpha=opacity.value)], axis=1), 3 * size)
+        if "map" in state:
+            view.value = attribution_panels(state["image"], state["map"], state["method"], state["what"], opacity.value)
 
     def recompute(_change: Any = None) -> None:
         if state.get("loading"):
             return
-        x, c = state["x"], target.value
+        guided_unit = method_w.value == "guided backprop" and unit.value >= 0
         try:
-            if method_w.value == "saliency":
-                amap = saliency_map(km.model, x, c)
-            elif method_w.value == "SmoothGrad":
-                amap = smoothgrad(km.model, x, c, n_samples=budget(25, 8), seed=0)
-            elif method_w.value == "guided backprop" and unit.value >= 0:
-                amap = guided_backprop(km.model, x, layer=layer.value, channel=unit.value, position="max")
-            elif method_w.value == "guided backprop":
-                amap = guided_backprop(km.model, x, c)
-            elif method_w.value == "Grad-CAM":
-                amap = grad_cam(km.model, x, layer.value, c)
-            else:
-                amap = guided_grad_cam(km.model, x, layer.value, c)
-        except (ValueError, IndexError, KeyError) as err:
-            status.value = f"⚠ {err}"
+            amap = attribution_map(km, state["x"], method_w.value, target.value, layer.value, unit.value)
+        except USER_ERRORS as err:
+            status.value = message(err)
             return
-        what = (
-            f"unit {layer.value}[{unit.value}]" if method_w.value == "guided backprop" and unit.value >= 0 else km.class_names[c]
-        )
-        status.value = f"{method_w.value} of {what}"
-        state["map"] = amap[0].cpu()
+        what = f"unit {layer.value}[{unit.value}]" if guided_unit else km.class_names[target.value]
+        zero = "Grad-CAM" in method_w.value and float(amap.abs().max()) == 0.0
+        status.value = zero_map_note(method_w.value, layer.value, km) if zero else f"{method_w.value} of {what}"
+        state.update(map=amap[0].cpu(), method=method_w.value, what=what)
         redraw()
 
     def new_image(_change: Any = None) -> None:
@@ -364,7 +427,7 @@ def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) 
         control.observe(recompute, "value")
     opacity.observe(redraw, "value")
     new_image()
-    return w.VBox([w.HBox([image, method_w, target]), w.HBox([layer, unit, opacity]), view, status])
+    return w.VBox([w.HBox([image, method_w, target]), w.HBox([layer, unit, opacity]), status, view])
 
 
 # --- last_layer ------------------------------------------------------------
@@ -381,12 +444,12 @@ def plot_embedding(
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
     labels = np.asarray(labels)
-    cmap = plt.get_cmap("tab10" if len(label_names) <= 10 else "tab20")
+    cmap = plt.get_cmap(CLASSES if len(label_names) <= 10 else "tab20")
     for i, name in enumerate(label_names):
         sel = labels == i
         if sel.any():
             ax.scatter(coords[sel, 0], coords[sel, 1], s=12, color=cmap(i % cmap.N), label=name)
-    ax.legend(fontsize=7, markerscale=1.5, loc="best", ncol=1 + len(label_names) // 12)
+    ax.legend(markerscale=1.5, loc="best", ncol=1 + len(label_names) // 12)
     ax.set_title(title)
     ax.set_xticks([]), ax.set_yticks([])
     return ax.figure
@@ -405,8 +468,6 @@ def knn_widget(images: Sequence[Any], neighbors: dict[str, torch.Tensor], labels
         >>> display(knn_widget(data.images, {"features": nn_feat, "pixels": nn_pix}))
     """
     import ipywidgets as w
-
-    from .widgets import to_png
 
     query = w.IntSlider(value=0, min=0, max=len(images) - 1, description="query", continuous_update=False)
     box = w.VBox()
@@ -437,36 +498,30 @@ def occlusion_widget(km: KitModel, batch_size: int = 64) -> Any:
         >>> display(occlusion_widget(km))
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
-
-    from .plotting import overlay, show_images
-    from .widgets import image_picker, run_panel
 
     size = km.input_size
     image = image_picker(km)
-    window = w.IntSlider(value=max(2, size // 7), min=2, max=size // 2, description="window")
-    stride = w.IntSlider(value=max(1, size // 14), min=1, max=size // 2, description="stride")
+    window = w.IntSlider(value=max(2, size // 7), min=2, max=size // 2, description="window", continuous_update=False)
+    stride = w.IntSlider(value=max(1, size // 14), min=1, max=size // 2, description="stride", continuous_update=False)
+    view, _ = live_image(900)
 
-    def run() -> None:
+    def run(job: Run) -> str:
         x = km.preprocess(image.value)
         name, prob = km.predict(x, k=1)[0][0]
-        target = km.class_index(name)
-        occ = occlusion_map(
-            km.model, x, target, window.value, min(stride.value, window.value), batch_size=batch_size, progress=True
-        )
+        step = min(stride.value, window.value)
+        n = len(window_starts(size, window.value, step)) ** 2
+        job.progress(0, n, "windows")
+        occ = occlusion_map(km.model, x, km.class_index(name), window.value, step, batch_size=batch_size, progress=False)
+        job.progress(n, n, "windows")
         img = km.deprocess(x[0])
-        show_images(
+        view.value = panels_png(
             [img, overlay(img, occ.heatmap), occ.drops],
-            titles=[
-                f"{name} ({prob:.0%})",
-                "mean score drop per pixel",
-                f"drop per window ({occ.drops.shape[0]}x{occ.drops.shape[1]})",
-            ],
-            cmap=[None, None, "magma"],
+            [f"{name} ({prob:.0%})", "mean score drop per pixel", f"drop per window ({occ.drops.shape[0]}×{occ.drops.shape[1]})"],
+            [None, None, SIGNED],
         )
-        plt.show()
+        return f"{n} windows of {window.value} px, stride {step} px"
 
-    return run_panel(run, [image, window, stride])
+    return run_panel(run, [image, window, stride], extra=[view])
 
 
 # --- patches ------------------------------------------------------------
@@ -482,23 +537,30 @@ def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: 
         >>> display(patches_widget(km, image_set(km).images))
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
 
-    from .plotting import show_images
-    from .widgets import layer_picker, run_panel
+    from .widgets import figure_png
 
     layer = layer_picker(km)
     channel = w.BoundedIntText(value=0, min=0, max=10_000, description="channel")
+    view, _ = live_image(720)
 
-    def run() -> None:
+    def run(job: Run) -> str:
+        from matplotlib.figure import Figure
+
+        n_batches = -(-len(images) // batch_size)
+        job.progress(0, len(images), "images")
         batches = (km.preprocess(list(images[i : i + batch_size])) for i in range(0, len(images), batch_size))
-        top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, batch_size=batch_size)
+        top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, batch_size=batch_size, progress=False)
+        job.progress(len(images), len(images), "images")
         titles = [f"{v:.2f} (img {int(i)})" for v, i in zip(top.values, top.image_index)]
-        show_images(list(km.deprocess(top.patches)), titles=titles, ncols=min(k, 9), size=1.6,
-                    suptitle=f"{layer.value} channel {channel.value}: receptive field {top.field.size[0]}x{top.field.size[1]} px")  # fmt: skip
-        plt.show()
+        cols = min(k, 9)
+        fig = Figure(figsize=(1.9 * cols, 2.2 * -(-len(titles) // cols) + 0.5))
+        image_panels(fig, list(km.deprocess(top.patches)), titles, cols,
+                     suptitle=f"{layer.value} channel {channel.value}: receptive field {top.field.size[0]}×{top.field.size[1]} px")  # fmt: skip
+        view.value = figure_png(fig)
+        return f"top {k} of {len(images)} images ({n_batches} batches)"
 
-    return run_panel(run, [layer, channel])
+    return run_panel(run, [layer, channel], extra=[view])
 
 
 # --- style ------------------------------------------------------------
@@ -518,8 +580,6 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
     """
     import ipywidgets as w
 
-    from .widgets import live_image, run_panel
-
     styles = style_images()
     names = list(styles)
     log = {"readout_format": ".1e", "continuous_update": False}
@@ -533,9 +593,12 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
     )
     s_scale = w.FloatLogSlider(value=1.0, base=10, min=-3, max=3, description="style ×", **log)
     t_weight = w.FloatLogSlider(value=PRESETS["starry_night"].tv_weight, base=10, min=-5, max=0, description="TV w", **log)
-    s_size = w.IntSlider(value=PRESETS["starry_night"].style_size, min=32, max=512, step=16, description="style size")
-    n_steps = w.IntSlider(value=steps, min=1, max=max(500, steps), description="steps")
-    preview, update = live_image(256)
+    s_size = w.IntSlider(
+        value=PRESETS["starry_night"].style_size, min=32, max=512, step=16, description="style size", continuous_update=False
+    )
+    n_steps = w.IntSlider(value=steps, min=1, max=max(500, steps), description="steps", continuous_update=False)
+    blend.continuous_update = False
+    preview, update = live_image(384)
 
     def on_preset(change: dict) -> None:
         q = PRESETS[change["new"]]
@@ -543,7 +606,7 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
 
     preset.observe(on_preset, names="value")
 
-    def run() -> None:
+    def run(job: Run) -> str:
         q = PRESETS[preset.value]
         two = style_b.value != "(none)"
         out = style_transfer(
@@ -559,9 +622,11 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
             image_size=image_size,
             steps=n_steps.value,
             callback_every=max(1, n_steps.value // 10),
-            callback=lambda _t, img: update(km.deprocess(img[0])),
+            callback=job.steps(n_steps.value, lambda img: update(km.deprocess(img[0]))),
+            progress=False,
         )
         update(out.picture)
+        return f"{n_steps.value} steps of {preset.value}"
 
-    controls = [preset, content, style_a, style_b, blend, c_weight, s_scale, t_weight, s_size, n_steps]
-    return run_panel(run, controls, description="Transfer style", extra=[preview])
+    pages = {"images": [preset, content, style_a, style_b, blend], "weights": [c_weight, s_scale, t_weight, s_size, n_steps]}
+    return run_panel(run, [_tabs(pages)], description="Transfer style", extra=[preview])

@@ -1,0 +1,302 @@
+"""The explorer app and the shared Run/Stop panel, driven from the kernel as a lecturer's clicks would."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnviz_helpers.core.models import KitModel
+from cnnviz_helpers.ui import explorer as ex
+from cnnviz_helpers.ui import sections
+from cnnviz_helpers.ui.widgets import find_controls, find_images, placeholder_png, resolve_class, run_panel
+
+
+@pytest.fixture
+def app(shapes_model: KitModel) -> ex.Explorer:
+    app = ex.explorer(shapes_model, threaded=False)
+    app.auto.value = False  # each test clicks Run itself
+    return app
+
+
+def _spy(monkeypatch, module, name: str) -> list[tuple]:
+    """Replace ``module.name`` by a wrapper that records its arguments and calls the real function."""
+    calls: list[tuple] = []
+    real = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def test_the_method_table_drives_the_menu_and_each_method_draws_a_picture(app, shapes_model, unchanged):
+    assert list(app.method.options) == [m.name for m in ex.METHODS]
+    with unchanged(shapes_model.model):
+        for spec in ex.METHODS:
+            app.method.value = spec.name
+            app.view.value = placeholder_png(8)
+            app.panel.click()
+            assert "⚠" not in app.panel.status.value, (spec.name, app.panel.status.value)
+            assert bytes(app.view.value) != placeholder_png(8), spec.name
+            shown = {
+                n for n, c in (("layer", app.layer), ("unit", app.unit), ("class", app.target)) if c.layout.display != "none"
+            }
+            assert shown == set(spec.uses), spec.name  # only the controls the method reads are visible
+
+
+def test_grad_cam_gets_the_chosen_layer_and_class(app, shapes_model, monkeypatch):
+    calls = _spy(monkeypatch, ex.gradcam, "grad_cam")
+    app.method.value = "Grad-CAM"
+    app.layer.value = shapes_model.spec.layers[-2]
+    app.target.value = "star"
+    app.panel.click()
+    ((args, _kw),) = calls
+    assert args[2] == shapes_model.spec.layers[-2] and args[3] == shapes_model.class_names.index("star")
+    assert torch.equal(args[1], shapes_model.preprocess(app.picture.value))
+
+
+def test_a_cached_setting_does_not_recompute_and_a_changed_one_does(app, monkeypatch):
+    calls = _spy(monkeypatch, ex.saliency, "saliency_map")
+    app.method.value = "saliency"
+    app.panel.click()
+    first = bytes(app.view.value)
+    app.method.value = "Grad-CAM"
+    app.panel.click()
+    app.method.value = "saliency"  # back to the first setting: instant, from the cache
+    app.panel.click()
+    assert len(calls) == 1 and app.panel.status.value.endswith("(cached)") and bytes(app.view.value) == first
+    app.target.value = app.km.class_names[3]
+    app.panel.click()
+    assert len(calls) == 2 and calls[1][0][2] == 3
+
+
+@pytest.mark.parametrize("text", ["dog", "", "s"])
+def test_a_class_the_model_does_not_have_is_one_line_and_runs_nothing(app, monkeypatch, text):
+    calls = _spy(monkeypatch, ex.saliency, "saliency_map")
+    app.method.value = "saliency"
+    app.target.value = text
+    app.panel.click()
+    assert app.panel.status.value.startswith("⚠") and "\n" not in app.panel.status.value and calls == []
+
+
+def test_quick_methods_answer_every_change_and_slow_ones_wait_for_run(shapes_model, monkeypatch):
+    cam = _spy(monkeypatch, ex.gradcam, "grad_cam")
+    app = ex.explorer(shapes_model, threaded=False)
+    app.method.value = "Grad-CAM"  # quick: runs at once
+    app.layer.value = shapes_model.spec.layers[-2]
+    assert [c[0][2] for c in cam] == [shapes_model.spec.last_conv, shapes_model.spec.layers[-2]]
+    app.layer.value = shapes_model.spec.last_conv  # back: from the cache, no new call
+    assert len(cam) == 2 and app.panel.status.value.endswith("(cached)")
+    before = app.calls
+    app.method.value = "class visualization"  # slow: waits for Run
+    app.params["class visualization"]["steps"].value = 3
+    assert app.calls == before
+
+
+def test_resolve_class_accepts_names_suggestions_and_unique_parts(shapes_model):
+    names = shapes_model.class_names
+    assert resolve_class(shapes_model, names[4]) == 4
+    assert resolve_class(shapes_model, names[4].upper()) == 4
+    assert resolve_class(shapes_model, f"4: {names[4]}") == 4
+    assert resolve_class(shapes_model, "polka") == names.index("polka dots")
+    with pytest.raises(ValueError, match="no class"):
+        resolve_class(shapes_model, "zebra")
+
+
+def test_units_are_bounded_by_the_layers_channels(app, shapes_model):
+    app.method.value = "activations"
+    for layer in shapes_model.spec.layers:
+        app.layer.value = layer
+        n = len(ex.filters.activation_maps(shapes_model.model, shapes_model.preprocess(app.picture.value), layer))
+        assert app.unit.max == n - 1
+        app.unit.value = 10_000  # a bounded box clamps instead of failing
+        assert app.unit.value == n - 1
+
+
+def test_grad_cam_all_zero_says_why(app, monkeypatch):
+    monkeypatch.setattr(ex.gradcam, "grad_cam", lambda model, x, layer, target: torch.zeros(1, *x.shape[-2:]))
+    app.method.value = "Grad-CAM"
+    app.panel.click()
+    assert "zero everywhere" in app.panel.status.value and "deeper layer" in app.panel.status.value
+
+
+def test_compare_mode_runs_both_methods_on_one_image(app, monkeypatch):
+    sal, cam = _spy(monkeypatch, ex.saliency, "saliency_map"), _spy(monkeypatch, ex.gradcam, "grad_cam")
+    app.method.value, app.method_b.value = "saliency", "Grad-CAM"
+    app.compare.value = True
+    app.panel.click()
+    assert len(sal) == 1 and len(cam) == 1 and cam[0][0][2] == app.layer_b.value
+    assert torch.equal(sal[0][0][1], cam[0][0][1])  # the same image
+    assert "A: saliency" in app.panel.status.value and "B: Grad-CAM" in app.panel.status.value
+
+
+def test_image_sources_and_a_bad_upload(app):
+    app.source.value = "image set"
+    assert len(app.picture.options) == len(app.dataset()) and app.picture.value is not None
+    app.source.value = "upload"
+    assert app.picture.value is None and "upload" in app.panel.status.value
+    app.panel.click()
+    assert app.panel.status.value.startswith("⚠ no image")
+    stamp = datetime.datetime.now(datetime.timezone.utc)
+    entry = {"name": "notes.txt", "type": "text/plain", "size": 13, "last_modified": stamp}
+    app.upload.value = ({**entry, "content": memoryview(b"not a picture")},)
+    assert app.panel.status.value.startswith("⚠ notes.txt is not an image")
+    png = io.BytesIO()
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(png, format="PNG")
+    app.upload.value = ({**entry, "name": "grey.png", "content": memoryview(png.getvalue())},)
+    app.method.value = "saliency"
+    app.panel.click()
+    assert app.picture.value.size == (30, 40) and "⚠" not in app.panel.status.value
+
+
+def test_stop_ends_a_synthesis_early_keeps_its_image_and_a_second_click_never_queues(shapes_model):
+    app = ex.explorer(shapes_model, threaded=True)
+    app.method.value = "class visualization"
+    app.params["class visualization"]["steps"].value = 500
+    started = threading.Event()
+    app.live.observe(lambda _change: started.set(), "value")
+    app.panel.click()
+    assert started.wait(30), "no intermediate image"
+    assert app.panel.button.description == "Stop"
+    app.panel.click()  # Stop
+    app.panel.wait(60)
+    assert not app.panel.running and app.panel.button.description == "Run"
+    assert app.calls == 1 and 0 < app.panel.bar.value < 500, app.panel.bar.value
+    assert app.panel.status.value.startswith("stopped") and bytes(app.live.value) != placeholder_png(256)
+
+
+def test_run_panel_turns_errors_into_one_line_and_stops_methods_that_ignore_the_flag():
+    steps_done = []
+
+    def stubborn(job):  # a loop that ignores the callback's True: the next call raises RunStopped
+        tick = job.steps(100)
+        for t in range(100):
+            steps_done.append(t)
+            tick(t + 1, np.zeros((2, 2, 3)))
+            if t == 3:
+                job.stop_requested.set()
+            time.sleep(0.001)
+
+    panel = run_panel(stubborn, [], threaded=False)
+    panel.click()
+    assert len(steps_done) == 6 and panel.status.value.startswith("stopped")
+    panel = run_panel(lambda job: [][1], [], threaded=False)
+    panel.click()
+    assert panel.status.value == "⚠ list index out of range"
+
+
+# --- the section widgets share the same building blocks -----------------------------------------
+def test_class_widget_rejects_free_text_with_one_line(shapes_model, monkeypatch):
+    calls = _spy(monkeypatch, sections, "class_visualization")
+    panel = sections.class_visualization_widget(shapes_model)
+    controls = find_controls(panel)
+    controls["class"].value = "dog"
+    controls["steps"].value = 2
+    panel.click()
+    panel.wait()
+    assert panel.status.value.startswith("⚠ no class") and calls == []
+    controls["class"].value = "star"
+    panel.click()
+    panel.wait()
+    assert len(calls) == 1 and calls[0][0][1] == shapes_model.class_names.index("star") and calls[0][1]["steps"] == 2
+
+
+def test_widgets_start_with_a_placeholder_and_a_bad_unit_is_one_line(shapes_model):
+    panel = sections.deepdream_widget(shapes_model)
+    (view,) = find_images(panel)
+    assert bytes(view.value) == placeholder_png(384)
+    controls = find_controls(panel)
+    controls["layer"].value = shapes_model.spec.layers[0]
+    controls["channel"].value = 999
+    controls["steps/octave"].value, controls["octaves"].value = 1, 1
+    panel.click()
+    panel.wait()
+    assert panel.status.value.startswith("⚠") and "\n" not in panel.status.value
+    assert bytes(view.value) == placeholder_png(384)
+
+
+def test_occlusion_widget_calls_the_method_with_its_sliders(shapes_model, monkeypatch):
+    calls = _spy(monkeypatch, sections, "occlusion_map")
+    panel = sections.occlusion_widget(shapes_model)
+    controls = find_controls(panel)
+    controls["window"].value, controls["stride"].value = 16, 8
+    panel.click()
+    panel.wait()
+    ((args, _kw),) = calls
+    assert args[3:5] == (16, 8) and panel.bar.value == panel.bar.max == 7 * 7
+    assert panel.status.value.startswith("49 windows")
+
+
+def test_grad_cam_widget_explains_an_all_black_map(shapes_model, monkeypatch):
+    monkeypatch.setattr(sections, "grad_cam", lambda model, x, layer, target: torch.zeros(1, *x.shape[-2:]))
+    panel = sections.attribution_widget(shapes_model, method="Grad-CAM", size=64)
+    assert "zero everywhere" in panel.children[2].value
+
+
+# --- the projector style --------------------------------------------------------------------------
+def test_plots_title_every_panel_colorbar_heatmaps_centre_signed_maps_and_name_categories():
+    from matplotlib.figure import Figure
+
+    from cnnviz_helpers.core.images import image_grid
+    from cnnviz_helpers.ui.plotting import MAGNITUDE, SIGNED, Categories, image_panels
+
+    signed = np.array([[-1.0, 0.5], [0.2, 0.1]])
+    fig = image_panels(
+        Figure(),
+        [np.zeros((4, 4, 3)), np.random.rand(4, 4), signed, Categories(np.array([[0, 1], [1, 0]]), ["bg", "fg"])],
+        ["image", "magnitude", "signed", "seeds"],
+        cmap=[None, MAGNITUDE, SIGNED, None],
+    )
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["image", "magnitude", "signed", "seeds"]
+    assert len(fig.axes) == 4 + 2  # one colorbar per heatmap, none for the RGB image or the categories
+    assert panels[2].images[0].get_clim() == (-1.0, 1.0)  # a signed map is centred on 0
+    assert [t.get_text() for t in panels[3].get_legend().get_texts()] == ["bg", "fg"]
+    grid = image_grid(torch.rand(3, 2, 2), ncols=2, fill=float("nan"))
+    assert np.isnan(grid).sum() == grid.size - 3 * 4  # borders and the empty slot are not a colour
+
+
+def test_a_methods_warning_is_part_of_the_status_line():
+    import warnings
+
+    def run(job):
+        warnings.warn("1 of 1 images are not classified as the target after 5 steps; increase steps", UserWarning, stacklevel=2)
+        return "fooled"
+
+    panel = run_panel(run, [], threaded=False)
+    panel.click()
+    assert panel.status.value == "fooled — ⚠ 1 of 1 images are not classified as the target after 5 steps; increase steps"
+
+
+# --- presenting: slides ---------------------------------------------------------------------------
+def test_build_stamps_slides_from_headings_on_every_notebook():
+    import sys
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tools"))
+    import build_notebooks as bn
+
+    cell = nbformat.v4.new_markdown_cell
+    assert [bn.slide_type(cell(s)) for s in ("# Title", "## 2. Part", "### detail", "text", "#no space")] == [
+        "slide", "slide", "subslide", None, None,
+    ]  # fmt: skip
+    assert bn.slide_type(nbformat.v4.new_code_cell("# a comment")) is None
+    for folder in ("solutions", "notebooks"):
+        for path in sorted((root / folder).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            stamped = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+            assert stamped == [bn.slide_type(c) for c in nb.cells], path.name
+            first_text = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
+            assert stamped[first_text] == "slide", f"{path.name}: the first text cell must be a '# ' title slide"
