@@ -7,11 +7,13 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit nbval notebooks bench offline-model robust-model fast-style-model download clean help
+.PHONY: lab present test lint unit nbval notebooks bench offline-model robust-model fast-style-model download clean help
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
+	@echo "make present    serve the explorer app (notebooks/explorer.ipynb) with Voila (PORT=8866)"
 	@echo "make test       unit tests + every solution notebook in fast mode"
+	@echo "make lint       ruff check + ruff format --check + mypy on the package (CI runs it first)"
 	@echo "make notebooks  regenerate notebooks/ from solutions/"
 	@echo "make bench      speed ratios against reference implementations"
 	@echo "make download   pre-fetch ImageNet weights and optional assets"
@@ -29,7 +31,20 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
 
+# Presenting live: the explorer as an app (Voila, from the `presenting` extra), on this machine only.
+$(VENV)/.presenting: $(VENV)/.installed
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[presenting]'
+	touch $@
+
+present: $(VENV)/.presenting
+	$(VENV)/bin/voila --no-browser --Voila.ip=127.0.0.1 --port=$(if $(filter 8888,$(PORT)),8866,$(PORT)) notebooks/explorer.ipynb
+
 test: unit nbval
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 unit: $(VENV)/.installed
 	CNNVIZ_FAST=1 $(PY) -m pytest tests

@@ -146,7 +146,7 @@ def fooling_image(
         warnings.warn(
             f"{int(todo.sum())} of {len(x)} images are not classified as the target after {steps} steps; "
             "increase steps or step_size",
-            stacklevel=2,
+            stacklevel=3,  # the caller of fooling_image (through its renamed_arguments wrapper)
         )
     return from_pixels(p, mean, std).detach()
 

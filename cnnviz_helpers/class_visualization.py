@@ -139,7 +139,19 @@ def class_visualization(
             return logits.log_softmax(1)[:, index].sum()
         raise ValueError(f"objective must be 'score', 'probability' or 'log_probability', got {objective!r}")
 
-    return _gradient_ascent(Hooks(net), score, net, mean, std, size, priors, schedule, parameterization, init, f"class {index}")
+    return _gradient_ascent(
+        Hooks(net),
+        score,
+        net,
+        mean,
+        std,
+        size,
+        priors,
+        schedule,
+        parameterization,
+        init,
+        f"class {model.class_names[index]}" if isinstance(model, KitModel) else f"class {index}",
+    )
 
 
 def unit_visualization(

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -26,13 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
-from .core.config import default_device
+from .core.compat import moved_names, renamed_arguments
+from .core.config import default_device, seeded_generator
 from .core.images import DATA_DIR, ImageLike, preprocess
 from .core.layers import Hooks
 from .core.models import KitModel
+from .core.options import OptionGroup, Schedule, split_options
 from .core.regularizers import tv_loss
-from .core.targets import model_device
+from .core.targets import ModelLike, as_kit_model, model_device
 from .datasets.assets import load_weights_file
 from .style import content_loss, layer_features, style_loss, style_targets
 
@@ -349,7 +351,7 @@ class PerceptualLoss:
 
     def __init__(
         self,
-        km: KitModel,
+        km: ModelLike,
         styles: Sequence[ImageLike],
         style_size: int = 256,
         content_layer: str | None = None,
@@ -358,7 +360,10 @@ class PerceptualLoss:
         style_weight: float | Sequence[float] = 1.0,
         tv_weight: float = 10.0,
     ) -> None:
-        default_content, default_style = perceptual_layers(km)
+        km = as_kit_model(km)
+        if (content_layer is None or style_layers is None) and not km.spec.layers:
+            raise ValueError(f"{km.name} is a plain nn.Module: pass content_layer= and style_layers= (layer names)")
+        default_content, default_style = perceptual_layers(km) if km.spec.layers else ("", [])
         self.km = km
         self.content_layer = content_layer or default_content
         self.style_layers = list(style_layers or default_style)
@@ -370,7 +375,7 @@ class PerceptualLoss:
             raise ValueError(f"style_weight needs one number or {n} (one per style layer), got {len(self.style_weights)}")
         self.content_weight, self.tv_weight = float(content_weight), float(tv_weight)
         self._layers = list(dict.fromkeys([*self.style_layers, self.content_layer]))
-        dev = km.device
+        dev = model_device(km)
         self._mean = torch.tensor(km.mean, device=dev).view(1, -1, 1, 1)
         self._std = torch.tensor(km.std, device=dev).view(1, -1, 1, 1)
         style_list = [styles] if isinstance(styles, (str, Path)) else list(styles)
@@ -425,29 +430,42 @@ def random_crops(images: Sequence[torch.Tensor], n: int, crop: int, generator: t
     return torch.stack(out)
 
 
+@dataclass(frozen=True)
+class PerceptualSettings(OptionGroup):
+    """The perceptual loss's layers and weights (see :class:`PerceptualLoss`; ``None`` layers: :func:`perceptual_layers`)."""
+
+    content_layer: str | None = None
+    style_layers: Sequence[str] | None = None
+    content_weight: float = 5.0
+    style_weight: float | Sequence[float] = 1.0
+    tv_weight: float = 10.0
+
+
+#: A training callback ``callback(step, net, losses) -> stop?`` (the network is what is being optimised here).
+TrainingCallback = Callable[[int, "TransformerNet", dict[str, float]], Union[bool, None]]
+
+FAST_STYLE_LR = 5e-3  # Adam learning rate for the transformer network
+TRAINING = Schedule(steps=300, lr=FAST_STYLE_LR, seed=0, callback_every=25)  # the default training schedule
+
+
+@renamed_arguments(every="callback_every")
 def train_fast_style(
-    km: KitModel,
+    km: ModelLike,
     styles: ImageLike | Sequence[ImageLike],
     content: Sequence[ImageLike] = CONTENT_IMAGES,
     net: TransformerNet | None = None,
     norm: NormKind | None = None,
-    steps: int = 300,
+    *,
     batch_size: int = 4,
     crop: int = 64,
     content_size: int | None = None,
     style_size: int | None = None,
-    lr: float = 5e-3,
-    content_layer: str | None = None,
-    style_layers: Sequence[str] | None = None,
-    content_weight: float = 5.0,
-    style_weight: float | Sequence[float] = 1.0,
-    tv_weight: float = 10.0,
     channels: Sequence[int] = (16, 32, 64),
     n_residual: int = 5,
-    seed: int = 0,
-    progress: bool = True,
-    callback: Callable[[int, TransformerNet, dict[str, float]], None] | None = None,
-    every: int = 25,
+    loss: PerceptualSettings | None = None,
+    schedule: Schedule | None = None,
+    callback: TrainingCallback | None = None,
+    **options: Any,
 ) -> tuple[TransformerNet, dict[str, list[float]]]:
     """Train a :class:`TransformerNet` with the perceptual loss on random crops of ``content`` photos.
 
@@ -465,15 +483,20 @@ def train_fast_style(
         net: continue training this network (its number of styles must match); default a fresh one
             with ``channels``, ``n_residual`` and ``norm`` (seeded with ``seed``).
         norm: ``"instance"`` (default for one style), ``"batch"`` or ``"conditional"`` (default for several).
-        steps, batch_size, crop, lr: the optimisation budget (use :func:`~cnnviz_helpers.budget` in notebooks).
+        batch_size, crop: crops per step and their side in pixels.
         content_size: side the content photos are resized to before cropping (default ``2 * crop``).
         style_size: side of the style images (default ``content_size``: the photos' scale).
-        content_layer, style_layers, content_weight, style_weight, tv_weight: see :class:`PerceptualLoss`.
-        seed: seeds the initial weights and the crops, so a run can be repeated.
-        progress: show a tqdm progress bar.
-        callback: ``callback(step, net, losses)`` every ``every`` steps and after the last one (for
-            intermediate results); the network is in train mode, so call :func:`stylize` (which
-            switches to eval and back).
+        channels, n_residual: the size of a fresh network (:class:`TransformerNet`).
+        loss: :class:`PerceptualSettings`; its fields may also be given as keywords: ``content_layer``,
+            ``style_layers``, ``content_weight`` (5), ``style_weight`` (1), ``tv_weight`` (10).
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule` (default :data:`TRAINING`); its fields
+            may also be given as keywords: ``steps`` (300; use :func:`~cnnviz_helpers.budget` in
+            notebooks), ``lr`` (Adam, 5e-3), ``seed`` (initial weights and crops, so a run can be
+            repeated), ``progress``, ``callback_every`` (25; ``every=`` is the deprecated old name).
+        callback: a training callback ``callback(step, net, losses) -> stop?`` every
+            ``callback_every`` steps and after the last one (for intermediate results); the network
+            is in train mode, so call :func:`stylize` (which switches to eval and back). Returning
+            ``True`` stops training and keeps the network so far.
 
     Returns:
         ``(net, history)``: the trained network (eval mode, on ``km``'s device) and the per-step losses
@@ -483,27 +506,42 @@ def train_fast_style(
         >>> net, history = train_fast_style(km, ["brick", "hubble_deep_field"], steps=budget(300, 5))
         >>> plt.plot(history["total"])
     """
+    loss_kw, schedule_kw = split_options(options, PerceptualSettings, Schedule)
+    weights = (loss or PerceptualSettings()).updated(**loss_kw)
+    schedule = (schedule or TRAINING).updated(**schedule_kw)
+    if schedule.callback is not None:
+        raise TypeError("train_fast_style's callback is callback(step, net, losses): pass it as callback=, not in the schedule")
+    steps, lr, seed = schedule.steps, FAST_STYLE_LR if schedule.lr is None else schedule.lr, schedule.seed
     style_list = [styles] if isinstance(styles, (str, Path)) or not isinstance(styles, Sequence) else list(styles)
     names = [Path(s).stem if isinstance(s, (str, Path)) else f"style {i}" for i, s in enumerate(style_list)]
-    device = km.device
+    km = as_kit_model(km)
+    device = model_device(km)
     if net is None:
         kind = norm or ("conditional" if len(style_list) > 1 else "instance")
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            if seed is not None:
+                torch.manual_seed(seed)
             net = TransformerNet(channels, n_residual, kind, len(style_list) if kind == "conditional" else 1, names)
     elif net.num_styles != len(style_list):
         raise ValueError(f"the network knows {net.num_styles} styles but {len(style_list)} style images were given")
     net.to(device)
     content_size = content_size or 2 * crop
     loss_fn = PerceptualLoss(
-        km, style_list, style_size or content_size, content_layer, style_layers, content_weight, style_weight, tv_weight
+        km,
+        style_list,
+        style_size or content_size,
+        weights.content_layer,
+        weights.style_layers,
+        weights.content_weight,
+        weights.style_weight,
+        weights.tv_weight,
     )
     photos = _images01(list(content), content_size, device)
-    gen = torch.Generator().manual_seed(seed)
+    gen = seeded_generator(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
     net.train()
-    bar = tqdm(range(steps), desc="fast style", disable=not progress)
+    bar = tqdm(range(steps), desc="fast style", disable=not schedule.progress, leave=False)
     for step in bar:
         s = step % len(style_list)
         x = random_crops(photos, batch_size, crop, gen).to(device)
@@ -514,8 +552,9 @@ def train_fast_style(
         for k, v in terms.items():
             history[k].append(v.item())
         bar.set_postfix(loss=f"{history['total'][-1]:.3g}")
-        if callback is not None and ((step + 1) % every == 0 or step + 1 == steps):
-            callback(step + 1, net, {k: v[-1] for k, v in history.items()})
+        if callback is not None and (step + 1 == steps or (step + 1) % max(schedule.callback_every, 1) == 0):
+            if callback(step + 1, net, {k: v[-1] for k, v in history.items()}):
+                break  # the callback asked to stop: keep the network trained so far
     return net.eval(), history
 
 

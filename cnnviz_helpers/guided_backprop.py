@@ -164,7 +164,7 @@ def guided_backprop(
             if isinstance(module, nn.ReLU):
                 hooks.forward_pre(module, guard.count_module)
                 hooks.output_grad(module, _positive)
-        if layer is None:
+        if layer is None or channel is None:  # (channel is always given with layer: checked above)
             return input_gradient(model, x, target)
         x = model_input(model, x).requires_grad_(True)
         with capture(model, layer) as acts:

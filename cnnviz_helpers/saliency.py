@@ -75,7 +75,7 @@ def smoothgrad(
     noise_level: float = 0.15,
     batch_size: int | None = None,
     attribution: Attribution = saliency_map,
-    seed: int | None = None,
+    seed: int | None = 0,
     progress: bool = True,
 ) -> torch.Tensor:
     r"""SmoothGrad (Smilkov et al. 2017): the average map over noisy copies of the input.
@@ -100,7 +100,7 @@ def smoothgrad(
             memory is short.
         attribution: the map to average, ``fn(model, x, target)``; :func:`saliency_map` by default
             (pass e.g. :func:`cnnviz_helpers.guided_backprop.guided_backprop` for SmoothGrad on guided backprop).
-        seed: seed of the noise, for repeatable maps (``None``: PyTorch's global generator).
+        seed: seed of the noise (default 0: repeatable maps, as every method's seed; ``None``: PyTorch's global generator).
         progress: show a progress bar over the batches.
 
     Returns:
@@ -124,13 +124,13 @@ def smoothgrad(
     sigma = noise_level * (x.flatten(1).amax(1) - x.flatten(1).amin(1))
     gen = torch.Generator(device).manual_seed(seed) if seed is not None else None
     image_of = torch.arange(n, device=device).repeat_interleave(n_samples)  # copy k belongs to image image_of[k]
-    total = None
+    total = torch.zeros(0)
     for start in tqdm(range(0, len(image_of), batch_size), desc="SmoothGrad", disable=not progress, leave=False):
         idx = image_of[start : start + batch_size]
         noise = torch.randn((len(idx), *x.shape[1:]), generator=gen, device=device, dtype=x.dtype)
         maps = attribution(model, x[idx] + sigma[idx].view(-1, *[1] * (x.ndim - 1)) * noise, targets[idx])
         part = torch.zeros((n, *maps.shape[1:]), device=device, dtype=maps.dtype).index_add_(0, idx, maps)
-        total = part if total is None else total + part
+        total = part if start == 0 else total + part
     return total / n_samples
 
 
@@ -186,15 +186,16 @@ def saliency_segmentation(
     sal = sal[None, None]
     if sal.shape[-2:] != img.shape[:2]:
         sal = F.interpolate(sal, size=img.shape[:2], mode="bilinear", align_corners=False)
-    sal = gaussian_blur(sal, blur_sigma)[0, 0].numpy()
-    hi, mid, lo = np.quantile(sal, [foreground, probable_foreground, background])
-    seeds = np.full(sal.shape, cv2.GC_PR_BGD, dtype=np.uint8)
-    seeds[sal >= mid] = cv2.GC_PR_FGD
-    seeds[sal >= hi] = cv2.GC_FGD
-    seeds[sal <= lo] = cv2.GC_BGD
+    blurred = gaussian_blur(sal, blur_sigma)[0, 0].numpy()
+    hi, mid, lo = np.quantile(blurred, [foreground, probable_foreground, background])
+    seeds = np.full(blurred.shape, cv2.GC_PR_BGD, dtype=np.uint8)
+    seeds[blurred >= mid] = cv2.GC_PR_FGD
+    seeds[blurred >= hi] = cv2.GC_FGD
+    seeds[blurred <= lo] = cv2.GC_BGD
     if not (seeds == cv2.GC_FGD).any() or not (seeds == cv2.GC_BGD).any():
         raise ValueError("the saliency map is (almost) constant: no foreground or background seeds; check the map")
     cv2.setRNGSeed(seed)
     mask = seeds.copy()
-    cv2.grabCut(img, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), steps, cv2.GC_INIT_WITH_MASK)
+    # no rectangle with GC_INIT_WITH_MASK (OpenCV's stubs want one anyway)
+    cv2.grabCut(img, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), steps, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
     return np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)), seeds

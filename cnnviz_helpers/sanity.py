@@ -78,8 +78,9 @@ def _randomize(module: nn.Module, seed: int) -> None:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         for m in module.modules():
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
+            reset = getattr(m, "reset_parameters", None)
+            if callable(reset):
+                reset()
 
 
 @dataclass
@@ -106,22 +107,23 @@ class SanityResult:
         cols = np.unique(np.linspace(0, len(self.steps) - 1, min(max_steps, len(self.steps))).round().astype(int))
         extra = image is not None
         fig, axes = plt.subplots(
-            len(self.maps), len(cols) + extra, figsize=(1.9 * (len(cols) + extra), 2.0 * len(self.maps)), squeeze=False
+            len(self.maps), len(cols) + extra, figsize=(2.4 * (len(cols) + extra), 2.7 * len(self.maps)), squeeze=False
         )
         for row, (method, maps) in enumerate(self.maps.items()):
             if extra:
                 axes[row, 0].imshow(image)
-                axes[row, 0].set_title("image", fontsize=8)
+                axes[row, 0].set_title("image")
             for col, step in enumerate(cols):
                 ax = axes[row, col + extra]
-                ax.imshow(normalize(maps[step, index]), cmap="gray")
-                ax.set_title(f"{self.steps[step]}\nρ={float(self.similarity[method][step, index]):.2f}", fontsize=8)
+                shown = ax.imshow(normalize(maps[step, index]), cmap="inferno", vmin=0, vmax=1)  # ui.plotting.MAGNITUDE
+                ax.set_title(f"{self.steps[step]}\nρ={float(self.similarity[method][step, index]):.2f}")
             axes[row, 0].set_ylabel(method)
         for ax in axes.flat:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle("cascading randomization: layers re-initialised from the top (left → right)", fontsize=10)
+        fig.suptitle("cascading randomization: layers re-initialised from the top (left → right)")
         fig.tight_layout()
+        fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.5, label="|map|, each scaled 0–1")
         return fig
 
     def plot_similarity(self):
@@ -131,7 +133,7 @@ class SanityResult:
         fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(self.steps)), 3.5))
         for method, sim in self.similarity.items():
             ax.plot(sim.mean(1).numpy(), marker="o", label=method)
-        ax.set_xticks(range(len(self.steps)), self.steps, rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(range(len(self.steps)), self.steps, rotation=60, ha="right")
         ax.set_ylabel("Spearman ρ with original (|map|)")
         ax.set_xlabel("randomized up to (from the top)")
         ax.axhline(0, color="gray", lw=0.5)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from .core.config import seeded_generator
 from .core.images import ImageLike, load_image
 from .core.layers import capture, get_layer
 from .core.models import KitModel
-from .core.options import Schedule, _Options, split_options
+from .core.options import OptionGroup, Schedule, split_options
 from .core.regularizers import clamp_pixels, pixel_range, tv_loss
 from .core.targets import ModelLike, as_kit_model, model_device, stop_requested, unwrap
 from .datasets.assets import ASSETS, asset_path
@@ -620,7 +620,7 @@ def texture_synthesis(
 
 
 @dataclass(frozen=True)
-class StyleSettings(_Options):
+class StyleSettings(OptionGroup):
     """What a :class:`StylePreset` sets, to override one by one (``None``: the preset's value).
 
     Attributes:
@@ -727,7 +727,7 @@ def style_transfer(
                 f"using the shipped {p.stand_in!r} as style",
                 stacklevel=2,
             )
-    style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    style_list: list[ImageLike] = list(styles) if isinstance(styles, (list, tuple)) else [cast(ImageLike, styles)]
     c_weight = p.content_weight if given.content_weight is None else given.content_weight
     t_weight = p.tv_weight if given.tv_weight is None else given.tv_weight
     content_img = _load_sized(km, content, given.image_size or p.image_size)

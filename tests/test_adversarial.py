@@ -70,7 +70,7 @@ def test_fooling_image_warns_when_it_gives_up(shapes_model, shapes_batch):
     x, labels = shapes_batch
     with pytest.warns(UserWarning, match="not classified as the target after 2 steps"):
         fooling_image(
-            km.model, x[:1], (int(labels[0]) + 1) % 10, mean=km.mean, std=km.std, step_size=1e-4, max_steps=2, progress=False
+            km.model, x[:1], (int(labels[0]) + 1) % 10, mean=km.mean, std=km.std, step_size=1e-4, steps=2, progress=False
         )
 
 

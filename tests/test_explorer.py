@@ -20,7 +20,9 @@ from cnnviz_helpers.ui.widgets import find_controls, find_images, placeholder_pn
 
 @pytest.fixture
 def app(shapes_model: KitModel) -> ex.Explorer:
-    return ex.explorer(shapes_model, threaded=False)
+    app = ex.explorer(shapes_model, threaded=False)
+    app.auto.value = False  # each test clicks Run itself
+    return app
 
 
 def _spy(monkeypatch, module, name: str) -> list[tuple]:
@@ -84,6 +86,20 @@ def test_a_class_the_model_does_not_have_is_one_line_and_runs_nothing(app, monke
     app.target.value = text
     app.panel.click()
     assert app.panel.status.value.startswith("⚠") and "\n" not in app.panel.status.value and calls == []
+
+
+def test_quick_methods_answer_every_change_and_slow_ones_wait_for_run(shapes_model, monkeypatch):
+    cam = _spy(monkeypatch, ex.gradcam, "grad_cam")
+    app = ex.explorer(shapes_model, threaded=False)
+    app.method.value = "Grad-CAM"  # quick: runs at once
+    app.layer.value = shapes_model.spec.layers[-2]
+    assert [c[0][2] for c in cam] == [shapes_model.spec.last_conv, shapes_model.spec.layers[-2]]
+    app.layer.value = shapes_model.spec.last_conv  # back: from the cache, no new call
+    assert len(cam) == 2 and app.panel.status.value.endswith("(cached)")
+    before = app.calls
+    app.method.value = "class visualization"  # slow: waits for Run
+    app.params["class visualization"]["steps"].value = 3
+    assert app.calls == before
 
 
 def test_resolve_class_accepts_names_suggestions_and_unique_parts(shapes_model):
@@ -224,3 +240,63 @@ def test_grad_cam_widget_explains_an_all_black_map(shapes_model, monkeypatch):
     monkeypatch.setattr(sections, "grad_cam", lambda model, x, layer, target: torch.zeros(1, *x.shape[-2:]))
     panel = sections.attribution_widget(shapes_model, method="Grad-CAM", size=64)
     assert "zero everywhere" in panel.children[2].value
+
+
+# --- the projector style --------------------------------------------------------------------------
+def test_plots_title_every_panel_colorbar_heatmaps_centre_signed_maps_and_name_categories():
+    from matplotlib.figure import Figure
+
+    from cnnviz_helpers.core.images import image_grid
+    from cnnviz_helpers.ui.plotting import MAGNITUDE, SIGNED, Categories, image_panels
+
+    signed = np.array([[-1.0, 0.5], [0.2, 0.1]])
+    fig = image_panels(
+        Figure(),
+        [np.zeros((4, 4, 3)), np.random.rand(4, 4), signed, Categories(np.array([[0, 1], [1, 0]]), ["bg", "fg"])],
+        ["image", "magnitude", "signed", "seeds"],
+        cmap=[None, MAGNITUDE, SIGNED, None],
+    )
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["image", "magnitude", "signed", "seeds"]
+    assert len(fig.axes) == 4 + 2  # one colorbar per heatmap, none for the RGB image or the categories
+    assert panels[2].images[0].get_clim() == (-1.0, 1.0)  # a signed map is centred on 0
+    assert [t.get_text() for t in panels[3].get_legend().get_texts()] == ["bg", "fg"]
+    grid = image_grid(torch.rand(3, 2, 2), ncols=2, fill=float("nan"))
+    assert np.isnan(grid).sum() == grid.size - 3 * 4  # borders and the empty slot are not a colour
+
+
+def test_a_methods_warning_is_part_of_the_status_line():
+    import warnings
+
+    def run(job):
+        warnings.warn("1 of 1 images are not classified as the target after 5 steps; increase steps", UserWarning, stacklevel=2)
+        return "fooled"
+
+    panel = run_panel(run, [], threaded=False)
+    panel.click()
+    assert panel.status.value == "fooled — ⚠ 1 of 1 images are not classified as the target after 5 steps; increase steps"
+
+
+# --- presenting: slides ---------------------------------------------------------------------------
+def test_build_stamps_slides_from_headings_on_every_notebook():
+    import sys
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tools"))
+    import build_notebooks as bn
+
+    cell = nbformat.v4.new_markdown_cell
+    assert [bn.slide_type(cell(s)) for s in ("# Title", "## 2. Part", "### detail", "text", "#no space")] == [
+        "slide", "slide", "subslide", None, None,
+    ]  # fmt: skip
+    assert bn.slide_type(nbformat.v4.new_code_cell("# a comment")) is None
+    for folder in ("solutions", "notebooks"):
+        for path in sorted((root / folder).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            stamped = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+            assert stamped == [bn.slide_type(c) for c in nb.cells], path.name
+            first_text = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
+            assert stamped[first_text] == "slide", f"{path.name}: the first text cell must be a '# ' title slide"

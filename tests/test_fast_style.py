@@ -214,7 +214,15 @@ def test_training_restores_the_loss_network_when_interrupted(shapes_model, uncha
 
     with unchanged(shapes_model.model), pytest.raises(KeyboardInterrupt):
         train_fast_style(
-            shapes_model, ["brick", "gravel"], steps=3, batch_size=1, crop=32, progress=False, callback=stop, every=1, **TINY
+            shapes_model,
+            ["brick", "gravel"],
+            steps=3,
+            batch_size=1,
+            crop=32,
+            progress=False,
+            callback=stop,
+            callback_every=1,
+            **TINY,
         )
 
 

@@ -40,6 +40,23 @@ def test_offline_fallback_is_announced_in_one_line(monkeypatch, tmp_path, capsys
     assert km.class_names == list(CLASS_NAMES)
 
 
+def test_no_network_prints_exactly_one_line_in_all(monkeypatch, tmp_path, capsys):
+    """Notebook 00 promises one line: nothing from torch.hub ("Downloading: …") when the server cannot be reached."""
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("CNNVIZ_OFFLINE", raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    km = cv.load_model("squeezenet1_1", device="cpu")
+    out = capsys.readouterr()
+    assert km.offline and len((out.out + out.err).strip().splitlines()) == 1, out
+
+
 def test_offline_env_skips_download(monkeypatch, capsys):
     monkeypatch.setenv("CNNVIZ_OFFLINE", "1")
     monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("must not download"))

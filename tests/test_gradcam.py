@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
+from compare import assert_same
 
 from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam
 from cnnviz_helpers.layers import get_layer
@@ -13,11 +14,6 @@ from cnnviz_helpers.shapesnet import to_tensor
 from cnnviz_helpers.ui.sections import METHODS, attribution_widget
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")
-
-
-def assert_same(ours: torch.Tensor, reference: torch.Tensor) -> None:
-    """Equal up to float rounding (the kit runs CPU convolutions in channels-last layout, Captum does not)."""
-    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5 * float(reference.detach().abs().max()))
 
 
 @pytest.mark.parametrize("net, layer", [("squeezenet_random", "features.12"), ("resnet18_random", "layer4")])

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from captum.attr import GuidedBackprop, NeuronGuidedBackprop
+from compare import assert_same
 from torch import nn
 
 from cnnviz_helpers.guided_backprop import guided_backprop
@@ -15,11 +16,6 @@ from cnnviz_helpers.shapes import make_shapes
 from cnnviz_helpers.shapesnet import to_tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")
-
-
-def assert_same(ours: torch.Tensor, reference: torch.Tensor) -> None:
-    """Equal up to float rounding (the kit runs CPU convolutions in channels-last layout, Captum does not)."""
-    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5 * float(reference.detach().abs().max()))
 
 
 @pytest.mark.parametrize("net", ["squeezenet_random", "resnet18_random"])

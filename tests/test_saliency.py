@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import Saliency
+from compare import assert_same
 from torch import nn
 
 from cnnviz_helpers.saliency import input_gradient, saliency_map, saliency_segmentation, smoothgrad
@@ -16,11 +17,6 @@ from cnnviz_helpers.shapesnet import to_tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor:UserWarning")  # Captum on inputs without requires_grad
 MASK_SEED = 2024  # 20 generated images with ground-truth masks, not used for training
-
-
-def assert_same(ours: torch.Tensor, reference: torch.Tensor) -> None:
-    """Equal up to float rounding (the kit runs CPU convolutions in channels-last layout, Captum does not)."""
-    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5 * float(reference.detach().abs().max()))
 
 
 @pytest.fixture(scope="module")

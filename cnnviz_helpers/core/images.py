@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import torch
@@ -141,11 +141,11 @@ def load_image(src: ImageLike, size: int | tuple[int, int] | None = None) -> Ima
 def resize(img: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     """Shorter side to ``size`` then centre crop (int), or exact ``(height, width)``."""
     if isinstance(size, tuple):
-        return img.resize((size[1], size[0]), Image.BICUBIC)
+        return img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
     w, h = img.size
     scale = size / min(w, h)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((nw, nh), Image.BICUBIC)
+    img = img.resize((nw, nh), Image.Resampling.BICUBIC)
     left, top = (nw - size) // 2, (nh - size) // 2
     return img.crop((left, top, left + size, top + size))
 
@@ -178,7 +178,7 @@ def preprocess(
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Image(s) → normalised float tensor ``[N, 3, H, W]`` (``(x/255 - mean) / std``)."""
-    imgs = img if isinstance(img, (list, tuple)) else [img]
+    imgs: list[ImageLike] = list(img) if isinstance(img, (list, tuple)) else [cast(ImageLike, img)]
     arrs = [np.asarray(load_image(i, size), dtype=np.float32) for i in imgs]
     if len({a.shape for a in arrs}) > 1:
         raise ValueError("images have different sizes; pass size= to resize them to one")

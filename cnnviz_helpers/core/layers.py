@@ -47,6 +47,12 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
     )
 
 
+def module_device(module: nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (CPU for a module without parameters)."""
+    p = next(module.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
 def check_channel(output: torch.Tensor, channel: int, layer: str = "layer") -> None:
     """Raise a clear ``IndexError`` when ``channel`` is not a valid channel of ``output`` (``[N, C, ...]``)."""
     n = output.shape[1]

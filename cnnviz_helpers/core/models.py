@@ -39,6 +39,7 @@ from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from . import images as im
 from .config import announce, budget, default_device, offline_mode
+from .layers import module_device
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ class KitModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return module_device(self.model)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -287,6 +288,8 @@ def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
     predicted = km.model(km.preprocess(data.images)).argmax(1).cpu().numpy()
     examples = []
     for label, cls in enumerate(data.class_indices or []):
+        if cls is None:  # a label that is no class of the model
+            continue
         rows = np.flatnonzero(data.labels == label)
         right = [i for i in rows if predicted[i] == cls]
         i = int(right[0] if right else rows[0])
@@ -352,6 +355,8 @@ def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict
     :class:`WeightsFileError` names the file and what to do.
     """
     path = cached_weights_path(weights)
+    if not path.exists():
+        _check_reachable(weights.url)  # offline: fail before torch.hub prints "Downloading: …" (one line in all)
     try:
         return weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
     except Exception as err:
@@ -373,6 +378,13 @@ def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict
         ) from err
 
 
+def _check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Raise ``OSError`` (``URLError``) when ``url``'s server cannot be reached: a HEAD request, no download."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+
+
 def _reason(err: BaseException) -> str:
     """One short line about an exception."""
     return f"{type(err).__name__}: {err}".splitlines()[0][:100]
@@ -392,7 +404,7 @@ def _build_imagenet(name: str, pretrained: bool, progress: bool) -> tuple[nn.Mod
         model.load_state_dict(state)
     if name == "googlenet":
         model.aux_logits = False
-        model.aux1 = model.aux2 = None  # type: ignore[assignment]
+        model.aux1 = model.aux2 = None
     return model, weights
 
 

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 from .targets import Callback
 
-T = TypeVar("T", bound="_Options")
+T = TypeVar("T", bound="OptionGroup")
 
 
-class _Options:
+class OptionGroup:
     """Keyword updates with a clear error for a misspelt name."""
 
     def updated(self: T, **options: Any) -> T:
@@ -36,7 +36,7 @@ class _Options:
 
 
 @dataclass(frozen=True)
-class ImagePriors(_Options):
+class ImagePriors(OptionGroup):
     r"""Image priors of gradient-ascent synthesis (CS231n; Yosinski et al. 2015); ``None`` = the method's default.
 
     Attributes:
@@ -58,7 +58,7 @@ class ImagePriors(_Options):
 
 
 @dataclass(frozen=True)
-class Schedule(_Options):
+class Schedule(OptionGroup):
     """How an optimisation runs: how long, how fast, from which seed, and what it reports.
 
     Attributes:
@@ -84,7 +84,7 @@ class Schedule(_Options):
         return self.callback is not None and (step % max(self.callback_every, 1) == 0 or step == self.steps)
 
 
-def split_options(options: dict[str, Any], *groups: type[_Options]) -> list[dict[str, Any]]:
+def split_options(options: dict[str, Any], *groups: type[OptionGroup]) -> list[dict[str, Any]]:
     """Split keyword ``options`` into one dict per option class; a name no class has raises ``TypeError``."""
     out: list[dict[str, Any]] = [{} for _ in groups]
     for name, value in options.items():

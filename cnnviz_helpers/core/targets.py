@@ -6,8 +6,9 @@ Resolved here once, so every method of the kit accepts the same things:
   (:func:`unwrap` gives the module and its input normalisation);
 - ``target``: a class index, a class name (looked up in the KitModel, with close-name suggestions),
   one per image (list / tensor), or ``None`` for each image's predicted class (:func:`class_targets`);
-- ``callback``: :data:`Callback`, called ``callback(step, image)`` after each optimisation step;
-  returning ``True`` stops the run early (the image so far is kept).
+- ``callback``: :data:`Callback`, called ``callback(step, image)`` as an optimisation runs (every
+  ``callback_every`` steps, or as each method documents); returning ``True`` stops the run early
+  (the image so far is kept).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from torch import nn
 
 from . import images as im
 from .images import conv_layout
+from .layers import module_device
 from .models import KitModel, ModelSpec
 
-#: A step callback ``callback(step, image) -> stop?``: ``step`` counts from 0, ``image`` is the current
-#: normalised ``[N, 3, H, W]`` tensor (do not modify it). Return ``True`` to stop early.
+#: A step callback ``callback(step, image) -> stop?``: ``step`` is the number of steps done so far (from 1),
+#: ``image`` the current normalised ``[N, 3, H, W]`` tensor (a copy). Return ``True`` to stop early: the
+#: method then returns the image so far (what a Stop button needs).
 Callback = Callable[[int, torch.Tensor], Union[bool, None]]
 
 #: An attribution method ``fn(model, x, target) -> map`` (what SmoothGrad averages, what sanity checks test).
@@ -33,9 +36,7 @@ Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 def model_device(model: ModelLike) -> torch.device:
     """The device of the model's first parameter (CPU for a model without parameters)."""
-    net = model.model if isinstance(model, KitModel) else model
-    p = next(net.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
+    return module_device(model.model if isinstance(model, KitModel) else model)
 
 
 def model_input(model: ModelLike, x: torch.Tensor) -> torch.Tensor:

@@ -144,8 +144,8 @@ def photo_views(size: int, views: int = 6, seed: int = 0) -> ImageSet:
             w, h = photo.size
             side = int(min(w, h) * rng.uniform(0.45, 1.0))
             left, top = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-            view = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-            images.append(view.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view)
+            view = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+            images.append(view.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view)
             labels.append(label)
     return ImageSet(images, np.asarray(labels), names, None, f"{len(names)} kit photos x {views} views (label = photo)")
 
@@ -171,7 +171,7 @@ def load_imagenette(class_names: Sequence[str], n: int, size: int, seed: int = 0
     chosen = order[:n]
     try:
         images = [load_image(p, size) for _, p in chosen]
-    except (OSError, ValueError) as err:  # load_image says ValueError for a damaged file
+    except (OSError, ValueError) as err:  # load_image names an undecodable file in a ValueError
         raise ImagenetteUnavailable(
             f"an Imagenette photo does not decode ({err}); the download is damaged, run `make download` again"
         ) from None
@@ -179,7 +179,7 @@ def load_imagenette(class_names: Sequence[str], n: int, size: int, seed: int = 0
         images,
         np.asarray([lab for lab, _ in chosen], dtype=np.int64),
         [class_names[k] for k in classes],
-        classes,
+        list[int | None](classes),
         f"{len(chosen)} Imagenette {split} photos, {len(classes)} ImageNet classes",
     )
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..core.images import DATA_DIR
+from ..core.layers import module_device
 from .assets import load_weights_file
 from .shapes import CLASS_NAMES, make_shapes
 
@@ -85,7 +86,7 @@ def accuracy(model: nn.Module, n: int = 1000, seed: int = TEST_SEED, batch_size:
     was_training = model.training
     model.eval()
     correct = 0
-    device = next(model.parameters()).device
+    device = module_device(model)
     for i in range(0, n, batch_size):
         x = to_tensor(images[i : i + batch_size]).to(device)
         correct += (model(x).argmax(1).cpu() == torch.from_numpy(labels[i : i + batch_size])).sum().item()

@@ -12,7 +12,7 @@ on whole occluded images.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -125,22 +125,29 @@ class Occluder:
         op = spatial_op(m)
         src = node.all_input_nodes[0]
         out_hw = self.base[node].shape[-2:]
-        starts, sizes, win_starts, win_sizes = [], [], [], []
+        starts: list[torch.Tensor] = []
+        sizes: list[int] = []
+        win_starts: list[torch.Tensor] = []
+        win_sizes: list[int] = []
         for a, pos in enumerate((r.y, r.x)):
             k, s, p = op.span[a], op.stride[a], op.padding[a]  # type: ignore[union-attr]
             n = min(out_hw[a], (r.t.shape[2 + a] + k - 2) // s + 1)
             o0 = (-((-(pos + p - k + 1)) // s)).clamp(0, out_hw[a] - n)
-            starts.append(o0), sizes.append(n), win_starts.append(o0 * s - p), win_sizes.append((n - 1) * s + k)
+            starts.append(o0)
+            sizes.append(n)
+            win_starts.append(o0 * s - p)
+            win_sizes.append((n - 1) * s + k)
         if tuple(sizes) == tuple(out_hw):
             return None  # the whole map changes: compute it densely
         pad_value = float("-inf") if isinstance(m, nn.MaxPool2d) else 0.0
-        win = _window(self._hwc(src), r, *win_starts, *win_sizes, fill=pad_value)
+        win = _window(self._hwc(src), r, win_starts[0], win_starts[1], win_sizes[0], win_sizes[1], fill=pad_value)
         if isinstance(m, nn.Conv2d):
             out = F.conv2d(win, m.weight, m.bias, m.stride, 0, m.dilation, m.groups)
         elif isinstance(m, nn.MaxPool2d):
             out = F.max_pool2d(win, m.kernel_size, m.stride or m.kernel_size, 0, m.dilation)
         else:
-            out = F.avg_pool2d(win, m.kernel_size, m.stride or m.kernel_size, 0, divisor_override=m.divisor_override)  # type: ignore[attr-defined]
+            pool = cast(nn.AvgPool2d, m)
+            out = F.avg_pool2d(win, pool.kernel_size, pool.stride or pool.kernel_size, 0, divisor_override=pool.divisor_override)
         return _Region(out, starts[0], starts[1])
 
     def _pointwise(self, node: fx.Node, regions: dict[fx.Node, _Region]) -> _Region | None:

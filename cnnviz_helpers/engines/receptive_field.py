@@ -93,7 +93,7 @@ def is_pointwise(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
             idx = node.args[1]
             return isinstance(idx, tuple) and len(idx) == 2 and idx[0] == slice(None) and isinstance(idx[1], (int, slice))
         if node.target is torch.unsqueeze:
-            return node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None) == 1
+            return bool(node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None) == 1)
         return node.target in POINTWISE_FUNCTIONS
     return False
 

@@ -11,6 +11,7 @@ found, or the check fails, gets the full pass. Not needed to read a method.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -88,11 +89,16 @@ class _Head:
             if node.op == "call_module":
                 out = tail[str(node.target)](out)
             else:
-                args, kwargs = fx.node.map_arg((node.args, node.kwargs), lambda _n, v=out: v)
+                args, kwargs = fx.node.map_arg((node.args, node.kwargs), _constant(out))
                 out = node.target(*args, **kwargs)  # type: ignore[operator]
         if out.shape != (len(targets), 1):
             raise ValueError(f"the classifier tail gives {tuple(out.shape)}, not one score per image")
         return out[:, 0]
+
+
+def _constant(value: torch.Tensor) -> Callable[[fx.Node], torch.Tensor]:
+    """``map_arg``'s function that replaces the (single) input node by ``value``."""
+    return lambda _node: value
 
 
 _HEADS: weakref.WeakKeyDictionary[nn.Module, _Head | None] = weakref.WeakKeyDictionary()  # per model, None: no shortcut

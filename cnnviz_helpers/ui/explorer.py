@@ -128,7 +128,7 @@ def _map_panels(ctx: Context, heat: torch.Tensor, title: str) -> list[Panel]:
     return [
         (ctx.image, f"{ctx.km.class_names[ctx.target]}", None),
         (a.numpy(), title, MAGNITUDE),
-        (overlay(ctx.image, a), title, None),
+        (overlay(ctx.image, a), f"overlay: {title}", None),
     ]
 
 
@@ -152,7 +152,7 @@ def _patches(ctx: Context) -> list[Panel]:
 def _occlusion(ctx: Context) -> list[Panel]:
     win = int(ctx.params["window"] * ctx.km.input_size / 100)
     stride = max(1, min(win, int(ctx.params["stride"] * ctx.km.input_size / 100)))
-    occ = occlusion.occlusion_map(ctx.km.model, ctx.x, ctx.target, max(win, 1), stride)
+    occ = occlusion.occlusion_map(ctx.km.model, ctx.x, ctx.target, max(win, 1), stride, progress=False)
     return [
         *_map_panels(ctx, occ.heatmap, f"occlusion: drop ({win} px window)")[:2],
         (occ.drops.cpu().numpy(), "drop per window", SIGNED),
@@ -210,7 +210,7 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("occlusion", _occlusion, ("class",), (Param("window", 25, 5, 50), Param("stride", 25, 5, 50)), quick=True,
                note="window and stride in % of the image"),
     MethodSpec("saliency", _attribution(lambda c: saliency.saliency_map(c.km, c.x, c.target), "saliency"), ("class",), quick=True),
-    MethodSpec("SmoothGrad", _attribution(lambda c: saliency.smoothgrad(c.km, c.x, c.target, n_samples=int(c.params["samples"]), noise_level=c.params["noise"], seed=0), "SmoothGrad"),
+    MethodSpec("SmoothGrad", _attribution(lambda c: saliency.smoothgrad(c.km, c.x, c.target, n_samples=int(c.params["samples"]), noise_level=c.params["noise"], seed=0, progress=False), "SmoothGrad"),
                ("class",), (Param("samples", budget(25, 8), 2, 100), Param("noise", 0.15, 0.0, 0.5, 0.01))),
     MethodSpec("guided backprop", _attribution(lambda c: guided_backprop.guided_backprop(c.km, c.x, c.target), "guided backprop"), ("class",), quick=True),
     MethodSpec("Grad-CAM", _attribution(lambda c: gradcam.grad_cam(c.km, c.x, c.layer, c.target), "Grad-CAM"), ("layer", "class"), quick=True),
@@ -223,7 +223,7 @@ METHODS: tuple[MethodSpec, ...] = (
         c.km, c.layer, c.unit, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
         callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "unit"), ("layer", "unit"), (STEPS,)),
     MethodSpec("fooling image", _adversarial(lambda c: adversarial.fooling_image(
-        c.km, c.x, c.target, max_steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "fooled"),
+        c.km, c.x, c.target, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "fooled"),
         ("class",), (STEPS,), note="class = the class to fool it into"),
     MethodSpec("adversarial (PGD)", _adversarial(lambda c: adversarial.pgd(
         c.km, c.x, eps=c.params["ε (/255)"] / 255, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "PGD"),
@@ -239,7 +239,7 @@ METHODS: tuple[MethodSpec, ...] = (
                (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="style # picks one of the style images"),
     MethodSpec("style transfer", _synthesis(lambda c: style.style_transfer(
         c.km, Image.fromarray((c.image * 255).astype(np.uint8)), _style_image(c), steps=int(c.params["steps"]),
-        snapshot_every=max(1, int(c.params["steps"]) // 10), callback=c.steps(int(c.params["steps"])), progress=False,
+        callback_every=max(1, int(c.params["steps"]) // 10), callback=c.steps(int(c.params["steps"])), progress=False,
         verbose=False).picture, "styled"),
         (), (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="content = this image"),
 )  # fmt: skip
@@ -249,7 +249,7 @@ def texture_picture(ctx: Context) -> np.ndarray:
     """Texture synthesis of the chosen style image (the picture, HxWx3)."""
     steps = int(ctx.params["steps"])
     out = style.texture_synthesis(
-        ctx.km, _style_image(ctx), steps=steps, snapshot_every=max(1, steps // 10), callback=ctx.steps(steps), progress=False
+        ctx.km, _style_image(ctx), steps=steps, callback_every=max(1, steps // 10), callback=ctx.steps(steps), progress=False
     )
     return out.picture
 
@@ -262,8 +262,9 @@ class Explorer(w.HBox):
 
     Attributes (the controls, for scripts and tests): ``model``, ``source``, ``picture``, ``upload``,
     ``method``, ``layer``, ``unit``, ``target``, ``params`` (``{method: {name: widget}}``),
-    ``compare``, ``method_b``, ``layer_b``, ``panel`` (the :class:`~.widgets.RunPanel`), ``view``,
-    ``cache`` and ``calls`` (how many computations ran: a cached setting does not add one).
+    ``compare``, ``method_b``, ``layer_b``, ``auto`` (quick methods run on every change; others wait
+    for Run), ``panel`` (the :class:`~.widgets.RunPanel`), ``view``, ``cache`` and ``calls`` (how many
+    computations ran: a cached setting does not add one).
     """
 
     def __init__(self, km: KitModel, threaded: bool = True, cache_size: int = 64, view_width: int = 820) -> None:
@@ -289,6 +290,7 @@ class Explorer(w.HBox):
         self.params = {m.name: {p.name: p.widget() for p in m.params} for m in METHODS}
         self.own = w.VBox()
         self.compare = w.Checkbox(value=False, description="compare side by side", indent=False)
+        self.auto = w.Checkbox(value=True, description="quick methods: run on every change", indent=False)
         self.method_b = w.Dropdown(options=[m.name for m in METHODS], value="Grad-CAM", description="B method", style=style_)
         self.layer_b = w.Dropdown(description="B layer", style=style_)
         self.view = w.Image(value=placeholder_png(view_width, view_width // 3), format="png", width=view_width)
@@ -296,7 +298,7 @@ class Explorer(w.HBox):
         tabs = w.Tab(
             children=[
                 w.VBox([self.model, self.source, self.picture, self.upload]),
-                w.VBox([self.method, self.note, self.layer, self.unit, self.target, self.own]),
+                w.VBox([self.method, self.note, self.layer, self.unit, self.target, self.own, self.auto]),
                 w.VBox([self.compare, self.method_b, self.layer_b]),
             ]
         )
@@ -314,6 +316,17 @@ class Explorer(w.HBox):
         self.layer.observe(self._new_layer, "value")
         self._setup_model()
         self._new_method()
+        for control in (self.picture, self.method, self.layer, self.unit, self.target, self.compare, self.method_b, self.layer_b):
+            control.observe(self._changed, "value")
+        for controls in self.params.values():
+            for control in controls.values():
+                control.observe(self._changed, "value")
+
+    def _changed(self, _change: Any = None) -> None:
+        """A control changed: quick methods answer at once (when ``auto`` is on and nothing runs)."""
+        quick = BY_NAME[self.method.value].quick and (not self.compare.value or BY_NAME[self.method_b.value].quick)
+        if self.auto.value and quick and not self.panel.running:
+            self.panel.click()
 
     # --- controls ------------------------------------------------------------
     def _setup_model(self) -> None:
@@ -397,7 +410,11 @@ class Explorer(w.HBox):
     def dataset(self) -> Any:
         """The image set of :func:`image_set` for this model (built once, small in fast mode)."""
         if self._dataset is None:
-            self._dataset = image_set(self.km, n=budget(60, 12))
+            printed = io.StringIO()
+            with redirect_stdout(printed):  # "Imagenette is not downloaded → …": one line in the status bar
+                self._dataset = image_set(self.km, n=budget(60, 12))
+            lines = printed.getvalue().strip().splitlines()
+            self.panel.status.value = lines[-1] if lines else f"image set: {len(self._dataset)} images"
         return self._dataset
 
     # --- running ------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -41,6 +42,18 @@ PROJECTOR_STYLE: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Categories:
+    """An ``HxW`` image of labels ``0..K-1`` with a name per label: drawn in :data:`CLASSES` colours with a legend.
+
+    Example:
+        >>> show_images([img, Categories(seeds, ["background", "probable bg", "probable fg", "foreground"])])
+    """
+
+    labels: np.ndarray
+    names: Sequence[str]
+
+
 def use_projector_style() -> None:
     """Apply :data:`PROJECTOR_STYLE` to matplotlib (done when this module is imported)."""
     matplotlib.rcParams.update(PROJECTOR_STYLE)
@@ -63,6 +76,9 @@ def draw_panel(ax: Any, image: Any, title: str | None = None, cmap: str | None =
     2-D maps default to :data:`MAGNITUDE`; a :data:`SIGNED` map gets limits symmetric about 0.
     NaN pixels (e.g. empty grid slots) show the background, not a colormap colour.
     """
+    if isinstance(image, Categories):
+        _draw_categories(ax, image, title)
+        return
     a = to_numpy_image(image)
     kwargs: dict[str, Any] = {}
     if a.ndim == 2:
@@ -78,6 +94,19 @@ def draw_panel(ax: Any, image: Any, title: str | None = None, cmap: str | None =
         ax.set_title(title)
     if a.ndim == 2 and kwargs["cmap"] != "gray" and (colorbar is None or colorbar):
         ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+
+
+def _draw_categories(ax: Any, cats: Categories, title: str | None) -> None:
+    """A label image in categorical colours, with a legend naming each colour."""
+    from matplotlib.patches import Patch
+
+    colors = matplotlib.colormaps[CLASSES].colors
+    ax.imshow(np.asarray(colors)[np.asarray(cats.labels) % len(colors)])
+    ax.set_xticks([]), ax.set_yticks([])
+    handles = [Patch(color=colors[i % len(colors)], label=name) for i, name in enumerate(cats.names)]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False, fontsize="small")
+    if title:
+        ax.set_title(title)
 
 
 def image_panels(

@@ -26,7 +26,7 @@ from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
 from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
-from ..fast_style import TransformerNet, stylize, train_fast_style
+from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
 from ..gradcam import grad_cam, guided_grad_cam
 from ..guided_backprop import guided_backprop
@@ -239,13 +239,19 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
 
     def run(job: Run) -> str:
         chosen = list(style_pick.value)
-        norm = "conditional" if len(chosen) > 1 else norm_pick.value
+        norm: NormKind = "conditional" if len(chosen) > 1 else norm_pick.value
         every = max(1, steps.value // 10)
         tick = job.steps(
             steps.value, lambda net: update(stylize(net, preview_img, style=0 if net.conditional else None, size=None))
         )
         net, history = train_fast_style(
-            km, chosen, norm=norm, steps=steps.value, crop=crop.value, callback=lambda t, net, _l: tick(t, net), every=every
+            km,
+            chosen,
+            norm=norm,
+            steps=steps.value,
+            crop=crop.value,
+            callback=lambda t, net, _l: tick(t, net),
+            callback_every=every,
         )
         result.update(net=net, history=history)
         k = max(1, len(history["total"]) // 10)
@@ -325,7 +331,7 @@ def attribution_map(km: KitModel, x: torch.Tensor, method: str, target: int, lay
     """The map of one of :data:`METHODS` for ``x`` (the table behind :func:`attribution_widget`)."""
     table: dict[str, Callable[[], torch.Tensor]] = {
         "saliency": lambda: saliency_map(km.model, x, target),
-        "SmoothGrad": lambda: smoothgrad(km.model, x, target, n_samples=budget(25, 8), seed=0),
+        "SmoothGrad": lambda: smoothgrad(km.model, x, target, n_samples=budget(25, 8), seed=0, progress=False),
         "guided backprop": lambda: (
             guided_backprop(km.model, x, layer=layer, channel=unit, position="max")
             if unit >= 0
@@ -505,7 +511,7 @@ def occlusion_widget(km: KitModel, batch_size: int = 64) -> Any:
         step = min(stride.value, window.value)
         n = len(window_starts(size, window.value, step)) ** 2
         job.progress(0, n, "windows")
-        occ = occlusion_map(km.model, x, km.class_index(name), window.value, step, batch_size=batch_size)
+        occ = occlusion_map(km.model, x, km.class_index(name), window.value, step, batch_size=batch_size, progress=False)
         job.progress(n, n, "windows")
         img = km.deprocess(x[0])
         view.value = panels_png(
@@ -615,9 +621,8 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
             style_size=s_size.value,
             image_size=image_size,
             steps=n_steps.value,
-            snapshot_every=max(1, n_steps.value // 10),
-            callback=job.steps(n_steps.value, lambda x: update(km.deprocess(x[0]))),
             callback_every=max(1, n_steps.value // 10),
+            callback=job.steps(n_steps.value, lambda img: update(km.deprocess(img[0]))),
             progress=False,
         )
         update(out.picture)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -100,7 +101,7 @@ def to_png(img: np.ndarray | Image.Image, size: int | None = None) -> bytes:
         a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8) if a.dtype != np.uint8 else a
         img = Image.fromarray(a)
     if size:
-        img = img.resize((size, max(1, round(size * img.height / img.width))), Image.NEAREST)
+        img = img.resize((size, max(1, round(size * img.height / img.width))), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
@@ -232,9 +233,12 @@ class RunPanel(w.VBox):
 
     def _work(self, job: Run) -> None:
         try:
-            with torch.inference_mode(False):
+            with torch.inference_mode(False), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 note = self.run_fn(job)
-            self.status.value = ("stopped: kept the image so far" if job.stopped else str(note or "done"))[:200]
+            note = "stopped: kept the image so far" if job.stopped else str(note or "done")
+            warned = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
+            self.status.value = (note + (f" — ⚠ {warned[0]}" if warned else ""))[:240]
         except RunStopped:
             self.status.value = "stopped: kept the image so far"
         except USER_ERRORS as err:

@@ -1,0 +1,240 @@
+"""The contract every public method keeps (README): a KitModel or a plain nn.Module, targets as an
+index, a class name, one per image (list of indices or names) or a tensor — the same result each
+way — and the model left exactly as it was.
+
+Each method is called once as the reference (KitModel, index targets), then in every other way.
+A plain nn.Module gets the KitModel's normalisation explicitly where the method uses one, so the
+results must agree; class names with a plain nn.Module must fail with a clear TypeError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, KitModel
+from cnnviz_helpers.adversarial import fgsm, fooling_image, pgd
+from cnnviz_helpers.class_visualization import class_visualization, unit_visualization
+from cnnviz_helpers.deepdream import deepdream
+from cnnviz_helpers.fast_style import train_fast_style
+from cnnviz_helpers.filters import activation_maps, first_layer_filters
+from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam
+from cnnviz_helpers.guided_backprop import guided_backprop
+from cnnviz_helpers.inversion import feature_inversion
+from cnnviz_helpers.last_layer import extract_features
+from cnnviz_helpers.occlusion import occlusion_map
+from cnnviz_helpers.patches import max_activating_patches, receptive_field
+from cnnviz_helpers.saliency import saliency_map, smoothgrad
+from cnnviz_helpers.sanity import cascading_randomization
+from cnnviz_helpers.style import style_transfer, texture_synthesis
+
+LAYER = "features.6"
+TINY_NET = dict(channels=(4, 4, 8), n_residual=1)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One public method: ``call(model, target, norm)``; ``norm`` holds mean/std for a plain nn.Module."""
+
+    name: str
+    call: Callable[[Any, Any, dict[str, Any]], Any]
+    batch: int = 2  # images per call (per-image targets have this many entries)
+    takes_norm: bool = True  # False: a plain nn.Module is always read with ImageNet's mean / std
+
+
+def _x(km: KitModel, n: int) -> torch.Tensor:
+    return km.preprocess([e.image for e in km.examples[:n]])
+
+
+#: methods that explain or reach a class (target-taking)
+TARGETED = [
+    Method("saliency_map", lambda m, t, n: saliency_map(m, X[0], t)),
+    Method("smoothgrad", lambda m, t, n: smoothgrad(m, X[0], t, n_samples=2, seed=0, progress=False)),
+    Method("guided_backprop", lambda m, t, n: guided_backprop(m, X[0], t)),
+    Method("grad_cam", lambda m, t, n: grad_cam(m, X[0], LAYER, t)),
+    Method("guided_grad_cam", lambda m, t, n: guided_grad_cam(m, X[0], LAYER, t)),
+    Method(
+        "cascading_randomization",
+        lambda m, t, n: cascading_randomization(m, X[0], t, layers=["classifier.5"], progress=False).maps["saliency"],
+    ),
+    Method("occlusion_map", lambda m, t, n: occlusion_map(m, X[0][:1], t, window=32, stride=32, progress=False).heatmap, 1),
+    Method("class_visualization", lambda m, t, n: class_visualization(m, t, steps=2, size=64, progress=False, **n), 1),
+    Method("fooling_image", lambda m, t, n: fooling_image(m, X[0], t, steps=2, progress=False, **n)),
+    Method("pgd", lambda m, t, n: pgd(m, X[0], target=t, steps=2, progress=False, **n)),
+    Method("fgsm", lambda m, t, n: fgsm(m, X[0], t, **n)),
+]
+
+#: methods without a class target: only the model varies
+UNTARGETED = [
+    Method("first_layer_filters", lambda m, t, n: first_layer_filters(m)),
+    Method("activation_maps", lambda m, t, n: activation_maps(m, X[0][:1], LAYER)),
+    Method("extract_features", lambda m, t, n: extract_features(m, X[0], LAYER, progress=False)),
+    Method("receptive_field", lambda m, t, n: receptive_field(m, LAYER).size),
+    Method("max_activating_patches", lambda m, t, n: max_activating_patches(m, X[0], LAYER, 0, k=2, progress=False).patches),
+    Method("unit_visualization", lambda m, t, n: unit_visualization(m, LAYER, 0, steps=2, size=64, progress=False, **n)),
+    Method("deepdream", lambda m, t, n: deepdream(m, X[0], LAYER, steps=1, octaves=1, progress=False, **n)),
+    Method("feature_inversion", lambda m, t, n: feature_inversion(m, X[0], LAYER, steps=2, progress=False, **n)),
+    Method(
+        "texture_synthesis",
+        lambda m, t, n: texture_synthesis(m, "brick", ["features.2", LAYER], size=32, steps=2, progress=False, **n).image,
+    ),
+    Method(
+        "style_transfer",
+        lambda m, t, n: (
+            style_transfer(
+                m,
+                "coffee",
+                "brick",
+                content_layer=LAYER,
+                style_layers=["features.2"],
+                style_weights=[1e3],
+                image_size=32,
+                style_size=32,
+                steps=2,
+                progress=False,
+                verbose=False,
+                **n,
+            ).image
+        ),
+    ),  # fmt: skip
+    Method(
+        "train_fast_style",
+        lambda m, t, n: train_fast_style(
+            m,
+            "brick",
+            content=["coffee"],
+            steps=1,
+            batch_size=1,
+            crop=16,
+            content_layer=LAYER,
+            style_layers=["features.2"],
+            progress=False,
+            **TINY_NET,
+        )[1]["total"],
+        takes_norm=False,
+    ),  # fmt: skip
+]
+
+X: list[torch.Tensor] = []  # the images, set by the fixture (the lambdas above read X[0])
+
+
+@pytest.fixture(scope="module")
+def km(shapes_model: KitModel) -> KitModel:
+    X[:] = [_x(shapes_model, 2)]
+    return shapes_model
+
+
+def _tensors(result: Any) -> list[torch.Tensor]:
+    if isinstance(result, torch.Tensor):
+        return [result.detach().cpu()]
+    if isinstance(result, np.ndarray):
+        return [torch.from_numpy(np.ascontiguousarray(result))]
+    if isinstance(result, (list, tuple)):
+        return [torch.as_tensor(np.asarray(result, dtype=np.float64))]
+    raise TypeError(type(result))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return all(torch.allclose(p, q, rtol=1e-4, atol=1e-5) for p, q in zip(_tensors(a), _tensors(b), strict=True))
+
+
+def _run(method: Method, model: Any, target: Any, norm: dict[str, Any], unchanged: Any, net: torch.nn.Module) -> Any:
+    with unchanged(net), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # e.g. "not fooled after 2 steps"
+        return method.call(model, target, norm)
+
+
+def _targets(km: KitModel, batch: int) -> dict[str, tuple[Any, bool]]:
+    """Target kind → (target, whether it asks for one class per image)."""
+    labels = [e.label for e in km.examples[:batch]]
+    names = [km.class_names[i] for i in labels]
+    return {
+        "index": (labels[0], False),
+        "name": (names[0], False),
+        "per-image indices": (labels, True),
+        "per-image names": (names, True),
+        "tensor": (torch.tensor(labels), True),
+    }
+
+
+@pytest.mark.parametrize("kind", ["KitModel", "nn.Module"])
+@pytest.mark.parametrize("target_kind", ["index", "name", "per-image indices", "per-image names", "tensor"])
+@pytest.mark.parametrize("method", TARGETED, ids=lambda m: m.name)
+def test_targeted_method_accepts_every_model_and_target(km, unchanged, method, kind, target_kind) -> None:
+    targets = _targets(km, method.batch)
+    single, per_image = targets["index"][0], targets["tensor"][0]
+    reference = {per: _run(method, km, t, {}, unchanged, km.model) for per, t in ((False, single), (True, per_image))}
+    target, per = targets[target_kind]
+    model, norm = (km, {}) if kind == "KitModel" else (km.model, {"mean": km.mean, "std": km.std})
+    if kind == "nn.Module" and "name" in target_kind:
+        with pytest.raises(TypeError, match="KitModel"):
+            _run(method, model, target, norm, unchanged, km.model)
+        return
+    assert _same(_run(method, model, target, norm, unchanged, km.model), reference[per])
+
+
+@pytest.mark.parametrize("method", UNTARGETED, ids=lambda m: m.name)
+def test_untargeted_method_gives_the_same_result_for_a_kitmodel_and_its_module(km, unchanged, method) -> None:
+    # the documented rule: a plain nn.Module is normalised like a KitModel with ImageNet statistics
+    ref_model = km if method.takes_norm else dataclasses.replace(km, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    reference = _run(method, ref_model, None, {}, unchanged, km.model)
+    plain = _run(method, km.model, None, {"mean": km.mean, "std": km.std}, unchanged, km.model)
+    assert _same(plain, reference)
+
+
+def test_a_callback_returning_true_stops_every_synthesis_method_early(km) -> None:
+    """The explorer's Stop button: a callback returning True ends the run and the image so far is returned."""
+    seen: list[int] = []
+
+    def stop_at_2(step: int, image: torch.Tensor) -> bool:
+        seen.append(step)
+        return step >= 2
+
+    runs = {
+        "class_visualization": lambda cb: class_visualization(km, 0, steps=50, callback=cb, callback_every=1, progress=False),
+        "unit_visualization": lambda cb: unit_visualization(
+            km, LAYER, 0, steps=50, callback=cb, callback_every=1, progress=False
+        ),
+        "feature_inversion": lambda cb: feature_inversion(km, X[0][:1], LAYER, steps=50, callback=cb, progress=False),
+        "fooling_image": lambda cb: fooling_image(km, X[0][:1], 3, step_size=1e-6, steps=50, callback=cb, progress=False),
+        "pgd": lambda cb: pgd(km, X[0][:1], steps=50, callback=cb, progress=False),
+        "deepdream": lambda cb: deepdream(km, X[0][:1], LAYER, steps=1, octaves=3, min_size=16, callback=cb, progress=False),
+        "texture_synthesis": lambda cb: (
+            texture_synthesis(km, "brick", size=32, steps=50, callback=cb, callback_every=1, progress=False).image
+        ),
+    }
+    for name, run in runs.items():
+        seen.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # stopped on request: no "gave up" warning
+            out = run(stop_at_2)
+        assert seen == [1, 2], (name, seen)
+        assert out.shape[0] == 1 and torch.isfinite(out).all(), name
+
+
+def test_old_keyword_names_still_work_with_a_deprecation_warning(km) -> None:
+    with pytest.warns(DeprecationWarning, match="steps"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        old = fooling_image(km, X[0][:1], 3, max_steps=1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        new = fooling_image(km, X[0][:1], 3, steps=1, progress=False)
+    assert torch.equal(old, new)
+    with pytest.raises(TypeError, match="both"):
+        fooling_image(km, X[0][:1], 3, steps=1, max_steps=1)
+    from cnnviz_helpers import style
+
+    with pytest.warns(DeprecationWarning, match="layer_features"):
+        assert style.extract_features is style.layer_features
+
+
+def test_a_misspelt_option_names_the_close_ones(km) -> None:
+    with pytest.raises(TypeError, match="l2_reg"):
+        class_visualization(km, 0, steps=1, l2_regularization=1e-3)
