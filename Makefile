@@ -69,12 +69,9 @@ nbval: $(VENV)/.instructor
 
 # The same on the ImageNet code path: squeezenet1_1 from a temporary cache of random weights under
 # torchvision's real file names (no download), so a check that fails a correct answer there is caught.
-# Known failure, deselected until fixed: 05's GrabCut cell raises "the saliency map is (almost)
-# constant" when the random classifier's ReLU kills the example's class score (real weights do not).
-IMAGENET_KNOWN_FAILURES := --deselect "solutions/05_saliency_and_guided_backprop.ipynb::Cell 9"
 nbval-imagenet: $(VENV)/.instructor
 	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 MPLBACKEND=Agg $(PY) tools/imagenet_path.py $(PY) -m pytest --nbval-lax -p no:cacheprovider \
-		$(IMAGENET_KNOWN_FAILURES) solutions/
+		solutions/
 
 references: $(VENV)/.installed
 	$(PY) -m cnnviz_helpers.grading.make_references
