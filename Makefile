@@ -7,7 +7,8 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab present test lint unit nbval notebooks bench offline-model robust-model fast-style-model download clean help
+.PHONY: lab present test lint unit nbval nbval-imagenet notebooks references bench offline-model robust-model \
+        fast-style-model download clean help instructor-lab course-init release collect autograde feedback export
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
@@ -20,6 +21,8 @@ help:
 	@echo "make offline-model     retrain the offline ShapesNet (data/shapesnet.pt)"
 	@echo "make robust-model      adversarially fine-tune it (data/shapesnet_robust.pt, ~15 min on 2 cores)"
 	@echo "make fast-style-model  retrain the shipped fast style network (data/fast_style_cin.pt)"
+	@echo "make references        regenerate the graded exercises' stored references"
+	@echo "grading (README, 'Grading with nbgrader'): make course-init|release|collect|autograde|feedback|export COURSE=dir ..."
 
 # One environment for everything: the kit plus its dev tools, torch pinned by constraints.txt.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -28,8 +31,19 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+# nbgrader (instructor extra) is installed for `make test` and the grading targets only; its
+# JupyterLab UI (Validate button, menus, "Create Assignment" panel) stays hidden in the students' lab.
+$(VENV)/.instructor: $(VENV)/.installed
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,instructor]'
+	touch $@
+
 lab: $(VENV)/.installed
+	-@$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) notebooks/00_setup.ipynb
+
+instructor-lab: $(VENV)/.instructor
+	$(VENV)/bin/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR)
 
 # Presenting live: the explorer as an app (Voila, from the `presenting` extra), on this machine only.
 $(VENV)/.presenting: $(VENV)/.installed
@@ -39,18 +53,43 @@ $(VENV)/.presenting: $(VENV)/.installed
 present: $(VENV)/.presenting
 	$(VENV)/bin/voila --no-browser --Voila.ip=127.0.0.1 --port=$(if $(filter 8888,$(PORT)),8866,$(PORT)) notebooks/explorer.ipynb
 
-test: unit nbval
+test: unit nbval nbval-imagenet
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.instructor
 	CNNVIZ_FAST=1 $(PY) -m pytest tests
 
-nbval: $(VENV)/.installed
-	CNNVIZ_FAST=1 CNNVIZ_OFFLINE=$${CNNVIZ_OFFLINE:-1} MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/
+# CNNVIZ_STRICT_CHECKS=1: a graded check that fails the solution's own answer fails the run.
+nbval: $(VENV)/.instructor
+	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=$${CNNVIZ_OFFLINE:-1} MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/
+
+# The same on the ImageNet code path: squeezenet1_1 from a temporary cache of random weights under
+# torchvision's real file names (no download), so a check that fails a correct answer there is caught.
+nbval-imagenet: $(VENV)/.instructor
+	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 MPLBACKEND=Agg $(PY) tools/imagenet_path.py $(PY) -m pytest --nbval-lax -p no:cacheprovider \
+		solutions/
+
+references: $(VENV)/.installed
+	$(PY) -m cnnviz_helpers.grading.make_references
+
+# The instructor's flow (README, "Grading with nbgrader"); COURSE is a directory outside the repo.
+COURSE ?= $(HOME)/cnnviz-course
+course-init: $(VENV)/.instructor
+	$(PY) tools/course.py init $(COURSE)
+release: $(VENV)/.instructor
+	$(PY) tools/course.py release $(COURSE) $(ASSIGNMENT) $(NOTEBOOKS)
+collect: $(VENV)/.instructor
+	$(PY) tools/course.py collect $(COURSE) $(ASSIGNMENT) $(SUBMISSIONS)
+autograde: $(VENV)/.instructor
+	$(PY) tools/course.py autograde $(COURSE) $(ASSIGNMENT)
+feedback: $(VENV)/.instructor
+	$(PY) tools/course.py feedback $(COURSE) $(ASSIGNMENT)
+export: $(VENV)/.instructor
+	$(PY) tools/course.py export $(COURSE) $(or $(CSV),grades.csv)
 
 notebooks: $(VENV)/.installed
 	$(PY) tools/build_notebooks.py

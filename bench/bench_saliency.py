@@ -79,7 +79,7 @@ CASES = [
     Case(
         "attribution/smoothgrad 25 samples batched (default batch size) vs 25 separate calls (squeezenet1_1 224px)",
         setup=lambda: _setup(1),
-        kit=lambda i: smoothgrad(*i, n_samples=N_SAMPLES, noise_level=NOISE, seed=SEED),
+        kit=lambda i: smoothgrad(*i, n_samples=N_SAMPLES, noise_level=NOISE, seed=SEED, progress=False),
         reference=_separate_calls,
         target=2.0,
         repeat=3,

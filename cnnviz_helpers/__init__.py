@@ -4,7 +4,8 @@ The package's folders are its architecture (lower layers never import higher one
 
 - ``core/``      the shared machinery every method stands on: config (device, fast / offline mode),
                  models (``load_model``, :class:`KitModel`), images, layers and hooks, targets (what
-                 every method accepts), scores (class scores, input gradients), image priors.
+                 every method accepts), scores (class scores, input gradients), image priors,
+                 options (ImagePriors, Schedule), compat (old names).
 - ``engines/``   speed machinery the methods dispatch to (torch.fx tracing: receptive fields, the
                  incremental occlusion engine, the target-row shortcut); not needed to read a method.
 - ``datasets/``  the synthetic shapes dataset and the offline ShapesNet.

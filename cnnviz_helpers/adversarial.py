@@ -190,7 +190,8 @@ def pgd(
         eps: radius of the L∞ ball in pixel units on the [0, 1] scale (``8 / 255`` = 8 grey levels);
             in the normalised input it is ``eps / std_c`` per channel ``c``.
         steps: number of gradient steps.
-        step_size: :math:`\alpha` in pixel units; default ``2.5 * eps / steps`` (Madry et al.).
+        step_size: :math:`\alpha` in pixel units; default ``2.5 * eps / steps`` (the rule of thumb of the Madry lab's
+            ``robustness`` library; Madry et al. 2018 chose step sizes per dataset).
         random_start: start from a uniformly random point of the ball.
         seed: seed of the random start (``None``: use the global generator).
         mean, std: the input normalisation; default: the KitModel's, else ImageNet's.

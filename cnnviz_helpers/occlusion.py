@@ -83,7 +83,7 @@ def unit_model(model: nn.Module, x: torch.Tensor, layer: str, channel: int, posi
         if out.ndim != 4 or not all(0 <= p < n for p, n in zip(position, out.shape[2:])):
             raise IndexError(f"position must be (row, col) inside {layer}'s {tuple(out.shape[2:])} map, got {position}")
     graph, outputs, _ = trace_model(model)
-    cut, env = fx.Graph(), {}
+    cut, env = fx.Graph(), dict[fx.Node, fx.Node]()
     for node in graph.nodes:
         env[node] = cut.node_copy(node, env.__getitem__)
         if node is outputs[layer]:

@@ -836,7 +836,7 @@ def neighbour_synthesis(
     bar = tqdm(total=h * w, initial=int(known.sum()), desc="pixels", disable=not progress, leave=False)
     while not known[inside].all():
         # the next ring: unknown pixels next to known ones, those with most known neighbours first
-        count = sum(np.roll(known, (dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        count = np.sum([np.roll(known, (dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
         ring = np.flatnonzero((inside & ~known & (count > 0)).ravel())
         for i in ring[np.argsort(-count.ravel()[ring], kind="stable")]:
             y, x = divmod(int(i), out.shape[1])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,3 +115,36 @@ def test_style_loss_check_uses_a_correct_gram_not_the_students():
 def test_an_error_in_the_answer_is_feedback_not_a_crash():
     result = grade("10.1", lambda f: f.reshape(-1) @ f, namespace={})
     assert not result.passed and "raised RuntimeError" in result.message
+
+
+#: notebooks with fewer than two graded code exercises: setup, the summary (no method of its own), and
+#: 07b (added late; one exercise so far)
+MINIMUM_EXERCISES = {"00_setup": 1, "07b_adversarial_defences": 1, "13_summary": 0}
+NOTEBOOKS = sorted(
+    (Path(__file__).resolve().parents[1] / "solutions").glob("[0-9]*.ipynb")
+)  # the lecture notebooks (not the explorer app)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_has_graded_exercises_and_a_written_question(path):
+    """≥ 2 graded code exercises (except MINIMUM_EXERCISES), ≥ 1 written answer, valid nbgrader cells, no empty cell."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    meta = [c.metadata.get("nbgrader") for c in nb.cells]
+    tests = [c for c, m in zip(nb.cells, meta) if m and m["grade"] and c.cell_type == "code"]
+    answers = [c for c, m in zip(nb.cells, meta) if m and m["grade"] and m["solution"] and c.cell_type == "markdown"]
+    assert len(tests) >= MINIMUM_EXERCISES.get(path.stem, 2)
+    assert answers and all(m.get("points", 0) > 0 for m in meta if m and m["grade"])
+    assert all(c.source.strip() for c in nb.cells), "empty cell"
+    keys = [m.group(1) for c in tests for m in [re.search(r'check\("([0-9a-z.]+)"', c.source)] if m]
+    assert len(keys) == len(tests) and set(keys) <= set(EXERCISES), keys
+    nbgrader_format = pytest.importorskip("nbgrader.nbgraderformat")
+    for cell in nb.cells:
+        if "nbgrader" in cell.metadata:
+            nbgrader_format.MetadataValidator().validate_cell(cell)
+
+
+def test_every_exercise_is_checked_in_its_notebook():
+    text = "".join(p.read_text() for p in NOTEBOOKS)
+    assert all(f'check(\\"{key}\\"' in text for key in EXERCISES)

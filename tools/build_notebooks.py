@@ -5,7 +5,11 @@
 - ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in a code cell: the lines between become
   ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` (in a markdown cell: ``YOUR ANSWER HERE``);
 - ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``: removed from the student version;
-- a code cell whose first line starts with ``# Self-check`` is an autograded test cell (1 point).
+- a code cell whose first line starts with ``# Self-check`` is an autograded test cell (1 point);
+- a markdown cell with a solution is a manually graded written answer (1 point; nbgrader's "manually
+  graded answer": ``solution`` and ``grade`` both true); its answer stays in solutions/ only.
+
+Empty cells are dropped.
 
 The build also normalises the sources: outputs and execution counts are cleared, nbgrader cell
 metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them),
@@ -52,6 +56,8 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
     base = {"schema_version": 3, "task": False, "grade_id": grade_id}
     if kind == "solution":
         return base | {"solution": True, "grade": False, "locked": False}
+    if kind == "answer":  # a written answer, graded by hand (nbgrader rejects ungraded markdown solutions)
+        return base | {"solution": True, "grade": True, "locked": False, "points": 1}
     if kind == "test":
         return base | {"solution": False, "grade": True, "locked": True, "points": 1}
     return base | {"solution": False, "grade": False, "locked": False}
@@ -59,8 +65,9 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
 
 def slide_type(cell: nbformat.NotebookNode) -> str | None:
     """RISE / jupyterlab_rise slide type from a simple rule: a markdown cell opening with a ``#`` or ``##``
-    heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata)."""
-    if cell.cell_type != "markdown":
+    heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata).
+    A written answer (``### BEGIN SOLUTION``, not a heading) continues its question's slide."""
+    if cell.cell_type != "markdown" or cell.source.lstrip().startswith("### BEGIN SOLUTION"):
         return None
     first = cell.source.lstrip().split("\n", 1)[0]
     if first.startswith(("# ", "## ")):
@@ -72,7 +79,8 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     """Clear outputs, set the kernel, slide metadata (:func:`slide_type`) and nbgrader metadata on marked
     cells (in place; returns ``nb``)."""
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
-    counts = {"solution": 0, "test": 0}
+    counts = {"solution": 0, "test": 0, "answer": 0}
+    nb.cells = [cell for cell in nb.cells if cell.source.strip()]
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -84,7 +92,7 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
             cell.metadata.pop("slideshow", None)
         src = cell.source
         if "### BEGIN SOLUTION" in src:
-            kind = "solution"
+            kind = "answer" if cell.cell_type == "markdown" else "solution"
         elif cell.cell_type == "code" and (src.lstrip().startswith("# Self-check") or "### BEGIN HIDDEN TESTS" in src):
             kind = "test"
         else:
@@ -94,7 +102,7 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         old = cell.metadata.get("nbgrader", {})
         grade_id = old.get("grade_id") or f"{stem}_{kind}_{counts[kind]}"
         cell.metadata["nbgrader"] = _nbgrader_meta(kind, grade_id) | (
-            {"points": old["points"]} if kind == "test" and "points" in old else {}
+            {"points": old["points"]} if kind in ("test", "answer") and "points" in old else {}
         )
     return nb
 

@@ -172,7 +172,7 @@ def _attribution(fn: Callable[[Context], torch.Tensor], title: str) -> Callable[
     return compute
 
 
-def _synthesis(fn: Callable[[Context], torch.Tensor], title: str) -> Callable[[Context], list[Panel]]:
+def _synthesis(fn: Callable[[Context], torch.Tensor | np.ndarray], title: str) -> Callable[[Context], list[Panel]]:
     """A method that optimises an image: shown as it improves, the final one with the top prediction."""
 
     def compute(ctx: Context) -> list[Panel]:

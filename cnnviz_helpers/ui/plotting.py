@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import numpy as np
@@ -56,7 +56,7 @@ class Categories:
 
 def use_projector_style() -> None:
     """Apply :data:`PROJECTOR_STYLE` to matplotlib (done when this module is imported)."""
-    matplotlib.rcParams.update(PROJECTOR_STYLE)
+    matplotlib.rcParams.update(cast(Any, PROJECTOR_STYLE))  # (matplotlib's stubs list every key as a Literal)
 
 
 def overlay(image: Any, heatmap: Any, alpha: float = 0.5, cmap: str = MAGNITUDE) -> np.ndarray:
@@ -100,7 +100,7 @@ def _draw_categories(ax: Any, cats: Categories, title: str | None) -> None:
     """A label image in categorical colours, with a legend naming each colour."""
     from matplotlib.patches import Patch
 
-    colors = matplotlib.colormaps[CLASSES].colors
+    colors = cast(Any, matplotlib.colormaps[CLASSES]).colors  # a ListedColormap
     ax.imshow(np.asarray(colors)[np.asarray(cats.labels) % len(colors)])
     ax.set_xticks([]), ax.set_yticks([])
     handles = [Patch(color=colors[i % len(colors)], label=name) for i, name in enumerate(cats.names)]
@@ -122,7 +122,7 @@ def image_panels(
     ncols = ncols or n
     nrows = math.ceil(n / ncols)
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    cmaps = cmap if isinstance(cmap, (list, tuple)) else [cmap] * n
+    cmaps: list[Any] = list(cmap) if isinstance(cmap, (list, tuple)) else [cmap] * n
     for i, ax in enumerate(axes.flat):
         if i < n:
             draw_panel(ax, images[i], titles[i] if titles is not None and i < len(titles) else None, cmaps[i])
