@@ -81,14 +81,18 @@ def nearest_neighbors(features: torch.Tensor, k: int = 5, queries: Sequence[int]
         >>> nearest_neighbors(torch.tensor([[0.0], [1.0], [3.0]]), k=1)
         tensor([[1], [0], [1]])
     """
-    f = features.detach().double().flatten(1)
+    f = features.detach().flatten(1)
     q = torch.arange(len(f)) if queries is None else torch.as_tensor(queries, dtype=torch.long)
     if not 0 < k < len(f):
         raise ValueError(f"k must be in 1..{len(f) - 1} (there are {len(f)} items), got {k}")
-    # squared distances |a|² + |b|² - 2 a·b, 64 queries at a time: no [N, D] copies (600 photos' pixels are
-    # 0.7 GB in float64; torch.cdist would make four more), and exact for integer features
-    norms = torch.einsum("nd,nd->n", f, f)
-    d = torch.cat([(norms[rows, None] + norms - 2 * f[rows] @ f.T).clamp_min_(0) for rows in q.split(64)])
+    # squared distances |a|² + |b|² - 2 a·b from the Gram matrix, accumulated in float64 over 4096 dimensions
+    # at a time: no [N, D] copy (600 photos' pixels are 0.7 GB in float64; torch.cdist would make four more),
+    # and exact for integer features
+    gram = torch.zeros(len(f), len(f), dtype=torch.float64, device=f.device)
+    for block in f.split(4096, dim=1):
+        gram.addmm_(block.double(), block.double().T)
+    norms = gram.diagonal()
+    d = (norms[q, None] + norms - 2 * gram[q]).clamp_min_(0)
     d[torch.arange(len(q)), q] = float("inf")
     return d.sort(dim=1, stable=True).indices[:, :k]
 
@@ -135,7 +139,7 @@ def embed_2d(
     from sklearn.manifold import TSNE
     from threadpoolctl import threadpool_limits
 
-    f = features.detach().double().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features, dtype=np.float64)
+    f = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
     f = f.reshape(len(f), -1)
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
@@ -143,9 +147,10 @@ def embed_2d(
     # and t-SNE of a few hundred points takes seconds instead of a fraction of one.
     with threadpool_limits(1):
         if method == "pca":
-            return PCA(n_components=2, random_state=seed).fit_transform(f)
-        if f.shape[1] > 50 and len(f) > 50:
+            return PCA(n_components=2, random_state=seed).fit_transform(f.astype(np.float64))
+        if f.shape[1] > 50 and len(f) > 50:  # in the input's precision: raw pixels in float64 would double the memory
             f = PCA(n_components=50, random_state=seed).fit_transform(f)
+        f = f.astype(np.float64)
         perplexity = min(perplexity, max(1.0, (len(f) - 1) / 3))
         return TSNE(
             n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=max(500, max_iter)

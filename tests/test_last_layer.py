@@ -49,9 +49,10 @@ def test_conv_features_are_spatial_means(shapes_model, shapes_data):
         extract_features(shapes_model.model, x[:2], "classifier.33", progress=False)
 
 
-def test_nearest_neighbors_equal_brute_force():
+@pytest.mark.parametrize("dims", [3, 10_000])  # 10,000: the distances are accumulated over blocks of dimensions
+def test_nearest_neighbors_equal_brute_force(dims):
     g = torch.Generator().manual_seed(0)
-    f = torch.randint(0, 4, (30, 3), generator=g).float()  # many equal distances
+    f = torch.randint(0, 4, (30, dims), generator=g).float()  # many equal distances
     nn_idx = nearest_neighbors(f, k=4)
     for q in range(30):
         others = sorted((float(torch.dist(f[q].double(), f[j].double())), j) for j in range(30) if j != q)
