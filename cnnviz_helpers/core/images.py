@@ -167,7 +167,7 @@ def to_pixels(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> t
 
 def from_pixels(p: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """Pixel values ``[N, 3, H, W]`` → the model's normalised input (``(p - mean) / std``)."""
-    return (p - channel_view(mean, p)) / channel_view(std, p)
+    return (p - channel_view(mean, p)).div_(channel_view(std, p))  # one new tensor, not two (batches can be large)
 
 
 def preprocess(
@@ -182,8 +182,8 @@ def preprocess(
     arrs = [np.asarray(load_image(i, size)) for i in imgs]  # uint8: a quarter of the memory of float32
     if len({a.shape for a in arrs}) > 1:
         raise ValueError("images have different sizes; pass size= to resize them to one")
-    p = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255.0)  # channels-last, as convolutions prefer
-    x = p.sub_(channel_view(mean, p)).div_(channel_view(std, p))  # from_pixels in place: one float copy of the batch
+    pixels = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255.0)  # channels-last, as convolutions prefer
+    x = from_pixels(pixels, mean, std)
     return x.to(device) if device is not None else x
 
 
