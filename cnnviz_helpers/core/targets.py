@@ -62,6 +62,24 @@ def unwrap(
     return net, tuple(m if mean is None else mean), tuple(s if std is None else std)
 
 
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One unit of a layer, accepted wherever a class target is: ``Unit("features.6", 3)``.
+
+    Attributes:
+        layer: the layer's name (``get_layer`` syntax, e.g. ``"features.6"``).
+        channel: the channel (feature map) of that layer.
+        position: ``(row, col)`` of one neuron of the map, ``"center"`` for the map's centre neuron,
+            ``"max"`` for each image's most active position, or ``None`` for the mean over the whole map.
+
+    A method given a ``Unit`` explains or maximises that unit's activation instead of a class score.
+    """
+
+    layer: str
+    channel: int
+    position: tuple[int, int] | str | None = None
+
+
 Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor, None]
 """A class for the whole batch or one per image: indices, names (with a KitModel), or ``None`` (top-1)."""
 
