@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import Any, Union
 
 import torch
 from torch import nn
@@ -30,8 +30,9 @@ from .models import KitModel, ModelSpec
 #: method then returns the image so far (what a Stop button needs).
 Callback = Callable[[int, torch.Tensor], Union[bool, None]]
 
-#: An attribution method ``fn(model, x, target) -> map`` (what SmoothGrad averages, what sanity checks test).
-Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+#: An attribution method ``fn(model, x, target=None, *, options) -> map``: ``target`` a class target or a
+#: :class:`Unit` (what SmoothGrad averages, what sanity checks test, the registry's "attribution" kind).
+Attribution = Callable[[nn.Module, torch.Tensor, Any], torch.Tensor]
 
 
 def model_device(model: ModelLike) -> torch.device:
