@@ -31,6 +31,7 @@ from .core.layers import Hooks, layer_names
 from .core.models import KitModel
 from .core.scores import target_scores
 from .core.targets import ModelLike, Target, Unit, model_input, resolve_target, unwrap
+from .guided_backprop import guided_backprop
 
 #: Modules that act on each channel separately: the last conv layer's "block" includes those that follow it.
 _CHANNELWISE = (nn.BatchNorm2d, nn.ReLU)
@@ -59,7 +60,6 @@ def last_conv_layer(model: ModelLike) -> str:
             break
         last = name
     return f"{parent_name}.{last}" if parent_name else last
-from .guided_backprop import guided_backprop
 
 
 def grad_cam(

@@ -93,6 +93,11 @@ class Call:
         return Unit(self.layer, self.unit, "max") if self.unit is not None else self.target
 
     @property
+    def channel(self) -> int:
+        """The chosen unit's channel (0 when none is chosen)."""
+        return self.unit or 0
+
+    @property
     def steps(self) -> int:
         return int(self.params["steps"])
 
@@ -246,7 +251,7 @@ METHODS: tuple[Method, ...] = (
     ),
     Method(
         "max-activating patches", patches.max_activating_patches, "feature",
-        lambda c: patches.max_activating_patches(c.model, c.x, c.layer, c.unit, k=9, progress=False),
+        lambda c: patches.max_activating_patches(c.model, c.x, c.layer, c.channel, k=9, progress=False),
         "patches", ("layer", "unit"), data="image set",
         note="over the image set, not this image", paper="Girshick et al. 2014",
     ),
@@ -303,7 +308,7 @@ METHODS: tuple[Method, ...] = (
     Method(
         "unit visualization", class_visualization.unit_visualization, "synthesis",
         lambda c: class_visualization.unit_visualization(
-            c.model, c.layer, c.unit, size=c.x.shape[-1], steps=c.steps, callback=c.callback,
+            c.model, c.layer, c.channel, size=c.x.shape[-1], steps=c.steps, callback=c.callback,
             callback_every=c.every(20), progress=False),
         "image", ("layer", "unit"), (STEPS,), progress=("steps",), paper="Yosinski et al. 2015",
     ),
@@ -381,4 +386,15 @@ def methods_table(methods: Iterable[Method] = METHODS) -> str:
     return "\n".join(rows) + "\n"
 
 
-__all__ = ["BY_NAME", "METHODS", "ZERO_CAM", "Call", "Captum", "Method", "Param", "attribution_methods", "methods_table", "occlusion_window"]
+__all__ = [
+    "BY_NAME",
+    "METHODS",
+    "ZERO_CAM",
+    "Call",
+    "Captum",
+    "Method",
+    "Param",
+    "attribution_methods",
+    "methods_table",
+    "occlusion_window",
+]

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from .core.compat import moved_names
 from .core.images import as_pair
-from .core.layers import Hooks, capture, check_channel, get_layer
+from .core.layers import Hooks, capture, get_layer
 from .core.scores import unit_activation
 from .core.targets import ModelLike, Target, Unit, model_device, resolve_target, single_class, unwrap
 from .engines.occlusion_engine import Occluder

@@ -87,8 +87,16 @@ UNTARGETED = [_from_registry(m) for m in METHODS if "class" not in m.uses] + [
     Method(
         "train_fast_style",
         lambda m, t, u: train_fast_style(
-            m, "brick", content=["coffee"], steps=1, batch_size=1, crop=16, content_layer=LAYER,
-            style_layers=["features.2"], progress=False, **TINY_NET,
+            m,
+            "brick",
+            content=["coffee"],
+            steps=1,
+            batch_size=1,
+            crop=16,
+            content_layer=LAYER,
+            style_layers=["features.2"],
+            progress=False,
+            **TINY_NET,
         )[1]["total"],
     ),  # fmt: skip
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any, Union, overload
 
 import torch
 from torch import nn
@@ -116,11 +116,15 @@ def class_targets(
     return idx
 
 
-def resolve_target(model: ModelLike | None, target: Target, what: str = "target") -> Target:
+@overload
+def resolve_target(model: ModelLike | None, target: Target, what: str = "target") -> Target: ...
+@overload
+def resolve_target(model: ModelLike | None, target: Target | Unit, what: str = "target") -> Target | Unit: ...
+def resolve_target(model: ModelLike | None, target: Target | Unit, what: str = "target") -> Target | Unit:
     """``target`` with every class name replaced by its index — the one place names are looked up.
 
     Every method calls this with the model *as the user gave it*, before :func:`unwrap` (a plain
-    ``nn.Module`` has no class names). Indices, tensors and ``None`` pass through unchanged.
+    ``nn.Module`` has no class names). Indices, tensors, ``None`` and a :class:`Unit` pass through unchanged.
 
     Raises:
         TypeError: class names with a plain ``nn.Module`` (pass indices instead).

@@ -315,7 +315,8 @@ class Explorer(w.HBox):
 
         if live and not m.quick:
             self.live.layout.display = None
-        data, size = x, 0
+        data: Any = x
+        size = 0
         if m.data == "image set":
             images = self.dataset().images
             data, size = (self.km.preprocess(images[i : i + 64]) for i in range(0, len(images), 64)), len(images)
