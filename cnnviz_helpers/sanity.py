@@ -9,7 +9,9 @@ network learned.
 
 The similarity score is Spearman's rank correlation between the absolute maps (the paper's
 "Spearman rank correlation (ABS)"): 1 for the same ranking of pixels, about 0 for unrelated maps.
-The user's model is never modified: a deep copy is randomized.
+The user's model is never modified: a deep copy is randomized. The default methods are the method
+registry's quick attribution methods (:func:`cnnviz_helpers.methods.attribution_methods`), read when
+the function runs: the registry sits above the section modules.
 
 Example:
     >>> km = load_model()

@@ -1,6 +1,7 @@
 """The package's folders are its architecture: this test enforces who may import whom.
 
-Layers (README, "Package layout"):  core / engines / datasets  <-  section methods  <-  ui, training, grading.
+Layers (README, "Package layout"):  core / engines / datasets  <-  section methods  <-  the method registry
+(``methods.py``)  <-  ui, training, grading.
 ``grading`` (the graded exercises' checks) may import the foundation and the section methods; no other
 layer imports it.
 A section method may use another section's *method* only where the lecture composes them
@@ -17,7 +18,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "cnnviz_helpers"
 FOUNDATION = {"core", "engines", "datasets"}
-SECTIONS = {p.stem for p in PKG.glob("*.py") if p.stem != "__init__"}
+SECTIONS = {p.stem for p in PKG.glob("*.py") if p.stem not in ("__init__", "methods")}
 #: method -> methods it may import (lecture compositions, each with its reason in the module docstring)
 METHOD_EDGES = {
     "gradcam": {"guided_backprop"},
@@ -26,6 +27,9 @@ METHOD_EDGES = {
     "patches": set(),
 }
 UI_ONLY = ("matplotlib", "ipywidgets", "IPython")
+#: section -> the registry read at call time (inside a function), with its reason in the module's docstring:
+#: the sanity checks' default method list is the registry's quick attribution methods
+CALL_TIME_REGISTRY = {"sanity"}
 
 
 def _modules() -> list[tuple[str, Path]]:
@@ -42,6 +46,8 @@ def _layer(module: str) -> str:
         return "package"
     if parts[1] in SECTIONS:
         return "section"
+    if parts[1] == "methods":
+        return "registry"
     return parts[1]  # core, engines, datasets, ui, training
 
 
@@ -78,6 +84,10 @@ def _violations() -> list[str]:
             tname = target.split(".")[1]
             if layer in FOUNDATION and tlayer not in FOUNDATION:
                 bad.append(f"{module} ({layer}) imports {target}: the core imports no method, UI or training code")
+            elif layer == "section" and tlayer == "registry" and (at_top or module.split(".")[1] not in CALL_TIME_REGISTRY):
+                bad.append(f"{module} (a lecture method) imports the registry {target}: the registry sits above the methods")
+            elif layer == "registry" and tlayer in ("ui", "training", "grading"):
+                bad.append(f"{module} (the registry) imports {target}: the registry is pure data and plain calls")
             elif layer == "section" and tlayer in ("ui", "training"):
                 bad.append(f"{module} (a lecture method) imports {target}: methods never import the UI or training scripts")
             elif layer == "section" and tlayer == "section":
@@ -99,7 +109,7 @@ def test_layers_import_only_downwards():
 
 def test_every_module_is_in_a_known_layer():
     layers = {_layer(m) for m, _ in _modules()}
-    assert layers <= {"package", "section", "core", "engines", "datasets", "ui", "training", "grading"}, layers
+    assert layers <= {"package", "section", "registry", "core", "engines", "datasets", "ui", "training", "grading"}, layers
 
 
 @pytest.mark.parametrize(
@@ -109,6 +119,7 @@ def test_every_module_is_in_a_known_layer():
         ("from .saliency import saliency_map", "sibling method module"),
         ("import matplotlib", "UI libraries"),
         ("from .grading import check", "grading layer"),
+        ("from .methods import METHODS", "the registry sits above"),
     ],
 )
 def test_rule_checker_catches_violations(tmp_path, monkeypatch, source, expected):
