@@ -11,8 +11,10 @@ The package's folders are its architecture (lower layers never import higher one
 - ``datasets/``  the synthetic shapes dataset and the offline ShapesNet.
 - one module per lecture section (``filters``, ``last_layer``, ``patches``, ``occlusion``,
   ``saliency``, ``guided_backprop``, ``gradcam``, ``sanity``, ``class_visualization``,
-  ``adversarial``, ``deepdream``, ``inversion``, ``style``, ``fast_style``): the reference
-  implementations a student compares with.
+  ``adversarial``, ``deepdream``, ``inversion``, ``style``, ``fast_style``; beyond the lecture
+  ``integrated_gradients``): the reference implementations a student compares with.
+- ``methods``    the method registry: one entry per method (function, kind, UI settings, what it
+                 draws); the explorer, the section widgets, the contract test and the bench read it.
 - ``ui/``        plots, widget building blocks and the per-section widgets; nothing else imports it.
 - ``training/``  scripts that train and download (ShapesNet, the fast style network, weights).
 """
