@@ -54,7 +54,10 @@ RULES = {
     "riemann_right": lambda m: torch.linspace(1 / m, 1, m),
     "riemann_middle": lambda m: torch.linspace(1 / (2 * m), 1 - 1 / (2 * m), m),
 }
-CPU_BATCH, GPU_BATCH = 16, 64  # path images per forward/backward pass
+#: Path images per forward/backward pass. On a 2-core CPU, 50 steps of squeezenet1_1 at 224 px took
+#: 34 s in passes of 8, 17 s of 16, 14.5 s of 25 and 12 s of 50 (Captum, one pass of 50: 21 s);
+#: 32 keeps most of the gain at a bounded memory cost.
+CPU_BATCH, GPU_BATCH = 32, 64
 
 
 def integrated_gradients(
@@ -82,7 +85,8 @@ def integrated_gradients(
             ``km.preprocess(black_picture)``.
         steps: path points :math:`m` (at least 1).
         method: the Riemann rule, ``"riemann_middle"`` (default), ``"riemann_right"`` or ``"riemann_left"``.
-        batch_size: path images per forward/backward pass (default 16 on the CPU, 64 on a GPU).
+        batch_size: path images per forward/backward pass (default 32 on the CPU, 64 on a GPU);
+            lower it if memory is short.
         progress: show a progress bar over the passes.
 
     Returns:
@@ -115,7 +119,8 @@ def integrated_gradients(
         with Hooks(model), torch.no_grad():
             targets = class_targets(model(x), target)  # the image's class: the same for every path point
     alphas = RULES[method](steps).to(x.dtype).to(x.device)
-    per_pass = max(1, batch_size // n)  # path points per pass, each with all N images
+    passes = -(-steps // max(1, batch_size // n))
+    per_pass = -(-steps // passes)  # path points per pass (each with all N images), spread evenly over the passes
     total = torch.zeros_like(x)
     for i in tqdm(range(0, steps, per_pass), desc="Integrated Gradients", disable=not progress, leave=False):
         a = alphas[i : i + per_pass].view(-1, 1, 1, 1, 1)
