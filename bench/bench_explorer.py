@@ -48,7 +48,9 @@ def _direct(method: str, app) -> object:
         "activations": lambda: activation_maps(km.model, x, layer),
         "saliency": lambda: saliency_map(km, x, target),
         "Grad-CAM": lambda: grad_cam(km, x, target, layer=layer),
-        "occlusion": lambda: occlusion_map(km.model, x, target, window=km.input_size // 4, stride=km.input_size // 4),
+        "occlusion": lambda: occlusion_map(
+            km.model, x, target, window=km.input_size // 4, stride=km.input_size // 4, progress=False
+        ),
     }
     return table[method]()
 
