@@ -128,7 +128,7 @@ def test_old_import_paths_still_work():
     import warnings
 
     for old, new in [
-        ("models", "core.models"),
+        ("models", "models.loading"),
         ("widgets", "ui.widgets"),
         ("shapes", "datasets.shapes"),
         ("receptive_field", "engines.receptive_field"),

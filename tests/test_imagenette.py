@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from imagenette_tree import make_imagenette_tree
 from torchvision.datasets import Imagenette
 
 from cnnviz_helpers import load_image, load_model
 from cnnviz_helpers.core.images import sample_names
-from cnnviz_helpers.datasets.image_sets import image_set
 from cnnviz_helpers.datasets.imagenette import (
     FOLDER,
     WNID_TO_IMAGENET,
     ImagenetteUnavailable,
     download_imagenette,
     imagenette_samples,
+    make_imagenette_tree,
 )
+from cnnviz_helpers.models.image_sets import image_set
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_download_replaces_a_partial_copy(cache, monkeypatch):
 
 
 def test_class_set_labels_images_with_the_models_classes(cache, squeezenet_km, shapes_model, capsys):
-    from cnnviz_helpers.datasets.image_sets import class_set
+    from cnnviz_helpers.models.image_sets import class_set
 
     fallback = class_set(squeezenet_km, n=100)  # no Imagenette: the model's example photos, one line
     assert fallback.targets.tolist() == [e.label for e in squeezenet_km.examples]

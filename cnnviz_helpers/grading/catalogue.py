@@ -1174,7 +1174,7 @@ _LIST: list[Exercise] = [
         kit=(
             "cnnviz_helpers.saliency:saliency_map",
             "cnnviz_helpers.saliency:smoothgrad",
-            "cnnviz_helpers.core.scores:input_gradient",
+            "cnnviz_helpers.engines.scores:input_gradient",
         ),
         mistakes=(
             _m(
