@@ -73,6 +73,24 @@ def test_load_model_picks_one_imagenette_example_per_class(cache, capsys):
     assert len(km.examples) == 10 + 3  # then the kit's photos
 
 
+def test_examples_are_picked_on_first_access_not_by_load_model(cache, monkeypatch):
+    from cnnviz_helpers.models import loading
+
+    make_imagenette_tree(cache, per_class=1)
+    picks = []
+    real = loading.imagenette_examples
+    monkeypatch.setattr(loading, "imagenette_examples", lambda *a, **k: picks.append(1) or real(*a, **k))
+    km = load_model("squeezenet1_1", weights="random", device="cpu")
+    assert picks == []  # load_model ran no network on Imagenette
+    forwards = []
+    km.model.register_forward_hook(lambda *_: forwards.append(1))
+    km.model.train()  # the picking runs in eval mode and gives the model back as it was
+    assert len(km.examples) == 10 + 3 and picks == [1] and forwards == [1]  # one batched forward pass
+    assert km.model.training
+    assert km.examples is km.examples and picks == [1] and forwards == [1]  # picked once
+    assert load_model("shapesnet").examples[0].mask is not None  # ShapesNet: generated shapes with masks
+
+
 def _fallback_line(capsys, km, expected: str) -> None:
     data = image_set(km, n=20, views=2)
     out = capsys.readouterr()
