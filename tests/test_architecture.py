@@ -154,7 +154,9 @@ def string_imports(module: str, source: str) -> list[str]:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             if name in ("import_module", "__import__"):
-                bad.append(f"{module} line {node.lineno} imports through a string ({ast.unparse(node)[:60]}): import the module itself")
+                bad.append(
+                    f"{module} line {node.lineno} imports through a string ({ast.unparse(node)[:60]}): import the module itself"
+                )
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
             if KIT_NAME.match(node.value):
                 bad.append(f"{module} line {node.lineno} holds the kit module name {node.value!r} in a string: import it instead")
@@ -314,7 +316,11 @@ def _planted(module: str, line: str) -> list[str]:
     [
         # upward imports, at module level, in a function, and typing-only
         ("cnnviz_helpers.core.config", "from ..models.loading import KitModel", "a higher layer"),
-        ("cnnviz_helpers.datasets.shapes", "def f():\n    from ..core.layers import Hooks\n    from ..engines.scores import class_scores", "a higher layer"),
+        (
+            "cnnviz_helpers.datasets.shapes",
+            "def f():\n    from ..core.layers import Hooks\n    from ..engines.scores import class_scores",
+            "a higher layer",
+        ),
         ("cnnviz_helpers.models.targets", "if TYPE_CHECKING:\n    from ..ui.widgets import live_image", "a higher layer"),
         ("cnnviz_helpers.engines.scores", "from .. import saliency", "a higher layer"),
         ("cnnviz_helpers.deepdream", "from .methods import METHODS", "a higher layer"),
@@ -335,7 +341,11 @@ def _planted(module: str, line: str) -> list[str]:
         # imports through strings
         ("cnnviz_helpers.occlusion", 'WIDGET = "cnnviz_helpers.ui.sections"', "in a string"),
         ("cnnviz_helpers.occlusion", 'KIT = ("cnnviz_helpers.style:gram_matrix",)', "in a string"),
-        ("cnnviz_helpers.occlusion", "import importlib\nw = importlib.import_module('.ui.sections', 'cnnviz_helpers')", "through a string"),
+        (
+            "cnnviz_helpers.occlusion",
+            "import importlib\nw = importlib.import_module('.ui.sections', 'cnnviz_helpers')",
+            "through a string",
+        ),
         ("cnnviz_helpers.grading.runner", "m = __import__('cnnviz_helpers.grading.runner')", "through a string"),
         # a new subpackage no layer lists
         ("cnnviz_helpers.extras.thing", "x = 1", "in no layer"),
