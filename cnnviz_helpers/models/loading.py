@@ -215,8 +215,8 @@ class KitModel:
                 self._examples = shapes_examples()
             elif self.spec.examples:  # an ImageNet model
                 photos = photo_examples(self.spec.examples, self.class_names)
-                classify = lambda images: self._probabilities(self.preprocess(images)).float()  # noqa: E731
-                self._examples = imagenette_examples(classify, self.class_names, self.input_size) + photos
+                picked = imagenette_examples(self._image_probabilities, self.class_names, self.input_size)
+                self._examples = picked + photos
             else:  # a plain module: no known classes
                 self._examples = []
         return self._examples
@@ -252,6 +252,10 @@ class KitModel:
             return self.model(x.to(self.device)).softmax(-1)
         finally:
             self.model.train(was_training)
+
+    def _image_probabilities(self, images: Sequence[im.ImageLike]) -> torch.Tensor:
+        """Class probabilities (float32 ``[N, classes]``) of images, preprocessed as the model expects."""
+        return self._probabilities(self.preprocess(images)).float()
 
     def class_index(self, name: str | int) -> int:
         """Index of a class from its name (exact, then case-insensitive, then closest matches suggested)."""
