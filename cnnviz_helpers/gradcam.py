@@ -26,12 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core.compat import moved_names
 from .core.layers import Hooks, layer_names
-from .core.models import KitModel
-from .core.scores import target_scores
-from .core.targets import ModelLike, Target, Unit, model_input, resolve_target, unwrap
+from .engines.scores import target_scores
 from .guided_backprop import guided_backprop
+from .models.loading import KitModel
+from .models.targets import ModelLike, Target, Unit, model_input, resolve_target, unwrap
 
 #: Modules that act on each channel separately: the last conv layer's "block" includes those that follow it.
 _CHANNELWISE = (nn.BatchNorm2d, nn.ReLU)
@@ -80,7 +79,7 @@ def grad_cam(
         model: the network; left exactly as it was.
         x: normalised batch ``[N, 3, H, W]``.
         target: class per image / one class / ``None`` for the predicted class, or a
-            :class:`~cnnviz_helpers.core.targets.Unit` of a layer deeper than ``layer``.
+            :class:`~cnnviz_helpers.models.targets.Unit` of a layer deeper than ``layer``.
         layer: a layer whose output is a ``[N, C, h, w]`` feature map, called once per forward pass;
             default: the last convolutional layer (:func:`last_conv_layer`); shallower layers give
             finer, less class-specific maps.
@@ -149,8 +148,3 @@ def guided_grad_cam(
         >>> show_images([normalize(g[0])])
     """
     return guided_backprop(model, x, target) * grad_cam(model, x, target, layer=layer)[:, None]
-
-
-__getattr__ = moved_names(
-    __name__, {"attribution_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

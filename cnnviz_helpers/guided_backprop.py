@@ -38,9 +38,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .core.layers import Hooks
-from .core.models import KitModel
-from .core.scores import input_gradient
-from .core.targets import Target, Unit, resolve_target, unwrap
+from .engines.scores import input_gradient
+from .models.loading import KitModel
+from .models.targets import Target, Unit, resolve_target, unwrap
 
 #: Activation functions (PyTorch function names) guided backprop has no rule for.
 UNSUPPORTED_ACTIVATIONS = frozenset(
@@ -96,7 +96,7 @@ def guided_backprop(model: nn.Module | KitModel, x: torch.Tensor, target: Target
 
     For a class target: the gradient of its unnormalised score (as in
     :func:`cnnviz_helpers.saliency.saliency_map`), with the guided ReLU rule. For a
-    :class:`~cnnviz_helpers.core.targets.Unit`: the gradient of that unit's activation — the
+    :class:`~cnnviz_helpers.models.targets.Unit`: the gradient of that unit's activation — the
     channel's mean over the map (``position=None``), its strongest position in each image
     (``"max"``, Springenberg's "reconstruction of the maximally activated neuron"), the centre
     neuron or a given ``(row, col)``; the forward pass then stops at the unit's layer.

@@ -44,9 +44,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core.layers import Hooks
-from .core.models import KitModel
-from .core.scores import input_gradient
-from .core.targets import Target, Unit, class_targets, model_input, resolve_target, unwrap
+from .engines.scores import input_gradient
+from .models.loading import KitModel
+from .models.targets import Target, Unit, class_targets, model_input, resolve_target, unwrap
 
 #: The Riemann rules (Captum's names) → the path positions :math:`\alpha_k` for ``m`` steps (Captum's values).
 RULES = {
@@ -78,7 +78,7 @@ def integrated_gradients(
         x: normalised batch ``[N, 3, H, W]``.
         target: class per image / one class / ``None`` for each image's predicted class (of the
             image itself, so every path point explains the same class), or a
-            :class:`~cnnviz_helpers.core.targets.Unit`.
+            :class:`~cnnviz_helpers.models.targets.Unit`.
         baseline: the path's start in the *normalised* input space, a number or a tensor
             broadcastable to ``x``; default ``None`` = zeros, i.e. the dataset's mean colour (a
             uniform grey for ImageNet statistics), as Captum's default. For a black image pass

@@ -38,7 +38,7 @@ from . import (
 )
 from .core.config import budget
 from .core.images import deprocess
-from .core.targets import Attribution, Callback, ModelLike, Target, Unit, unwrap
+from .models.targets import Attribution, Callback, ModelLike, Target, Unit, unwrap
 
 Kind = Literal["attribution", "synthesis", "feature", "adversarial"]
 #: What a result draws as: ``"map"`` an attribution ``[N, H, W]`` / ``[N, 3, H, W]``; ``"occlusion"`` an

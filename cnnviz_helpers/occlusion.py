@@ -11,7 +11,7 @@ occluder changes (and only the target class's output). The result equals the pla
 one-window-at-a-time computation (up to float rounding); this module is the readable reference.
 
 The lecture also occludes to see what drives *one intermediate unit*: with a
-:class:`~cnnviz_helpers.core.targets.Unit` target the watched score is that unit's activation
+:class:`~cnnviz_helpers.models.targets.Unit` target the watched score is that unit's activation
 instead of a class score — the network is then cut after the unit's layer (:func:`unit_model`, a
 ``torch.fx`` graph ending there), so nothing deeper is computed.
 
@@ -31,13 +31,12 @@ import torch
 from torch import fx, nn
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
 from .core.images import as_pair
 from .core.layers import Hooks, capture, get_layer
-from .core.scores import unit_activation
-from .core.targets import ModelLike, Target, Unit, model_device, resolve_target, single_class, unwrap
 from .engines.occlusion_engine import Occluder
 from .engines.receptive_field import trace_model
+from .engines.scores import unit_activation
+from .models.targets import ModelLike, Target, Unit, model_device, resolve_target, single_class, unwrap
 
 IntOrPair = int | tuple[int, int]
 
@@ -131,7 +130,7 @@ def occlusion_map(
         x: one preprocessed image ``[1, 3, H, W]`` (or ``[3, H, W]``).
         target: the class whose score is watched: an index, a class name (with a KitModel), a
             one-element list / tensor, or ``None`` for the class the model predicts for ``x``; or a
-            :class:`~cnnviz_helpers.core.targets.Unit`, whose activation is watched (:func:`unit_model`).
+            :class:`~cnnviz_helpers.models.targets.Unit`, whose activation is watched (:func:`unit_model`).
         window: side of the occluder (or ``(height, width)``).
         stride: step between windows (or a pair); at most ``window`` so every pixel is covered.
         fill: occluder value in the normalised input space: ``0.0`` is the dataset mean colour;
@@ -193,8 +192,3 @@ def occlusion_map(
     ).to(x.dtype)
     heat = cover_y.T @ drops_grid @ cover_x / (cover_y.sum(0)[:, None] * cover_x.sum(0)[None, :])
     return OcclusionMap(heatmap=heat, drops=drops_grid, score=occluder.clean)
-
-
-__getattr__ = moved_names(
-    __name__, {"occlusion_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

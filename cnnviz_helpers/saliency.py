@@ -33,12 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.compat import renamed_arguments
 from .core.images import ImageLike, gaussian_blur, load_image, to_numpy_image
 from .core.layers import Hooks
-from .core.models import KitModel
-from .core.scores import input_gradient
-from .core.targets import Attribution, Target, Unit, class_targets, model_input, resolve_target, unwrap
+from .engines.scores import input_gradient
+from .models.loading import KitModel
+from .models.targets import Attribution, Target, Unit, class_targets, model_input, resolve_target, unwrap
 
 SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
 
@@ -54,7 +53,7 @@ def saliency_map(model: nn.Module | KitModel, x: torch.Tensor, target: Target | 
         model: the network (``nn.Module`` or :class:`KitModel`); left exactly as it was.
         x: normalised batch ``[N, 3, H, W]``.
         target: class per image (list / tensor), one class for all (int), ``None`` for each
-            image's predicted class, or a :class:`~cnnviz_helpers.core.targets.Unit` (the naive
+            image's predicted class, or a :class:`~cnnviz_helpers.models.targets.Unit` (the naive
             gradient of that unit's activation).
 
     Returns:
@@ -90,7 +89,7 @@ def smoothgrad(
     ``noise_level`` means the same thing for any normalisation. The ``N × n_samples`` noisy copies
     go through the network ``batch_size`` at a time (one backward per batch), each copy with its
     image's target. With ``target=None`` the target is the class predicted for the *clean* image,
-    so every noisy copy explains the same class; a :class:`~cnnviz_helpers.core.targets.Unit`
+    so every noisy copy explains the same class; a :class:`~cnnviz_helpers.models.targets.Unit`
     target explains that unit in every copy.
 
     Args:
@@ -143,7 +142,6 @@ def smoothgrad(
     return total / n_samples
 
 
-@renamed_arguments(iterations="steps")
 def saliency_segmentation(
     image: ImageLike,
     saliency: torch.Tensor | np.ndarray,
@@ -171,7 +169,7 @@ def saliency_segmentation(
             probable_foreground < foreground < 1``).
         blur_sigma: Gaussian blur of the map before thresholding, in pixels (0 = none); joins the
             speckles of a raw gradient into blobs.
-        steps: GrabCut iterations (``iterations=`` is the deprecated old name).
+        steps: GrabCut iterations.
         seed: OpenCV's random seed (GrabCut initialises its colour models with k-means), for
             repeatable masks.
 

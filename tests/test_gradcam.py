@@ -7,11 +7,11 @@ import torch
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 from compare import assert_same
 
-from cnnviz_helpers.core.targets import Unit
+from cnnviz_helpers.core.layers import get_layer
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam, last_conv_layer
-from cnnviz_helpers.layers import get_layer
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui.sections import ATTRIBUTIONS, attribution_widget
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")

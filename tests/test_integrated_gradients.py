@@ -9,8 +9,8 @@ import torch
 from captum.attr import IntegratedGradients
 
 from cnnviz_helpers.core.layers import capture
-from cnnviz_helpers.core.targets import Unit
 from cnnviz_helpers.integrated_gradients import RULES, integrated_gradients
+from cnnviz_helpers.models.targets import Unit
 
 
 @pytest.fixture(scope="module")

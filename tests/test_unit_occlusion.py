@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnviz_helpers import capture
-from cnnviz_helpers.core.targets import Unit
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.occlusion import occlusion_map, window_starts
 
 

@@ -36,9 +36,9 @@ from PIL import Image
 from .. import filters
 from ..core.config import budget
 from ..core.images import attribution_heatmap, image_grid, load_image
-from ..core.models import SPECS, KitModel, load_model
-from ..last_layer import image_set
 from ..methods import BY_NAME, METHODS, Method
+from ..models.image_sets import image_set
+from ..models.loading import SPECS, KitModel, load_model
 from .plotting import MAGNITUDE, SIGNED, overlay, panels_png
 from .widgets import (
     USER_ERRORS,

@@ -24,11 +24,11 @@ from ..class_visualization import (
 )
 from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
-from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
 from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
 from ..methods import BY_NAME, METHODS, occlusion_window
+from ..models.loading import KitModel
 from ..occlusion import window_starts
 from ..patches import max_activating_patches
 from ..style import PRESETS, default_style, style_images, style_transfer

@@ -30,8 +30,8 @@ import torch
 from PIL import Image
 
 from ..core.images import load_image, sample_names
-from ..core.models import KitModel
 from ..methods import Param
+from ..models.loading import KitModel
 
 #: Errors a method raises for a bad setting: shown as one line in the panel.
 USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)
