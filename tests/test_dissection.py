@@ -12,7 +12,7 @@ from torch import nn
 
 from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.core.targets import model_input
-from cnnviz_helpers.datasets.shapes import CONCEPT_CATEGORIES, CONCEPT_NAMES, COLOUR_PROTOTYPES, make_shapes
+from cnnviz_helpers.datasets.shapes import COLOUR_PROTOTYPES, CONCEPT_CATEGORIES, CONCEPT_NAMES, make_shapes
 from cnnviz_helpers.datasets.shapesnet import MEAN, STD, to_tensor
 from cnnviz_helpers.dissection import dissect, top_images
 
