@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from cnnviz_helpers.attribution_metrics import (
     _pixel_ranks,
@@ -20,6 +21,7 @@ from cnnviz_helpers.attribution_metrics import (
 from cnnviz_helpers.core.images import gaussian_blur
 from cnnviz_helpers.datasets.shapes import make_shapes
 from cnnviz_helpers.datasets.shapesnet import to_tensor
+from cnnviz_helpers.engines.folded_bn import fold_batch_norm
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +166,22 @@ def test_bad_input_says_what_to_do(shapes_model, data):
     with pytest.raises(ValueError, match="finite"):
         confidence_interval([1.0, float("nan")])
     assert importance(torch.rand(2, 1, 8, 8), (64, 64)).shape == (2, 64, 64)
+
+
+def test_folded_batch_norm_copy_computes_the_same(shapes_model, data, unchanged):
+    x, _, _ = data
+    net = shapes_model.model
+    with unchanged(net):
+        folded = fold_batch_norm(net)
+    assert folded is not net and not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x[:8]), net(x[:8]), atol=1e-4, rtol=1e-4)
+
+    class Untraceable(nn.Sequential):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x) if x.sum() > 0 else x  # data-dependent control flow
+
+    plain = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    odd = Untraceable(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
+    assert fold_batch_norm(plain) is plain and fold_batch_norm(odd) is odd
+    assert fold_batch_norm(odd.train()) is odd  # training mode: batch statistics, nothing to fold
