@@ -31,8 +31,8 @@ Example:
     >>> images, labels, masks = make_shapes(500, seed=3)
     >>> x = to_tensor(images)
     >>> maps = saliency_map(km, x, labels)
-    >>> confidence_interval(mass_inside(maps, masks))          # Estimate(mean=0.62, low=0.60, ...)
-    >>> deletion_curve(km, x, maps, labels).auc.mean()          # lower is more faithful
+    >>> print(confidence_interval(mass_inside(maps, masks)))   # mean [low, high] over the 500 images
+    >>> deletion_curve(km, x, maps, labels).auc.mean()         # lower is more faithful
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ Example:
     >>> images, labels, masks, concepts = make_shapes(1000, seed=3, concepts=True)
     >>> x = to_tensor(images)
     >>> result = dissect(km, x, concepts)                  # every layer of km.spec.layers
-    >>> result.label("features.14", 7)                    # ('stripes', 'texture', 0.31)
+    >>> result.label("features.14", 7)                    # (concept, category, IoU) of unit 7
     >>> result.unique_detectors("features.14"), result.category_shares("features.14")
     >>> top = top_images(km, x, result, "features.14", 7)  # its best images, regions to outline
 """

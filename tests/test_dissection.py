@@ -87,7 +87,7 @@ def test_thresholds_and_iou_equal_a_naive_per_image_loop(shapes_model, unchanged
 
 def test_layer_summaries_follow_the_ious(shapes_model, data):
     x, concepts = data
-    result = dissect(shapes_model, x[:60], type(concepts)(concepts.labels[:60]))
+    result = dissect(shapes_model, x[:60], concepts[:60])
     assert result.layers == tuple(shapes_model.spec.layers)
     for layer in result.layers:
         iou = result.iou[layer].numpy()
@@ -104,7 +104,7 @@ def test_layer_summaries_follow_the_ious(shapes_model, data):
 
 def test_top_images_are_the_most_active_with_their_regions(shapes_model, data, unchanged):
     x, concepts = data
-    result = dissect(shapes_model, x[:60], type(concepts)(concepts.labels[:60]), "features.10")
+    result = dissect(shapes_model, x[:60], concepts[:60], "features.10")
     with unchanged(shapes_model.model):
         top = top_images(shapes_model, x[:60], result, "features.10", 3, k=4)
     strength = result.image_max["features.10"][:, 3]
@@ -123,7 +123,7 @@ def test_bad_input_says_what_to_do(shapes_model, data):
         dissect(shapes_model.model, x, concepts)
     with pytest.raises(ValueError, match="feature maps"):
         dissect(shapes_model, x, concepts, "classifier.5")
-    result = dissect(shapes_model, x[:20], type(concepts)(concepts.labels[:20]), "features.14")
+    result = dissect(shapes_model, x[:20], concepts[:20], "features.14")
     with pytest.raises(KeyError, match="features.14"):
         result.label("features.6", 0)
     with pytest.raises(IndexError, match="0..127"):

@@ -64,6 +64,7 @@ def test_concept_planes_agree_with_the_object_mask():
     assert every.shape == (30, len(CONCEPT_NAMES), 64, 64)
     assert np.array_equal(every[:, CONCEPT_NAMES.index("star")], masks & (labels == 3)[:, None, None])
     assert np.array_equal(concepts.mask("blob"), every[:, CONCEPT_NAMES.index("blob")])
+    assert np.array_equal(concepts[5:9].labels, concepts.labels[5:9])
     for name in BACKGROUND_NAMES:  # the clutter is drawn in every image
         assert concepts.mask(name).reshape(30, -1).any(1).mean() > 0.8, name
 

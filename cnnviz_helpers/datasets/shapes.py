@@ -276,6 +276,10 @@ class Concepts:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def __getitem__(self, index: slice | np.ndarray) -> Concepts:
+        """The concepts of some of the images (``concepts[:100]``), as NumPy indexing selects them."""
+        return Concepts(self.labels[index])
+
 
 def concept_index(concept: str | int) -> int:
     """Index of a concept in :data:`CONCEPT_NAMES` from its name or index (with a clear error)."""
