@@ -191,8 +191,8 @@ def _curve(
     # the unmodified image is deletion's first step and insertion's last: computed once, with the targets
     intact = 0 if kind == "deletion" else steps
     with Hooks(net), torch.inference_mode():
-        net = fold_batch_norm(net)  # a faster copy for the many forward passes (the same outputs)
-        logits = torch.cat([net(x[i : i + batch_size]) for i in range(0, n, batch_size)])
+        run = fold_batch_norm(net)  # a faster copy for the many forward passes (the same outputs)
+        logits = torch.cat([run(x[i : i + batch_size]) for i in range(0, n, batch_size)])
         targets = class_targets(logits, target)
         scores = torch.empty(n, steps + 1, device=x.device)
         scores[:, intact] = logits.softmax(1).gather(1, targets[:, None])[:, 0]
@@ -201,7 +201,7 @@ def _curve(
         for start in range(0, len(pairs), batch_size):
             i, j = pairs[start : start + batch_size].unbind(1)
             shown = ranks[i] < counts[j].view(-1, 1, 1, 1)
-            probs = net(torch.where(shown, late[i], early[i])).softmax(1)
+            probs = run(torch.where(shown, late[i], early[i])).softmax(1)
             scores[i, j] = probs.gather(1, targets[i, None])[:, 0]
     return PixelCurve(kind, counts.cpu() / (h * w), scores.cpu(), targets.cpu())
 
