@@ -145,12 +145,22 @@ def check_asks_before_tells(nb: nbformat.NotebookNode, name: str) -> None:
                 )
 
 
+def _free_id(nb: nbformat.NotebookNode, stem: str, kind: str, counts: dict[str, int], taken: set[str]) -> str:
+    """The next ``{stem}_{kind}_{n}`` that no cell of ``nb`` uses yet."""
+    used = taken | {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    while True:
+        counts[kind] += 1
+        if (grade_id := f"{stem}_{kind}_{counts[kind]}") not in used:
+            return grade_id
+
+
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     """Clear outputs, set the kernel, slide metadata (:func:`slide_type`) and nbgrader metadata on marked
     cells (in place; returns ``nb``)."""
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     counts = {"solution": 0, "test": 0, "answer": 0}
     nb.cells = [cell for cell in nb.cells if cell.source.strip()]
+    taken: set[str] = set()  # grade ids stay unique: a cell inserted before old ones gets a new number
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -168,9 +178,11 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         else:
             cell.metadata.pop("nbgrader", None)
             continue
-        counts[kind] += 1
         old = cell.metadata.get("nbgrader", {})
-        grade_id = old.get("grade_id") or f"{stem}_{kind}_{counts[kind]}"
+        grade_id = old.get("grade_id")
+        if not grade_id or grade_id in taken:
+            grade_id = _free_id(nb, stem, kind, counts, taken)
+        taken.add(grade_id)
         cell.metadata["nbgrader"] = _nbgrader_meta(kind, grade_id) | (
             {"points": old["points"]} if kind in ("test", "answer") and "points" in old else {}
         )
