@@ -127,8 +127,10 @@ def check_asks_before_tells(nb: nbformat.NotebookNode, name: str) -> None:
     for i, cell in enumerate(cells):
         if not is_prompt(cell):
             continue
-        nxt = next((j for j in range(i + 1, len(cells)) if cells[j].cell_type == "code" or _is_heading(cells[j])
-                    or is_answer(cells[j])), None)
+        nxt = next(
+            (j for j in range(i + 1, len(cells)) if cells[j].cell_type == "code" or _is_heading(cells[j]) or is_answer(cells[j])),
+            None,
+        )
         if nxt is None or not is_answer(cells[nxt]):
             raise ValueError(
                 f"{name}, cell {i}: a question with no answer cell before the next code cell or heading; add a markdown "
