@@ -138,3 +138,17 @@ def test_a_cell_inserted_before_graded_ones_gets_a_fresh_grade_id():
 def test_grade_ids_are_unique(src):
     ids = [c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(src, as_version=4).cells if "nbgrader" in c.metadata]
     assert len(ids) == len(set(ids)), ids
+
+
+def test_release_hands_nbgrader_the_notebook_without_its_solution_only_cells(tmp_path, monkeypatch):
+    import course
+
+    calls = []
+    monkeypatch.setattr(course, "nbgrader", lambda _course, *args: calls.append(args))
+    course.release(tmp_path, "a1", ["04_occlusion"])
+    solution = nbformat.read(ROOT / "solutions" / "04_occlusion.ipynb", as_version=4)
+    released = nbformat.read(tmp_path / "source" / "a1" / "04_occlusion.ipynb", as_version=4)
+    hidden = [c for c in solution.cells if bn.is_solution_only(c)]
+    assert hidden and not any(bn.is_solution_only(c) for c in released.cells)
+    assert [c.source for c in released.cells] == [c.source for c in solution.cells if not bn.is_solution_only(c)]
+    assert calls == [("generate_assignment", "a1", "--force")]
