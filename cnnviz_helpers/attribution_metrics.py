@@ -48,8 +48,8 @@ import torch.nn.functional as F
 from .core.config import seeded_generator
 from .core.images import gaussian_blur
 from .core.layers import Hooks
-from .core.targets import ModelLike, Target, class_targets, model_input, resolve_target, unwrap
 from .engines.folded_bn import fold_batch_norm
+from .models.targets import ModelLike, Target, class_targets, model_input, resolve_target, unwrap
 
 
 def importance(maps: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -226,7 +226,7 @@ def deletion_curve(
     is better**. All images and steps are batched (``batch_size`` modified images per forward).
 
     Args:
-        model: a :class:`~cnnviz_helpers.core.models.KitModel` or a classifier ``nn.Module`` (left unchanged).
+        model: a :class:`~cnnviz_helpers.models.loading.KitModel` or a classifier ``nn.Module`` (left unchanged).
         x: preprocessed images ``[N, 3, H, W]``.
         maps: one attribution map per image (``[N, H, W]`` or ``[N, C, H, W]``, any resolution).
         target: the class to track (index, name, one per image), or ``None`` for each image's

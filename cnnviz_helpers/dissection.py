@@ -46,9 +46,9 @@ import torch
 import torch.nn.functional as F
 
 from .core.layers import capture
-from .core.models import KitModel
-from .core.targets import ModelLike, model_input, unwrap
 from .datasets.shapes import CONCEPT_CATEGORIES, CONCEPT_NAMES, Concepts
+from .models.loading import KitModel
+from .models.targets import ModelLike, model_input, unwrap
 
 #: Bau et al.'s IoU above which a unit counts as a detector of its best concept.
 DETECTOR_IOU = 0.04
@@ -144,7 +144,7 @@ def dissect(
     """Network Dissection of every unit of ``layers`` over the images ``x`` with their concept labels.
 
     Args:
-        model: a :class:`~cnnviz_helpers.core.models.KitModel` or ``nn.Module`` (left unchanged).
+        model: a :class:`~cnnviz_helpers.models.loading.KitModel` or ``nn.Module`` (left unchanged).
         x: preprocessed images ``[N, 3, H, W]``.
         concepts: their concept labels at the same size (``make_shapes(N, seed, concepts=True)``).
         layers: layer names with ``[N, C, h, w]`` outputs; default: the KitModel's ``spec.layers``.

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz_helpers.core.layers import capture
-from cnnviz_helpers.core.targets import model_input
 from cnnviz_helpers.datasets.shapes import COLOUR_PROTOTYPES, CONCEPT_CATEGORIES, CONCEPT_NAMES, make_shapes
 from cnnviz_helpers.datasets.shapesnet import MEAN, STD, to_tensor
 from cnnviz_helpers.dissection import dissect, top_images
+from cnnviz_helpers.models.targets import model_input
 
 
 @pytest.fixture(scope="module")
