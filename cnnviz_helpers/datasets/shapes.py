@@ -252,7 +252,8 @@ class Concepts:
     - ``"background"``: the clutter visible around the object — ``"line"``, ``"blob"`` (where a blob
       is at least half its peak) and ``"gradient"`` (the plain gradient between them); none on the object.
 
-    A pixel belongs to its 2x2 supersampled block's majority, as the object mask does.
+    Lines and blobs, like the object mask, cover a pixel when at least half of its 2x2 supersamples do;
+    a pixel's colour is the name of the average of its supersamples' painted colours.
 
     Attributes:
         labels: ``int8 [N, 3, H, W]``: per pixel, the index into :data:`CONCEPT_NAMES` of its object
