@@ -170,12 +170,16 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    """Johnson et al.'s image transformation network, in a configurable width.
+    """Johnson et al.'s image transformation network as PyTorch's examples adapt it, in a configurable width.
 
     ``conv_in`` 9x9 (c0) → ``down1`` 3x3 stride 2 (c1) → ``down2`` 3x3 stride 2 (c2) → ``residual``
     blocks (c2) → ``up1`` nearest upsample + 3x3 conv (c1) → ``up2`` upsample + 3x3 conv (c0) →
-    ``conv_out`` 9x9 (3) → sigmoid. Every conv uses reflection padding. Upsample-then-conv replaces
-    Johnson's transposed convolutions, which leave checkerboard artifacts (Odena et al., 2016).
+    ``conv_out`` 9x9 (3) → sigmoid. Johnson et al. (supplementary Table 1) pad 40 px once at the input,
+    use unpadded residual convolutions (centre-cropping the identity), fractionally strided convolutions,
+    batch norm after every convolution and a scaled tanh output. Here, as in ``pytorch/examples``
+    (fast_neural_style), every conv uses reflection padding, upsample-then-conv replaces the fractionally
+    strided convolutions, which leave checkerboard artifacts (Odena et al., 2016), and the default
+    normalisation is Ulyanov et al.'s instance norm; the sigmoid output (images in [0, 1]) is the kit's own.
 
     Input and output are RGB images in [0, 1] (``[N, 3, H, W]``), independent of the loss network.
     The output has exactly the input's size for every ``H, W >= 8``: each upsampling goes back to the
