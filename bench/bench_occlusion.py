@@ -14,10 +14,10 @@ import torch
 import torchvision
 from captum.attr import Occlusion
 
-from bench import Case
+from bench import Case, sized
 from cnnviz_helpers.occlusion import occlusion_map
 
-SIZE, WINDOW, STRIDE, TARGET = 224, 32, 16, 3
+SIZE, WINDOW, STRIDE, TARGET = sized(224, 64), sized(32, 16), sized(16, 8), 3
 PPE_CANDIDATES = (16, 64, 169)
 
 

@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from bench import Case
+from bench import Case, sized
 from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, capture
 from cnnviz_helpers.patches import max_activating_patches
 
-N, SIZE, LAYER, CHANNEL, K = 1000, 224, "features.7", 10, 9
+N, SIZE, LAYER, CHANNEL, K = sized(256, 12), sized(224, 64), "features.7", 10, 9
+LOADER_BATCH = sized(64, 5)  # images the caller preprocesses at a time (as notebook 03 does)
 _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
@@ -37,7 +38,7 @@ def setup() -> dict:
 
 def kit(inputs: dict) -> torch.Tensor:
     images = inputs["images"]
-    batches = (_normalise(images[i : i + 64]) for i in range(0, len(images), 64))
+    batches = (_normalise(images[i : i + LOADER_BATCH]) for i in range(0, len(images), LOADER_BATCH))
     top = max_activating_patches(inputs["model"], batches, LAYER, CHANNEL, k=K, progress=False)
     return torch.stack([top.values, top.image_index.float()])
 

@@ -16,17 +16,17 @@ import warnings
 
 import torch
 
-from bench import Case
+from bench import Case, sized
 from cnnviz_helpers import load_model
 from cnnviz_helpers.guided_backprop import guided_backprop
 from cnnviz_helpers.saliency import saliency_map, smoothgrad
 
-N_SAMPLES, NOISE, SEED = 25, 0.15, 0
+SIZE, N_SAMPLES, NOISE, SEED = sized(224, 64), sized(25, 4), 0.15, 0
 
 
 def _setup(batch: int) -> tuple[torch.nn.Module, torch.Tensor, list[int]]:
     model = load_model("squeezenet1_1", weights="random", device="cpu").model
-    return model, torch.randn(batch, 3, 224, 224), [1, 500, 999, 42][:batch]
+    return model, torch.randn(batch, 3, SIZE, SIZE), [1, 500, 999, 42][:batch]
 
 
 def _captum(kind: str, inputs):
