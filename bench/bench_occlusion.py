@@ -58,7 +58,7 @@ def check(kit_out: torch.Tensor, ref_out: torch.Tensor) -> None:
 
 CASES = [
     Case(
-        name="occlusion squeezenet1_1 224px w32 s16 vs captum",
+        name=f"occlusion squeezenet1_1 {SIZE}px w{WINDOW} s{STRIDE} vs captum",
         setup=setup,
         kit=kit,
         reference=reference,

@@ -61,7 +61,7 @@ def _separate_calls(inputs) -> torch.Tensor:
 
 CASES = [
     Case(
-        "attribution/saliency_map squeezenet1_1 224px x2 vs Captum Saliency",
+        f"attribution/saliency_map squeezenet1_1 {SIZE}px x2 vs Captum Saliency",
         setup=lambda: _setup(2),
         kit=lambda i: saliency_map(*i),
         reference=lambda i: _captum("saliency", i),
@@ -69,7 +69,7 @@ CASES = [
         check=_close,
     ),
     Case(
-        "attribution/guided_backprop squeezenet1_1 224px x2 vs Captum GuidedBackprop",
+        f"attribution/guided_backprop squeezenet1_1 {SIZE}px x2 vs Captum GuidedBackprop",
         setup=lambda: _setup(2),
         kit=lambda i: guided_backprop(*i),
         reference=lambda i: _captum("guided", i),
@@ -77,7 +77,7 @@ CASES = [
         check=_close,
     ),
     Case(
-        "attribution/smoothgrad 25 samples batched (default batch size) vs 25 separate calls (squeezenet1_1 224px)",
+        f"attribution/smoothgrad {N_SAMPLES} samples batched (default batch size) vs {N_SAMPLES} separate calls (squeezenet1_1 {SIZE}px)",
         setup=lambda: _setup(1),
         kit=lambda i: smoothgrad(*i, n_samples=N_SAMPLES, noise_level=NOISE, seed=SEED, progress=False),
         reference=_separate_calls,

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from bench import Case, sized
-from cnnviz_helpers import load_model
-from cnnviz_helpers.models import KitModel
-from cnnviz_helpers.regularizers import tv_loss
+from cnnviz_helpers import KitModel, load_model
+from cnnviz_helpers.core.regularizers import tv_loss
 from cnnviz_helpers.style import preset_layers, style_transfer
 
 SIZE, STEPS = sized(256, 64), sized(8, 3)  # enough steps that the one-time target computation is amortised
