@@ -108,7 +108,7 @@ robust-model: $(VENV)/.installed
 		--lr 0.001 --init data/shapesnet.pt --out data/shapesnet_robust.pt
 
 fast-style-model: $(VENV)/.installed
-	$(PY) -m cnnviz_helpers.training.train_fast_style
+	$(PY) -m cnnviz_helpers.training.train_fast_style_net
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 
 from bench import Case, sized
-from cnnviz_helpers import KitModel, load_model
+from cnnviz_helpers import load_model
 from cnnviz_helpers.core.regularizers import tv_loss
+from cnnviz_helpers.models.loading import KitModel
 from cnnviz_helpers.style import preset_layers, style_transfer
 
 SIZE, STEPS = sized(256, 64), sized(8, 3)  # enough steps that the one-time target computation is amortised

@@ -21,8 +21,9 @@ import torch
 from scipy import ndimage
 
 from bench import Case, sized
-from cnnviz_helpers import KitModel, capture, load_model
+from cnnviz_helpers import KitModel, load_model
 from cnnviz_helpers.class_visualization import class_visualization
+from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.deepdream import deepdream
 
 CV = dict(target=76, steps=sized(10, 3), lr=25.0, l2_reg=1e-3, blur_every=5, sigma=0.5, jitter=16, seed=0)

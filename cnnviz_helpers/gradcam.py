@@ -26,12 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core.compat import moved_names
 from .core.layers import Hooks
-from .core.models import KitModel
-from .core.scores import class_scores
-from .core.targets import Target, model_input, resolve_target, unwrap
+from .engines.scores import class_scores
 from .guided_backprop import guided_backprop
+from .models.loading import KitModel
+from .models.targets import Target, model_input, resolve_target, unwrap
 
 
 def grad_cam(
@@ -112,8 +111,3 @@ def guided_grad_cam(model: nn.Module | KitModel, x: torch.Tensor, layer: str, ta
         >>> show_images([normalize(g[0])])
     """
     return guided_backprop(model, x, target) * grad_cam(model, x, layer, target)[:, None]
-
-
-__getattr__ = moved_names(
-    __name__, {"attribution_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

@@ -38,9 +38,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .core.layers import Hooks, capture, check_channel
-from .core.models import KitModel
-from .core.scores import input_gradient
-from .core.targets import Target, model_input, resolve_target, unwrap
+from .engines.scores import input_gradient
+from .models.loading import KitModel
+from .models.targets import Target, model_input, resolve_target, unwrap
 
 #: Activation functions (PyTorch function names) guided backprop has no rule for.
 UNSUPPORTED_ACTIVATIONS = frozenset(

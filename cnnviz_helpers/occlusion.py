@@ -31,12 +31,11 @@ import torch
 from torch import fx, nn
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
 from .core.images import as_pair
 from .core.layers import Hooks, capture, check_channel, get_layer
-from .core.targets import ModelLike, Target, model_device, resolve_target, single_class, unwrap
 from .engines.occlusion_engine import Occluder
 from .engines.receptive_field import trace_model
+from .models.targets import ModelLike, Target, model_device, resolve_target, single_class, unwrap
 
 IntOrPair = int | tuple[int, int]
 
@@ -201,8 +200,3 @@ def occlusion_map(
     ).to(x.dtype)
     heat = cover_y.T @ drops_grid @ cover_x / (cover_y.sum(0)[:, None] * cover_x.sum(0)[None, :])
     return OcclusionMap(heatmap=heat, drops=drops_grid, score=occluder.clean)
-
-
-__getattr__ = moved_names(
-    __name__, {"occlusion_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

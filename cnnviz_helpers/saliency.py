@@ -33,12 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.compat import renamed_arguments
 from .core.images import ImageLike, gaussian_blur, load_image, to_numpy_image
 from .core.layers import Hooks
-from .core.models import KitModel
-from .core.scores import input_gradient
-from .core.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
+from .engines.scores import input_gradient
+from .models.loading import KitModel
+from .models.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
 
 SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
 
@@ -134,7 +133,6 @@ def smoothgrad(
     return total / n_samples
 
 
-@renamed_arguments(iterations="steps")
 def saliency_segmentation(
     image: ImageLike,
     saliency: torch.Tensor | np.ndarray,
@@ -162,7 +160,7 @@ def saliency_segmentation(
             probable_foreground < foreground < 1``).
         blur_sigma: Gaussian blur of the map before thresholding, in pixels (0 = none); joins the
             speckles of a raw gradient into blobs.
-        steps: GrabCut iterations (``iterations=`` is the deprecated old name).
+        steps: GrabCut iterations.
         seed: OpenCV's random seed (GrabCut initialises its colour models with k-means), for
             repeatable masks.
 

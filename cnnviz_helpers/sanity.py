@@ -32,10 +32,10 @@ from tqdm.auto import tqdm
 
 from .core.images import attribution_heatmap, normalize
 from .core.layers import Hooks, get_layer, layer_names
-from .core.models import KitModel
-from .core.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
 from .gradcam import grad_cam
 from .guided_backprop import guided_backprop
+from .models.loading import KitModel
+from .models.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
 from .saliency import saliency_map
 
 

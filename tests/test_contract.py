@@ -219,22 +219,6 @@ def test_a_callback_returning_true_stops_every_synthesis_method_early(km) -> Non
         assert out.shape[0] == 1 and torch.isfinite(out).all(), name
 
 
-def test_old_keyword_names_still_work_with_a_deprecation_warning(km) -> None:
-    with pytest.warns(DeprecationWarning, match="steps"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        old = fooling_image(km, X[0][:1], 3, max_steps=1, progress=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        new = fooling_image(km, X[0][:1], 3, steps=1, progress=False)
-    assert torch.equal(old, new)
-    with pytest.raises(TypeError, match="both"):
-        fooling_image(km, X[0][:1], 3, steps=1, max_steps=1)
-    from cnnviz_helpers import style
-
-    with pytest.warns(DeprecationWarning, match="layer_features"):
-        assert style.extract_features is style.layer_features
-
-
 def test_a_misspelt_option_names_the_close_ones(km) -> None:
     with pytest.raises(TypeError, match="l2_reg"):
         class_visualization(km, 0, steps=1, l2_regularization=1e-3)

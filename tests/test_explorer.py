@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnviz_helpers.core.models import KitModel
+from cnnviz_helpers.models.loading import KitModel
 from cnnviz_helpers.ui import explorer as ex
 from cnnviz_helpers.ui import sections
 from cnnviz_helpers.ui.widgets import find_controls, find_images, placeholder_png, resolve_class, run_panel
@@ -279,14 +279,13 @@ def test_a_methods_warning_is_part_of_the_status_line():
 
 # --- presenting: slides ---------------------------------------------------------------------------
 def test_build_stamps_slides_from_headings_on_every_notebook():
-    import sys
     from pathlib import Path
 
     import nbformat
 
+    from tools import build_notebooks as bn
+
     root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "tools"))
-    import build_notebooks as bn
 
     cell = nbformat.v4.new_markdown_cell
     assert [bn.slide_type(cell(s)) for s in ("# Title", "## 2. Part", "### detail", "text", "#no space")] == [

@@ -7,10 +7,10 @@ import torch
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 from compare import assert_same
 
+from cnnviz_helpers.core.layers import get_layer
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam
-from cnnviz_helpers.layers import get_layer
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 from cnnviz_helpers.ui.sections import METHODS, attribution_widget
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")

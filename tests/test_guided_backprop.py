@@ -9,11 +9,11 @@ from captum.attr import GuidedBackprop, NeuronGuidedBackprop
 from compare import assert_same
 from torch import nn
 
+from cnnviz_helpers.core.layers import get_layer
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.guided_backprop import guided_backprop
-from cnnviz_helpers.layers import get_layer
 from cnnviz_helpers.saliency import input_gradient
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from captum.attr import Occlusion
 
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.occlusion import occlusion_map, window_starts
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 
 
 def _naive(model, x, target, window, stride, fill=0.0, probability=False):

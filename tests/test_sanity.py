@@ -7,10 +7,10 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from cnnviz_helpers.layers import layer_names
+from cnnviz_helpers.core.layers import layer_names
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.sanity import cascading_randomization, rank_correlation
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 
 
 def test_rank_correlation_equals_scipy_with_ties():

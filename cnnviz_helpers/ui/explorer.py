@@ -48,8 +48,8 @@ from .. import (
 )
 from ..core.config import budget
 from ..core.images import image_grid, load_image
-from ..core.models import SPECS, KitModel, load_model
-from ..last_layer import image_set
+from ..models.image_sets import image_set
+from ..models.loading import SPECS, KitModel, load_model
 from .plotting import MAGNITUDE, SIGNED, overlay, panels_png
 from .widgets import USER_ERRORS, Run, image_picker, message, placeholder_png, resolve_class, run_panel, to_png
 

@@ -24,12 +24,12 @@ from ..class_visualization import (
 )
 from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
-from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
 from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
 from ..gradcam import grad_cam, guided_grad_cam
 from ..guided_backprop import guided_backprop
+from ..models.loading import KitModel
 from ..occlusion import occlusion_map, window_starts
 from ..patches import max_activating_patches
 from ..saliency import saliency_map, smoothgrad

@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from ..core.images import load_image, sample_names
-from ..core.models import KitModel
+from ..models.loading import KitModel
 
 #: Errors a method raises for a bad setting: shown as one line in the panel.
 USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)

@@ -2,11 +2,11 @@
 
 Resolved here once, so every method of the kit accepts the same things:
 
-- ``model``: a :class:`~cnnviz_helpers.core.models.KitModel` (from ``load_model``) or any ``nn.Module``
+- ``model``: a :class:`~cnnviz_helpers.models.loading.KitModel` (from ``load_model``) or any ``nn.Module``
   (:func:`unwrap` gives the module and its input normalisation);
 - ``target``: a class index, a class name (looked up in the KitModel, with close-name suggestions),
   one per image (list / tensor), or ``None`` for each image's predicted class (:func:`class_targets`);
-- ``callback``: :data:`Callback`, called ``callback(step, image)`` as an optimisation runs (every
+- ``callback``: :data:`~cnnviz_helpers.core.options.Callback`, called ``callback(step, image)`` as an optimisation runs (every
   ``callback_every`` steps, or as each method documents); returning ``True`` stops the run early
   (the image so far is kept).
 """
@@ -20,15 +20,11 @@ from typing import Union
 import torch
 from torch import nn
 
-from . import images as im
-from .images import conv_layout
-from .layers import module_device
-from .models import KitModel, ModelSpec
-
-#: A step callback ``callback(step, image) -> stop?``: ``step`` is the number of steps done so far (from 1),
-#: ``image`` the current normalised ``[N, 3, H, W]`` tensor (a copy). Return ``True`` to stop early: the
-#: method then returns the image so far (what a Stop button needs).
-Callback = Callable[[int, torch.Tensor], Union[bool, None]]
+from ..core import images as im
+from ..core.images import conv_layout
+from ..core.layers import module_device
+from ..core.options import Callback
+from .loading import KitModel, ModelSpec
 
 #: An attribution method ``fn(model, x, target) -> map`` (what SmoothGrad averages, what sanity checks test).
 Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

@@ -27,9 +27,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..engines.score_shortcut import head_for, verify_head
-from .layers import Hooks
-from .targets import ModelLike, Target, class_targets, model_input, resolve_target, unwrap
+from ..core.layers import Hooks
+from ..models.targets import ModelLike, Target, class_targets, model_input, resolve_target, unwrap
+from .score_shortcut import head_for, verify_head
 
 
 def class_scores(logits: torch.Tensor, target: Target = None) -> torch.Tensor:
@@ -50,7 +50,7 @@ def target_scores(model: nn.Module, x: torch.Tensor, target: Target = None) -> t
 
     Args:
         model: a classifier returning ``[N, classes]`` logits, in the mode it should run in (the
-            kit's methods call this inside :class:`~cnnviz_helpers.layers.Hooks`, i.e. eval mode).
+            kit's methods call this inside :class:`~cnnviz_helpers.core.layers.Hooks`, i.e. eval mode).
         x: the input batch (gradients flow back to it).
         target: one class for all images, one per image, or ``None`` for each image's predicted
             class (which needs every logit: the full forward pass).
@@ -87,7 +87,7 @@ def input_gradient(model: ModelLike, x: torch.Tensor, target: Target = None) -> 
     The whole batch takes one forward and one backward pass: the scores of the per-image targets are
     summed (image ``i``'s score does not depend on image ``j``'s pixels in eval mode, so the
     gradient of the sum is each image's own gradient). Only the target classes' scores are
-    computed (:func:`~cnnviz_helpers.scores.target_scores`).
+    computed (:func:`~cnnviz_helpers.engines.scores.target_scores`).
 
     Args:
         model: the network (``nn.Module`` or :class:`KitModel`); left exactly as it was.
