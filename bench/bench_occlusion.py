@@ -3,7 +3,8 @@
 Reference: ``captum.attr.Occlusion`` with its best ``perturbations_per_eval`` on this machine
 (chosen in ``setup`` by timing each candidate once). Kit: :func:`cnnviz_helpers.occlusion.occlusion_map`
 (batched, ``inference_mode``, only the target output of the last layer, and only the part of each
-feature map that the occluder changes is recomputed). Target: ≥ 2x, same heatmap.
+feature map that the occluder changes is recomputed). Same heatmap; target ≥ 3x, below what was measured
+with room for noise: 7.7x in CPU time on one thread, ≥ 5x reported on an idle 2-core CPU.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ CASES = [
         setup=setup,
         kit=kit,
         reference=reference,
-        target=2.0,
+        target=3.0,  # measured 5–7.7x (see above)
         repeat=3,
         check=check,
     ),  # fmt: skip
