@@ -1,14 +1,13 @@
 """Gradient attribution (issue 4): the kit against Captum, and batched SmoothGrad against a loop.
 
 - saliency / guided backprop at 224 px on squeezenet1_1: ratio Captum / kit ≥ 1 (no slower). Measured
-  (CPU time, one thread): 1.8x and 1.5x — the kit's channels-last input; Captum's NCHW is the regression
-  this catches.
+  (CPU time, one thread, 2-core CPU): 1.7–1.8x and 1.5–1.7x (the kit runs channels-last).
 - SmoothGrad with 25 samples, batched (``smoothgrad``'s default batch size: 8 copies per pass on the
   CPU, 32 on a GPU) vs 25 separate ``saliency_map`` calls on the same noisy copies: ratio ≥ 1.25.
   On a small CPU this is compute-bound — a 224-px forward + backward costs about the same per
   copy at any batch size, so batching saves the per-call overhead, cache misses and the threads'
-  idle time in one-image passes: 1.5–1.65x measured on an idle 2-core CPU (1.1x on one thread), where
-  one call per copy gives 1.0x. (The earlier ≥ 2x target belongs to a GPU, where one image is far from
+  idle time in one-image passes: 1.5–1.65x measured on an idle 2-core CPU (1.1–1.2x in CPU time on
+  one thread); a kit that stopped batching would give 1.0x. (The earlier ≥ 2x target belongs to a GPU, where one image is far from
   using the device fully; it failed every CPU run.)
 
 Random weights (the timing does not depend on them; ImageNet weights may not be downloadable).
@@ -85,7 +84,7 @@ CASES = [
         setup=lambda: _setup(1),
         kit=lambda i: smoothgrad(*i, n_samples=N_SAMPLES, noise_level=NOISE, seed=SEED, progress=False),
         reference=_separate_calls,
-        target=1.25,  # measured 1.5–1.65x on an idle 2-core CPU (see above); unbatched calls give 1.0x
+        target=1.25,  # measured 1.5–1.65x on an idle 2-core CPU (see above); unbatched would be 1.0x
         repeat=3,
         check=_close_overall,
     ),
