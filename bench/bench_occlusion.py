@@ -3,7 +3,8 @@
 Reference: ``captum.attr.Occlusion`` with its best ``perturbations_per_eval`` on this machine
 (chosen in ``setup`` by timing each candidate once). Kit: :func:`cnnviz_helpers.occlusion.occlusion_map`
 (batched, ``inference_mode``, only the target output of the last layer, and only the part of each
-feature map that the occluder changes is recomputed). Target: ≥ 2x, same heatmap.
+feature map that the occluder changes is recomputed). Same heatmap; target ≥ 3x, below what was measured
+with room for noise: 7.7x in CPU time on one thread, ≥ 5x reported on an idle 2-core CPU.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import torch
 import torchvision
 from captum.attr import Occlusion
 
-from bench import Case
+from bench import Case, sized
 from cnnviz_helpers.occlusion import occlusion_map
 
-SIZE, WINDOW, STRIDE, TARGET = 224, 32, 16, 3
+SIZE, WINDOW, STRIDE, TARGET = sized(224, 64), sized(32, 16), sized(16, 8), 3
 PPE_CANDIDATES = (16, 64, 169)
 
 
@@ -60,11 +61,11 @@ def check(kit_out: torch.Tensor, ref_out: torch.Tensor) -> None:
 
 CASES = [
     Case(
-        name="occlusion squeezenet1_1 224px w32 s16 vs captum",
+        name=f"occlusion squeezenet1_1 {SIZE}px w{WINDOW} s{STRIDE} vs captum",
         setup=setup,
         kit=kit,
         reference=reference,
-        target=2.0,
+        target=3.0,  # measured 5–7.7x (see above)
         repeat=3,
         check=check,
     ),  # fmt: skip

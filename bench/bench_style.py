@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import torch
 
-from bench import Case
+from bench import Case, sized
 from cnnviz_helpers import load_model
 from cnnviz_helpers.core.regularizers import tv_loss
 from cnnviz_helpers.models.loading import KitModel
 from cnnviz_helpers.style import preset_layers, style_transfer
 
-SIZE, STEPS = 256, 8  # enough steps that the one-time target computation is amortised
+SIZE, STEPS = sized(256, 64), sized(8, 3)  # enough steps that the one-time target computation is amortised
 CONTENT, STYLE = "astronaut", "gravel"  # square photos: both loops see the same 256x256 inputs
 # Gatys et al. on VGG: style relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; content relu4_2.
 GATYS = {

@@ -7,7 +7,9 @@ concatenation or ``np.roll``, blur and octave resizing through NumPy/SciPy. The 
 forward pass at the target layer (DeepDream) or computes only the target class's row of the
 classifier (class visualization: ``scores.target_scores``; SqueezeNet's classifier is a 1×1
 convolution to 1000 channels, a quarter of the network), keeps the image on the device in a
-channels-last layout (faster convolutions on CPU) and never leaves torch. Target: ≥ 1.3×.
+channels-last layout (faster convolutions on CPU) and never leaves torch. Targets, below what
+was measured (CPU time on one thread, 2-core CPU) with room for noise: class visualization ≥ 1.3×
+(measured 1.6×), DeepDream ≥ 1.8× (measured 2.5×).
 
 Note: the reference blurs with ``scipy.ndimage.gaussian_filter1d(mode="mirror")`` — the border
 rule of ``images.gaussian_blur`` — instead of CS231n's default ``mode="reflect"``, so that the
@@ -20,14 +22,14 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from bench import Case
+from bench import Case, sized
 from cnnviz_helpers import KitModel, load_model
 from cnnviz_helpers.class_visualization import class_visualization
 from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.deepdream import deepdream
 
-CV = dict(target=76, steps=10, lr=25.0, l2_reg=1e-3, blur_every=5, sigma=0.5, jitter=16, seed=0)
-DD = dict(steps=4, lr=1.5 / 255, octaves=3, octave_scale=1.4, jitter=32, seed=0)
+CV = dict(target=76, steps=sized(10, 3), lr=25.0, l2_reg=1e-3, blur_every=5, sigma=0.5, jitter=16, seed=0)
+DD = dict(steps=sized(4, 1), lr=1.5 / 255, octaves=3, octave_scale=1.4, jitter=32, seed=0)
 
 
 def _setup() -> dict:
@@ -158,10 +160,12 @@ def _dreams_agree(kit: torch.Tensor, ref: torch.Tensor) -> None:
 CASES = [
     Case(
         "class visualization squeezenet1_1 224px x10 steps",
-        _setup, _kit_class_visualization, _reference_class_visualization, target=1.3, repeat=3, check=_same_image,
+        _setup, _kit_class_visualization, _reference_class_visualization, target=1.3,  # measured 1.6x (CPU time, one thread)
+        repeat=3, check=_same_image,
     ),
     Case(
         "deepdream squeezenet1_1 224px 3 octaves x4 steps",
-        _setup, _kit_deepdream, _reference_deepdream, target=1.3, repeat=3, check=_dreams_agree,
+        _setup, _kit_deepdream, _reference_deepdream, target=1.8,  # measured 2.5x (CPU time, one thread)
+        repeat=3, check=_dreams_agree,
     ),
 ]  # fmt: skip

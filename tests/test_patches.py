@@ -172,6 +172,25 @@ def test_streaming_from_a_generator_matches_tensor(shapes_model, shapes_batch):
     assert torch.equal(a.values, b.values) and torch.equal(a.image_index, b.image_index) and torch.equal(a.patches, b.patches)
 
 
+def test_forward_passes_are_small_channels_last_batches(shapes_model, shapes_batch):
+    """Every batch of ``data`` is split into ``batch_size`` images, each pass in the channels-last layout."""
+    model, passes = shapes_model.model, []
+
+    def record(_m: nn.Module, args: tuple) -> None:
+        passes.append((len(args[0]), args[0].is_contiguous(memory_format=torch.channels_last)))
+
+    handle = model.register_forward_pre_hook(record)
+    try:
+        top = max_activating_patches(
+            model, [shapes_batch[:20], shapes_batch[20:]], "features.6", 5, k=4, batch_size=8, progress=False
+        )
+    finally:
+        handle.remove()
+    assert passes == [(8, True), (8, True), (4, True), (8, True), (2, True)]
+    whole = max_activating_patches(model, shapes_batch, "features.6", 5, k=4, batch_size=30, progress=False)
+    assert torch.equal(top.image_index, whole.image_index) and torch.allclose(top.values, whole.values)
+
+
 def test_patches_errors_leave_model_unchanged(shapes_model, shapes_batch, unchanged):
     model = shapes_model.model
     model.train()  # a user's model in train mode must come back in train mode
@@ -181,6 +200,8 @@ def test_patches_errors_leave_model_unchanged(shapes_model, shapes_batch, unchan
                 max_activating_patches(model, shapes_batch, "features.6", 64, progress=False)
             with pytest.raises(KeyError, match="Did you mean"):
                 max_activating_patches(model, shapes_batch, "feature.6", 0, progress=False)
+            with pytest.raises(ValueError, match="batch_size must be at least 1"):
+                max_activating_patches(model, shapes_batch, "features.6", 0, batch_size=0, progress=False)
             max_activating_patches(model, shapes_batch[:4], "features.2", 0, k=2, progress=False)
     finally:
         model.eval()

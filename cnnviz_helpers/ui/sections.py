@@ -536,7 +536,7 @@ def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: 
         n_batches = -(-len(images) // batch_size)
         job.progress(0, len(images), "images")
         batches = (km.preprocess(list(images[i : i + batch_size])) for i in range(0, len(images), batch_size))
-        top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, batch_size=batch_size, progress=False)
+        top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, progress=False)
         job.progress(len(images), len(images), "images")
         titles = [f"{v:.2f} (img {int(i)})" for v, i in zip(top.values, top.image_index)]
         cols = min(k, 9)
