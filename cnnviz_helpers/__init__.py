@@ -5,13 +5,15 @@ The package's folders are its architecture (lower layers never import higher one
 - ``core/``      the shared machinery every method stands on: config (device, fast / offline mode),
                  models (``load_model``, :class:`KitModel`), images, layers and hooks, targets (what
                  every method accepts), scores (class scores, input gradients), image priors,
-                 options (ImagePriors, Schedule), compat (old names).
+                 options (ImagePriors, Schedule), synthesis (the one optimisation loop of every
+                 image-synthesis method), compat (old names).
 - ``engines/``   speed machinery the methods dispatch to (torch.fx tracing: receptive fields, the
                  incremental occlusion engine, the target-row shortcut); not needed to read a method.
 - ``datasets/``  the synthetic shapes dataset and the offline ShapesNet.
 - one module per lecture section (``filters``, ``last_layer``, ``patches``, ``occlusion``,
   ``saliency``, ``guided_backprop``, ``gradcam``, ``sanity``, ``class_visualization``,
-  ``adversarial``, ``deepdream``, ``inversion``, ``style``, ``fast_style``): the reference
+  ``adversarial``, ``deepdream``, ``inversion``, ``texture_synthesis``, ``style_transfer``,
+  ``fast_style``): the reference
   implementations a student compares with.
 - ``ui/``        plots, widget building blocks and the per-section widgets; nothing else imports it.
 - ``training/``  scripts that train and download (ShapesNet, the fast style network, weights).

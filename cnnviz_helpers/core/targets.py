@@ -6,9 +6,9 @@ Resolved here once, so every method of the kit accepts the same things:
   (:func:`unwrap` gives the module and its input normalisation);
 - ``target``: a class index, a class name (looked up in the KitModel, with close-name suggestions),
   one per image (list / tensor), or ``None`` for each image's predicted class (:func:`class_targets`);
-- ``callback``: :data:`Callback`, called ``callback(step, image)`` as an optimisation runs (every
-  ``callback_every`` steps, or as each method documents); returning ``True`` stops the run early
-  (the image so far is kept).
+- ``callback``: :data:`Callback`, called ``callback(step, image)`` every ``callback_every`` steps
+  and after the last one (the rule of :class:`~cnnviz_helpers.core.options.Schedule`, the same in
+  every method); returning ``True`` stops the run early (the image so far is kept).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch import nn
 from . import images as im
 from .images import conv_layout
 from .layers import module_device
-from .models import KitModel, ModelSpec
+from .models import KitModel
 
 #: A step callback ``callback(step, image) -> stop?``: ``step`` is the number of steps done so far (from 1),
 #: ``image`` the current normalised ``[N, 3, H, W]`` tensor (a copy). Return ``True`` to stop early: the
@@ -47,19 +47,15 @@ def model_input(model: ModelLike, x: torch.Tensor) -> torch.Tensor:
 ModelLike = Union[KitModel, nn.Module]
 
 
-def unwrap(
-    model: ModelLike, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
-) -> tuple[nn.Module, tuple[float, ...], tuple[float, ...]]:
+def unwrap(model: ModelLike) -> tuple[nn.Module, tuple[float, ...], tuple[float, ...]]:
     """The ``nn.Module`` behind ``model`` and its input normalisation.
 
-    Every method accepts a :class:`KitModel` or a plain ``nn.Module``; explicit ``mean`` / ``std``
-    win, then the KitModel's, then ImageNet's.
+    Every method accepts a :class:`KitModel` or a plain ``nn.Module``; a plain module means ImageNet
+    normalisation (wrap it with :meth:`KitModel.wrap` for another).
     """
     if isinstance(model, KitModel):
-        net, m, s = model.model, model.mean, model.std
-    else:
-        net, m, s = model, im.IMAGENET_MEAN, im.IMAGENET_STD
-    return net, tuple(m if mean is None else mean), tuple(s if std is None else std)
+        return model.model, tuple(model.mean), tuple(model.std)
+    return model, tuple(im.IMAGENET_MEAN), tuple(im.IMAGENET_STD)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,24 +148,6 @@ def stop_requested(callback: Callback | None, step: int, image: torch.Tensor) ->
     return callback is not None and bool(callback(step, image))
 
 
-def as_kit_model(model: ModelLike, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> KitModel:
-    """``model`` as a :class:`KitModel`, for methods that need its preprocessing (style transfer).
-
-    A KitModel is returned as it is (with ``mean`` / ``std`` replaced when given); a plain
-    ``nn.Module`` gets the normalisation of :func:`unwrap` (ImageNet's unless given), a 224-px
-    input, no class names and no listed layers (pass layer names to the method).
-    """
-    net, m, s = unwrap(model, mean, std)
-    if isinstance(model, KitModel):
-        return model if (m, s) == (tuple(model.mean), tuple(model.std)) else dataclasses.replace(model, mean=m, std=s)
-    return KitModel(
-        model=net,
-        name=type(net).__name__,
-        class_names=[],
-        mean=m,
-        std=s,
-        input_size=224,
-        spec=ModelSpec(layers=(), last_conv="", penultimate=""),
-        offline=False,
-        description=f"a plain {type(net).__name__} (normalisation {m}, {s})",
-    )
+def as_kit_model(model: ModelLike) -> KitModel:
+    """``model`` as a :class:`KitModel`: itself, or a plain ``nn.Module`` wrapped by :meth:`KitModel.wrap` (ImageNet normalisation)."""
+    return model if isinstance(model, KitModel) else KitModel.wrap(model)

@@ -44,11 +44,13 @@ from .. import (
     occlusion,
     patches,
     saliency,
-    style,
+    style_transfer,
+    texture_synthesis,
 )
 from ..core.config import budget
 from ..core.images import image_grid, load_image
 from ..core.models import SPECS, KitModel, load_model
+from ..core.targets import Unit
 from ..last_layer import image_set
 from .plotting import MAGNITUDE, SIGNED, overlay, panels_png
 from .widgets import USER_ERRORS, Run, image_picker, message, placeholder_png, resolve_class, run_panel, to_png
@@ -196,8 +198,8 @@ def _adversarial(fn: Callable[[Context], torch.Tensor], title: str) -> Callable[
 
 
 def _style_image(ctx: Context) -> Any:
-    names = list(style.style_images())
-    return style.style_images()[names[int(ctx.params["style #"]) % len(names)]]
+    names = list(style_transfer.style_images())
+    return style_transfer.style_images()[names[int(ctx.params["style #"]) % len(names)]]
 
 
 STEPS = Param("steps", budget(100, 5), 1, 500)
@@ -219,25 +221,28 @@ METHODS: tuple[MethodSpec, ...] = (
         c.km, c.target, steps=int(c.params["steps"]), l2_reg=c.params["L2 λ"], callback=c.steps(int(c.params["steps"])),
         callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "class"),
         ("class",), (STEPS, Param("L2 λ", 1e-3, -6, -1, 0.1, log=True))),
-    MethodSpec("unit visualization", _synthesis(lambda c: class_visualization.unit_visualization(
-        c.km, c.layer, c.unit, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
+    MethodSpec("unit visualization", _synthesis(lambda c: class_visualization.class_visualization(
+        c.km, Unit(c.layer, c.unit), steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
         callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "unit"), ("layer", "unit"), (STEPS,)),
     MethodSpec("fooling image", _adversarial(lambda c: adversarial.fooling_image(
-        c.km, c.x, c.target, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "fooled"),
+        c.km, c.x, c.target, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
+        callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "fooled"),
         ("class",), (STEPS,), note="class = the class to fool it into"),
     MethodSpec("adversarial (PGD)", _adversarial(lambda c: adversarial.pgd(
-        c.km, c.x, eps=c.params["ε (/255)"] / 255, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "PGD"),
+        c.km, c.x, eps=c.params["ε (/255)"] / 255, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
+        callback_every=1, progress=False), "PGD"),
         (), (Param("ε (/255)", 4.0, 0.5, 16.0, 0.5), Param("steps", budget(10, 3), 1, 50)), note="untargeted: away from the predicted class"),
     MethodSpec("DeepDream", _synthesis(lambda c: deepdream.deepdream(
-        c.km, c.x, c.layer, channel=c.unit if c.params["one unit"] else None, steps=int(c.params["steps"]), octaves=int(c.params["octaves"]),
-        callback=c.steps(int(c.params["steps"]) * int(c.params["octaves"])), progress=False), "DeepDream"),
+        c.km, c.x, Unit(c.layer, c.unit) if c.params["one unit"] else c.layer, steps=int(c.params["steps"]), octaves=int(c.params["octaves"]),
+        callback=c.steps(int(c.params["steps"]) * int(c.params["octaves"])), callback_every=1, progress=False), "DeepDream"),
         ("layer", "unit"), (Param("steps", budget(10, 2), 1, 50), Param("octaves", budget(3, 1), 1, 6), Param("one unit", 0, 0, 1))),
     MethodSpec("feature inversion", _synthesis(lambda c: inversion.feature_inversion(
-        c.km, c.x, c.layer, steps=int(c.params["steps"]), tv_weight=c.params["TV weight"], callback=c.steps(int(c.params["steps"])), progress=False), "inverted"),
+        c.km, c.x, c.layer, steps=int(c.params["steps"]), tv_weight=c.params["TV weight"], callback=c.steps(int(c.params["steps"])),
+        callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "inverted"),
         ("layer",), (Param("steps", budget(200, 5), 1, 500), Param("TV weight", 0.3, -3, 1, 0.1, log=True))),
     MethodSpec("texture synthesis", _synthesis(lambda c: texture_picture(c), "texture"), (),
                (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="style # picks one of the style images"),
-    MethodSpec("style transfer", _synthesis(lambda c: style.style_transfer(
+    MethodSpec("style transfer", _synthesis(lambda c: style_transfer.style_transfer(
         c.km, Image.fromarray((c.image * 255).astype(np.uint8)), _style_image(c), steps=int(c.params["steps"]),
         callback_every=max(1, int(c.params["steps"]) // 10), callback=c.steps(int(c.params["steps"])), progress=False,
         verbose=False).picture, "styled"),
@@ -248,7 +253,7 @@ METHODS: tuple[MethodSpec, ...] = (
 def texture_picture(ctx: Context) -> np.ndarray:
     """Texture synthesis of the chosen style image (the picture, HxWx3)."""
     steps = int(ctx.params["steps"])
-    out = style.texture_synthesis(
+    out = texture_synthesis.texture_synthesis(
         ctx.km, _style_image(ctx), steps=steps, callback_every=max(1, steps // 10), callback=ctx.steps(steps), progress=False
     )
     return out.picture

@@ -20,11 +20,11 @@ from ..class_visualization import (
     CS231N_SIZE,
     UNIT_L2_REG,
     class_visualization,
-    unit_visualization,
 )
 from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
 from ..core.models import KitModel
+from ..core.targets import Unit
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
 from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
@@ -33,7 +33,7 @@ from ..guided_backprop import guided_backprop
 from ..occlusion import occlusion_map, window_starts
 from ..patches import max_activating_patches
 from ..saliency import saliency_map, smoothgrad
-from ..style import PRESETS, default_style, style_images, style_transfer
+from ..style_transfer import PRESETS, default_style, style_images, style_transfer
 from .plotting import CLASSES, MAGNITUDE, SIGNED, image_panels, overlay, panels_png
 from .widgets import (
     USER_ERRORS,
@@ -125,10 +125,10 @@ def unit_visualization_widget(km: KitModel) -> Any:
 
     layer = layer_picker(km)
     channel = w.BoundedIntText(value=0, min=0, max=4095, description="channel")
-    neuron = w.Dropdown(options=["mean", "center"], description="neuron")
+    neuron = w.Dropdown(options=[("mean", None), ("center", "center")], description="neuron")
     return _widget(
         km, [layer, channel, neuron],
-        lambda **kw: unit_visualization(km, layer.value, channel.value, neuron=neuron.value, **kw),
+        lambda **kw: class_visualization(km, Unit(layer.value, channel.value, neuron.value), **kw),
         UNIT_L2_REG,
     )  # fmt: skip
 
@@ -158,7 +158,7 @@ def deepdream_widget(km: KitModel) -> Any:
         x = km.preprocess(picture.value, size=size.value)
         show = lambda img: update(km.deprocess(img[0]))  # noqa: E731
         out = deepdream(
-            km, x, layer.value, channel=None if channel.value < 0 else channel.value, steps=steps.value, lr=lr.value,
+            km, x, layer.value if channel.value < 0 else Unit(layer.value, channel.value), steps=steps.value, lr=lr.value,
             octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
             callback=job.steps(steps.value * octaves.value, show), progress=False,
         )  # fmt: skip
@@ -220,7 +220,7 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
     progress bar and shows the preview image stylized every few steps.
 
     Styles: the shipped textures, plus the paintings once ``python -m cnnviz_helpers.training.download`` has
-    fetched them (:func:`~cnnviz_helpers.style.style_images`). One style trains an instance- or
+    fetched them (:func:`~cnnviz_helpers.style_transfer.style_images`). One style trains an instance- or
     batch-norm network, several a conditional one. The last trained network is ``panel.result["net"]``.
 
     Example:
@@ -242,16 +242,14 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
         chosen = list(style_pick.value)
         norm: NormKind = "conditional" if len(chosen) > 1 else norm_pick.value
         every = max(1, steps.value // 10)
-        tick = job.steps(
-            steps.value, lambda net: update(stylize(net, preview_img, style=0 if net.conditional else None, size=None))
-        )
         net, history = train_fast_style(
             km,
             chosen,
             norm=norm,
+            preview=preview_img,
             steps=steps.value,
             crop=crop.value,
-            callback=lambda t, net, _l: tick(t, net),
+            callback=job.steps(steps.value, lambda img: update(img[0].permute(1, 2, 0).cpu().numpy())),
             callback_every=every,
         )
         result.update(net=net, history=history)
