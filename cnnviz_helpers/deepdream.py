@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .core.config import seeded_generator
-from .core.layers import capture
+from .core.layers import capture, check_channel
 from .core.options import Schedule
 from .core.regularizers import pixel_range, random_jitter
 from .core.synthesis import NormalizedGradient, Pixels, clamp_prior, optimize, unit_activation
@@ -128,7 +128,8 @@ def deepdream(
         shifted, _ = random_jitter(x, max_jitter, generator)
         acts.run(shifted)
         a = acts[name]
-        if unit is not None:
+        if unit is not None:  # one channel's map, or one neuron of it
+            check_channel(a, unit.channel, name)
             a = a[:, unit.channel] if unit.position is None else unit_activation(a, unit)
         return -(a * a.detach()).sum()  # gradient -a·∂a/∂x = -∇½‖a‖²: backpropagate a itself
 
