@@ -48,8 +48,8 @@ class OptionGroup:
         """
         if given is not None and options:
             raise TypeError(
-                f"give the {cls.__name__} either as an object ({cls.__name__.lower()}=...) or as keywords "
-                f"({', '.join(options)}), not both"
+                f"give these settings either as a {cls.__name__} object or as keywords ({', '.join(options)}), not both: "
+                f"put them all in the {cls.__name__}"
             )
         if given is not None:
             return given

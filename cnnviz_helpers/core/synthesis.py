@@ -277,7 +277,7 @@ def optimize(
             total.backward()
         if record is not None and not first:  # the first evaluation of a step: the loss of the current image
             terms = value if isinstance(value, dict) else {}
-            first.update({k: float(v) for k, v in terms.items()}, total=float(total))
+            first.update({k: float(v.detach()) for k, v in terms.items()}, total=float(total.detach()))
         return total
 
     done = steps.start
