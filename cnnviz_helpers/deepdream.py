@@ -141,9 +141,9 @@ def deepdream(
             optimizer = NormalizedGradient([param.variable], lr=GOOGLE_LR if schedule.lr is None else schedule.lr,
                                            norm="mean_abs", scale=inv_std)  # fmt: skip
             steps = range(k * per_octave, (k + 1) * per_octave)
-            done = optimize(param, loss, optimizer, total, prior=clamp_prior(lo, hi), steps=steps, desc=f"deepdream {name}")
+            stopped = optimize(param, loss, optimizer, total, prior=clamp_prior(lo, hi), steps=steps, desc=f"deepdream {name}")
             detail = param.variable.detach() - octave_base  # what this octave added: re-injected, upscaled, into the next
-            if done < steps.stop:
+            if stopped:
                 break
     return _resize(param.snapshot(), (height, width)).clone(memory_format=torch.contiguous_format)
 

@@ -336,8 +336,9 @@ def optimize_pixels(
         if snapshot_every and (t % snapshot_every == 0 or t == steps - 1):
             snapshots.append((t, km.deprocess(param.variable.detach())[0]))
 
-    done = optimize(param, objective, opt, schedule, prior=prior, lr_at=lr_at, record=losses,
-                    observe=snap, desc=f"{optimizer} on pixels")  # fmt: skip
+    optimize(param, objective, opt, schedule, prior=prior, lr_at=lr_at, record=losses, observe=snap,
+             desc=f"{optimizer} on pixels")  # fmt: skip
+    done = len(losses["total"])
     if verbose:
         print("loss terms at the start:\n" + loss_table({k: v[0] for k, v in losses.items() if k != "total"}, weights))
     with torch.no_grad():

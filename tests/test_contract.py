@@ -3,8 +3,9 @@ index, a class name, one per image (list of indices or names) or a tensor — th
 way — and the model left exactly as it was.
 
 Each method is called once as the reference (KitModel, index targets), then in every other way.
-A plain nn.Module gets the KitModel's normalisation explicitly where the method uses one, so the
-results must agree; class names with a plain nn.Module must fail with a clear TypeError.
+A plain nn.Module means ImageNet normalisation (the one place it is set is ``KitModel.wrap``), so its
+results must agree with the KitModel's network re-wrapped with ImageNet's statistics; class names
+with a plain nn.Module must fail with a clear TypeError.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 
 from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, KitModel
 from cnnviz_helpers.adversarial import fgsm, fooling_image, pgd
-from cnnviz_helpers.class_visualization import class_visualization, unit_visualization
+from cnnviz_helpers.class_visualization import class_visualization
+from cnnviz_helpers.core.targets import Unit
 from cnnviz_helpers.deepdream import deepdream
 from cnnviz_helpers.fast_style import train_fast_style
 from cnnviz_helpers.filters import activation_maps, first_layer_filters
@@ -33,7 +35,8 @@ from cnnviz_helpers.occlusion import occlusion_map
 from cnnviz_helpers.patches import max_activating_patches, receptive_field
 from cnnviz_helpers.saliency import saliency_map, smoothgrad
 from cnnviz_helpers.sanity import cascading_randomization
-from cnnviz_helpers.style import style_transfer, texture_synthesis
+from cnnviz_helpers.style_transfer import style_transfer
+from cnnviz_helpers.texture_synthesis import texture_synthesis
 
 LAYER = "features.6"
 TINY_NET = dict(channels=(4, 4, 8), n_residual=1)
@@ -41,12 +44,11 @@ TINY_NET = dict(channels=(4, 4, 8), n_residual=1)
 
 @dataclass(frozen=True)
 class Method:
-    """One public method: ``call(model, target, norm)``; ``norm`` holds mean/std for a plain nn.Module."""
+    """One public method: ``call(model, target)``."""
 
     name: str
-    call: Callable[[Any, Any, dict[str, Any]], Any]
+    call: Callable[[Any, Any], Any]
     batch: int = 2  # images per call (per-image targets have this many entries)
-    takes_norm: bool = True  # False: a plain nn.Module is always read with ImageNet's mean / std
 
 
 def _x(km: KitModel, n: int) -> torch.Tensor:
@@ -55,39 +57,39 @@ def _x(km: KitModel, n: int) -> torch.Tensor:
 
 #: methods that explain or reach a class (target-taking)
 TARGETED = [
-    Method("saliency_map", lambda m, t, n: saliency_map(m, X[0], t)),
-    Method("smoothgrad", lambda m, t, n: smoothgrad(m, X[0], t, n_samples=2, seed=0, progress=False)),
-    Method("guided_backprop", lambda m, t, n: guided_backprop(m, X[0], t)),
-    Method("grad_cam", lambda m, t, n: grad_cam(m, X[0], LAYER, t)),
-    Method("guided_grad_cam", lambda m, t, n: guided_grad_cam(m, X[0], LAYER, t)),
+    Method("saliency_map", lambda m, t: saliency_map(m, X[0], t)),
+    Method("smoothgrad", lambda m, t: smoothgrad(m, X[0], t, n_samples=2, seed=0, progress=False)),
+    Method("guided_backprop", lambda m, t: guided_backprop(m, X[0], t)),
+    Method("grad_cam", lambda m, t: grad_cam(m, X[0], LAYER, t)),
+    Method("guided_grad_cam", lambda m, t: guided_grad_cam(m, X[0], LAYER, t)),
     Method(
         "cascading_randomization",
-        lambda m, t, n: cascading_randomization(m, X[0], t, layers=["classifier.5"], progress=False).maps["saliency"],
+        lambda m, t: cascading_randomization(m, X[0], t, layers=["classifier.5"], progress=False).maps["saliency"],
     ),
-    Method("occlusion_map", lambda m, t, n: occlusion_map(m, X[0][:1], t, window=32, stride=32, progress=False).heatmap, 1),
-    Method("class_visualization", lambda m, t, n: class_visualization(m, t, steps=2, size=64, progress=False, **n), 1),
-    Method("fooling_image", lambda m, t, n: fooling_image(m, X[0], t, steps=2, progress=False, **n)),
-    Method("pgd", lambda m, t, n: pgd(m, X[0], target=t, steps=2, progress=False, **n)),
-    Method("fgsm", lambda m, t, n: fgsm(m, X[0], t, **n)),
+    Method("occlusion_map", lambda m, t: occlusion_map(m, X[0][:1], t, window=32, stride=32, progress=False).heatmap, 1),
+    Method("class_visualization", lambda m, t: class_visualization(m, t, steps=2, size=64, progress=False), 1),
+    Method("fooling_image", lambda m, t: fooling_image(m, X[0], t, steps=2, progress=False)),
+    Method("pgd", lambda m, t: pgd(m, X[0], target=t, steps=2, progress=False)),
+    Method("fgsm", lambda m, t: fgsm(m, X[0], t)),
 ]
 
 #: methods without a class target: only the model varies
 UNTARGETED = [
-    Method("first_layer_filters", lambda m, t, n: first_layer_filters(m)),
-    Method("activation_maps", lambda m, t, n: activation_maps(m, X[0][:1], LAYER)),
-    Method("extract_features", lambda m, t, n: extract_features(m, X[0], LAYER, progress=False)),
-    Method("receptive_field", lambda m, t, n: receptive_field(m, LAYER).size),
-    Method("max_activating_patches", lambda m, t, n: max_activating_patches(m, X[0], LAYER, 0, k=2, progress=False).patches),
-    Method("unit_visualization", lambda m, t, n: unit_visualization(m, LAYER, 0, steps=2, size=64, progress=False, **n)),
-    Method("deepdream", lambda m, t, n: deepdream(m, X[0], LAYER, steps=1, octaves=1, progress=False, **n)),
-    Method("feature_inversion", lambda m, t, n: feature_inversion(m, X[0], LAYER, steps=2, progress=False, **n)),
+    Method("first_layer_filters", lambda m, t: first_layer_filters(m)),
+    Method("activation_maps", lambda m, t: activation_maps(m, X[0][:1], LAYER)),
+    Method("extract_features", lambda m, t: extract_features(m, X[0], LAYER, progress=False)),
+    Method("receptive_field", lambda m, t: receptive_field(m, LAYER).size),
+    Method("max_activating_patches", lambda m, t: max_activating_patches(m, X[0], LAYER, 0, k=2, progress=False).patches),
+    Method("unit visualization", lambda m, t: class_visualization(m, Unit(LAYER, 0), steps=2, size=64, progress=False)),
+    Method("deepdream", lambda m, t: deepdream(m, X[0], LAYER, steps=1, octaves=1, progress=False)),
+    Method("feature_inversion", lambda m, t: feature_inversion(m, X[0], LAYER, steps=2, progress=False)),
     Method(
         "texture_synthesis",
-        lambda m, t, n: texture_synthesis(m, "brick", ["features.2", LAYER], size=32, steps=2, progress=False, **n).image,
+        lambda m, t: texture_synthesis(m, "brick", ["features.2", LAYER], size=32, steps=2, progress=False).image,
     ),
     Method(
         "style_transfer",
-        lambda m, t, n: (
+        lambda m, t: (
             style_transfer(
                 m,
                 "coffee",
@@ -100,13 +102,12 @@ UNTARGETED = [
                 steps=2,
                 progress=False,
                 verbose=False,
-                **n,
             ).image
         ),
     ),  # fmt: skip
     Method(
         "train_fast_style",
-        lambda m, t, n: train_fast_style(
+        lambda m, t: train_fast_style(
             m,
             "brick",
             content=["coffee"],
@@ -118,7 +119,6 @@ UNTARGETED = [
             progress=False,
             **TINY_NET,
         )[1]["total"],
-        takes_norm=False,
     ),  # fmt: skip
 ]
 
@@ -145,10 +145,15 @@ def _same(a: Any, b: Any) -> bool:
     return all(torch.allclose(p, q, rtol=1e-4, atol=1e-5) for p, q in zip(_tensors(a), _tensors(b), strict=True))
 
 
-def _run(method: Method, model: Any, target: Any, norm: dict[str, Any], unchanged: Any, net: torch.nn.Module) -> Any:
+def _run(method: Method, model: Any, target: Any, unchanged: Any, net: torch.nn.Module) -> Any:
     with unchanged(net), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # e.g. "not fooled after 2 steps"
-        return method.call(model, target, norm)
+        return method.call(model, target)
+
+
+def _imagenet(km: KitModel) -> KitModel:
+    """``km`` with ImageNet's normalisation: what its plain ``nn.Module`` means to every method."""
+    return dataclasses.replace(km, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
 def _targets(km: KitModel, batch: int) -> dict[str, tuple[Any, bool]]:
@@ -170,23 +175,25 @@ def _targets(km: KitModel, batch: int) -> dict[str, tuple[Any, bool]]:
 def test_targeted_method_accepts_every_model_and_target(km, unchanged, method, kind, target_kind) -> None:
     targets = _targets(km, method.batch)
     single, per_image = targets["index"][0], targets["tensor"][0]
-    reference = {per: _run(method, km, t, {}, unchanged, km.model) for per, t in ((False, single), (True, per_image))}
+    ref_model = km if kind == "KitModel" else _imagenet(km)
+    reference = {per: _run(method, ref_model, t, unchanged, km.model) for per, t in ((False, single), (True, per_image))}
     target, per = targets[target_kind]
-    model, norm = (km, {}) if kind == "KitModel" else (km.model, {"mean": km.mean, "std": km.std})
+    model = km if kind == "KitModel" else km.model
     if kind == "nn.Module" and "name" in target_kind:
         with pytest.raises(TypeError, match="KitModel"):
-            _run(method, model, target, norm, unchanged, km.model)
+            _run(method, model, target, unchanged, km.model)
         return
-    assert _same(_run(method, model, target, norm, unchanged, km.model), reference[per])
+    assert _same(_run(method, model, target, unchanged, km.model), reference[per])
 
 
 @pytest.mark.parametrize("method", UNTARGETED, ids=lambda m: m.name)
 def test_untargeted_method_gives_the_same_result_for_a_kitmodel_and_its_module(km, unchanged, method) -> None:
     # the documented rule: a plain nn.Module is normalised like a KitModel with ImageNet statistics
-    ref_model = km if method.takes_norm else dataclasses.replace(km, mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    reference = _run(method, ref_model, None, {}, unchanged, km.model)
-    plain = _run(method, km.model, None, {"mean": km.mean, "std": km.std}, unchanged, km.model)
-    assert _same(plain, reference)
+    reference = _run(method, _imagenet(km), None, unchanged, km.model)
+    assert _same(_run(method, km.model, None, unchanged, km.model), reference)
+    # and KitModel.wrap is the one place another normalisation is given
+    wrapped = KitModel.wrap(km.model, km.mean, km.std, input_size=km.input_size)
+    assert _same(_run(method, wrapped, None, unchanged, km.model), _run(method, km, None, unchanged, km.model))
 
 
 def test_a_callback_returning_true_stops_every_synthesis_method_early(km) -> None:
@@ -199,17 +206,29 @@ def test_a_callback_returning_true_stops_every_synthesis_method_early(km) -> Non
 
     runs = {
         "class_visualization": lambda cb: class_visualization(km, 0, steps=50, callback=cb, callback_every=1, progress=False),
-        "unit_visualization": lambda cb: unit_visualization(
-            km, LAYER, 0, steps=50, callback=cb, callback_every=1, progress=False
+        "unit visualization": lambda cb: class_visualization(
+            km, Unit(LAYER, 0), steps=50, callback=cb, callback_every=1, progress=False
         ),
-        "feature_inversion": lambda cb: feature_inversion(km, X[0][:1], LAYER, steps=50, callback=cb, progress=False),
-        "fooling_image": lambda cb: fooling_image(km, X[0][:1], 3, step_size=1e-6, steps=50, callback=cb, progress=False),
-        "pgd": lambda cb: pgd(km, X[0][:1], steps=50, callback=cb, progress=False),
-        "deepdream": lambda cb: deepdream(km, X[0][:1], LAYER, steps=1, octaves=3, min_size=16, callback=cb, progress=False),
+        "feature_inversion": lambda cb: feature_inversion(km, X[0][:1], LAYER, steps=50, callback=cb, callback_every=1, progress=False),
+        "fooling_image": lambda cb: fooling_image(
+            km, X[0][:1], 3, step_size=1e-6, steps=50, callback=cb, callback_every=1, progress=False
+        ),
+        "pgd": lambda cb: pgd(km, X[0][:1], steps=50, callback=cb, callback_every=1, progress=False),
+        "deepdream": lambda cb: deepdream(
+            km, X[0][:1], LAYER, steps=1, octaves=3, min_size=16, callback=cb, callback_every=1, progress=False
+        ),
         "texture_synthesis": lambda cb: (
             texture_synthesis(km, "brick", size=32, steps=50, callback=cb, callback_every=1, progress=False).image
         ),
-    }
+        "style_transfer": lambda cb: style_transfer(
+            km, "coffee", "brick", image_size=32, style_size=32, steps=50, callback=cb, callback_every=1, progress=False,
+            verbose=False,
+        ).image,
+        "train_fast_style": lambda cb: train_fast_style(
+            km, "brick", content=["coffee"], steps=50, batch_size=1, crop=16, callback=cb, callback_every=1,
+            progress=False, **TINY_NET,
+        )[0](X[0][:1] * 0 + 0.5),
+    }  # fmt: skip
     for name, run in runs.items():
         seen.clear()
         with warnings.catch_warnings():
@@ -217,22 +236,6 @@ def test_a_callback_returning_true_stops_every_synthesis_method_early(km) -> Non
             out = run(stop_at_2)
         assert seen == [1, 2], (name, seen)
         assert out.shape[0] == 1 and torch.isfinite(out).all(), name
-
-
-def test_old_keyword_names_still_work_with_a_deprecation_warning(km) -> None:
-    with pytest.warns(DeprecationWarning, match="steps"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        old = fooling_image(km, X[0][:1], 3, max_steps=1, progress=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        new = fooling_image(km, X[0][:1], 3, steps=1, progress=False)
-    assert torch.equal(old, new)
-    with pytest.raises(TypeError, match="both"):
-        fooling_image(km, X[0][:1], 3, steps=1, max_steps=1)
-    from cnnviz_helpers import style
-
-    with pytest.warns(DeprecationWarning, match="layer_features"):
-        assert style.extract_features is style.layer_features
 
 
 def test_a_misspelt_option_names_the_close_ones(km) -> None:

@@ -239,7 +239,7 @@ def optimize(
     record: dict[str, list[float]] | None = None,
     observe: Callable[[int], None] | None = None,
     desc: str = "synthesis",
-) -> int:
+) -> bool:
     """The synthesis loop: minimise ``objective(param.image())`` for the steps of ``schedule``.
 
     Each step: set the learning rate (``lr_at(t)``), let ``optimizer`` take a step on the loss
@@ -262,8 +262,7 @@ def optimize(
         desc: the progress bar's label.
 
     Returns:
-        The number of steps done when the loop ended (the schedule's step count: ``steps.stop``
-        unless the callback stopped it).
+        ``True`` when the callback stopped the run (the image so far is ``param``'s), else ``False``.
     """
     steps = range(schedule.steps) if steps is None else steps
     variable = param.variable
@@ -280,7 +279,6 @@ def optimize(
             first.update({k: float(v.detach()) for k, v in terms.items()}, total=float(total.detach()))
         return total
 
-    done = steps.start
     bar = tqdm(steps, desc=desc, disable=not schedule.progress, leave=False)
     with context or nullcontext(), bar:
         for t in bar:
@@ -298,10 +296,9 @@ def optimize(
                 bar.set_postfix(loss=f"{first['total']:.3g}")
             if observe is not None:
                 observe(t)
-            done = t + 1
             if schedule.stop(t + 1, lambda: snapshot(param)):
-                break
-    return done
+                return True
+    return False
 
 
 def unit_activation(acts: torch.Tensor, unit: Unit) -> torch.Tensor:
