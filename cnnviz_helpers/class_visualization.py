@@ -347,5 +347,3 @@ def multifaceted_visualization(
         for k, s in enumerate(starts.starts)
     ]
     return Facets(images=torch.cat(out), starts=starts)
-
-

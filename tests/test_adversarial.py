@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from captum.robust import FGSM, PGD
 
 from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, KitModel
-from cnnviz_helpers.core.options import Schedule
 from cnnviz_helpers.adversarial import fgsm, fooling_image, perturbation_size, pgd
+from cnnviz_helpers.core.options import Schedule
 
 # The bound the fooling test states (pixel units, [0, 1] scale): ShapesNet is fooled from a generated
 # image into another class with an L2 change of at most 3.5 — an RMS change of 3.5 / sqrt(64*64*3)
@@ -116,7 +116,14 @@ def test_pgd_matches_captum_without_random_start(shapes_model, shapes_batch):
     ref = PGD(model, loss_func=captum_loss, lower_bound=(0 - m) / s, upper_bound=(1 - m) / s)
     ref.fgsm.zero_thresh = 0.0
     ours = pgd(
-        KitModel.wrap(model, km.mean, km.std), x, labels, eps=eps, steps=steps, step_size=alpha, random_start=False, progress=False
+        KitModel.wrap(model, km.mean, km.std),
+        x,
+        labels,
+        eps=eps,
+        steps=steps,
+        step_size=alpha,
+        random_start=False,
+        progress=False,
     )
     theirs = ref.perturb(x, radius=eps / s, step_size=alpha / s, step_num=steps, target=labels, random_start=False)
     torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=0)

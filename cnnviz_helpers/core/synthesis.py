@@ -167,7 +167,7 @@ class NormalizedGradient(torch.optim.Optimizer):
         self.norm, self.scale = norm, scale
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One step (the closure, if given, computes the loss and its gradient first)."""
         loss = None
         if closure is not None:
@@ -286,7 +286,7 @@ def optimize(
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(t)
             first.clear()
-            optimizer.step(closure)  # type: ignore[no-untyped-call]
+            optimizer.step(closure)  # type: ignore[arg-type]
             if prior is not None:
                 with torch.no_grad():
                     prior(variable, t, variable.grad if variable.grad is not None else torch.zeros_like(variable))
@@ -340,10 +340,18 @@ def stage_layers(net: nn.Module, size: int = 224) -> list[str]:
     seen: list[tuple[str, tuple[int, ...]]] = []
     leaves = [(n, m) for n, m in net.named_modules() if n and not list(m.children())]
     device = next(net.parameters(), torch.empty(0)).device
+
+    def record(name: str) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(_module: nn.Module, _inputs: Any, out: Any) -> None:
+            if isinstance(out, torch.Tensor):
+                seen.append((name, tuple(out.shape)))
+
+        return hook
+
     with Hooks(net) as hooks:
         for name, module in leaves:
             if not isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-                hooks.forward(module, lambda _m, _i, out, name=name: seen.append((name, tuple(out.shape))))
+                hooks.forward(module, record(name))
         net(torch.zeros(1, 3, size, size, device=device))
     maps = [(n, s[-2:]) for n, s in seen if len(s) == 4]
     if not maps:
