@@ -4,8 +4,9 @@ Layers (README, "Package layout"):  core / engines / datasets  <-  section metho
 ``grading`` (the graded exercises' checks) may import the foundation and the section methods; no other
 layer imports it.
 A section method may use another section's *method* only where the lecture composes them
-(guided Grad-CAM = Grad-CAM x guided backprop; sanity checks test the attribution methods; fast
-style transfer trains with Gatys' losses); helpers shared by several methods belong in core.
+(guided Grad-CAM = Grad-CAM x guided backprop; sanity checks test the attribution methods; Gatys' style
+transfer adds a content loss to texture synthesis' Gram losses; fast style transfer trains with Gatys'
+losses); helpers shared by several methods belong in core.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ SECTIONS = {p.stem for p in PKG.glob("*.py") if p.stem != "__init__"}
 METHOD_EDGES = {
     "gradcam": {"guided_backprop"},
     "sanity": {"saliency", "gradcam", "guided_backprop"},
-    "fast_style": {"style"},
+    "fast_style": {"style_transfer", "texture_synthesis"},
+    "style_transfer": {"texture_synthesis"},
     "patches": set(),
 }
 UI_ONLY = ("matplotlib", "ipywidgets", "IPython")

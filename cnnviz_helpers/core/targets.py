@@ -143,11 +143,6 @@ def single_class(model: ModelLike, target: Target, what: str = "target") -> int:
     return int(idx[0])
 
 
-def stop_requested(callback: Callback | None, step: int, image: torch.Tensor) -> bool:
-    """Call ``callback(step, image)`` (if any); ``True`` when it asks the run to stop."""
-    return callback is not None and bool(callback(step, image))
-
-
 def as_kit_model(model: ModelLike) -> KitModel:
     """``model`` as a :class:`KitModel`: itself, or a plain ``nn.Module`` wrapped by :meth:`KitModel.wrap` (ImageNet normalisation)."""
     return model if isinstance(model, KitModel) else KitModel.wrap(model)
