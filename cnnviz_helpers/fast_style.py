@@ -354,6 +354,7 @@ class PerceptualLoss:
         self,
         km: ModelLike,
         styles: Sequence[ImageLike],
+        *,
         style_size: int = 256,
         content_layer: str | None = None,
         style_layers: Sequence[str] | None = None,
@@ -455,9 +456,9 @@ def train_fast_style(
     km: ModelLike,
     styles: ImageLike | Sequence[ImageLike],
     content: Sequence[ImageLike] = CONTENT_IMAGES,
+    *,
     net: TransformerNet | None = None,
     norm: NormKind | None = None,
-    *,
     batch_size: int = 4,
     crop: int = 64,
     content_size: int | None = None,
@@ -531,12 +532,12 @@ def train_fast_style(
     loss_fn = PerceptualLoss(
         km,
         style_list,
-        style_size or content_size,
-        weights.content_layer,
-        weights.style_layers,
-        weights.content_weight,
-        weights.style_weight,
-        weights.tv_weight,
+        style_size=style_size or content_size,
+        content_layer=weights.content_layer,
+        style_layers=weights.style_layers,
+        content_weight=weights.content_weight,
+        style_weight=weights.style_weight,
+        tv_weight=weights.tv_weight,
     )
     photos = _images01(list(content), content_size, device)
     preview_photo = photos[0] if preview is None else _pixels(preview, None, device)[0]

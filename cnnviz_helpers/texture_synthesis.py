@@ -99,7 +99,7 @@ def resolve_layer(model: nn.Module, layer: Layer) -> str:
     return name
 
 
-def layer_features(model: ModelLike, x: torch.Tensor, layers: Sequence[Layer], detach: bool = False) -> list[torch.Tensor]:
+def layer_features(model: ModelLike, x: torch.Tensor, layers: Sequence[Layer], *, detach: bool = False) -> list[torch.Tensor]:
     """Outputs of ``layers`` for input ``x``, computing the model only up to the deepest of them.
 
     The forward pass stops as soon as every requested layer has produced its output
@@ -133,6 +133,7 @@ def style_targets(
     model: nn.Module | KitModel,
     styles: torch.Tensor | Sequence[torch.Tensor],
     layers: Sequence[Layer],
+    *,
     blend: Sequence[float] | None = None,
     normalize: Normalization = True,
 ) -> list[torch.Tensor]:
@@ -370,8 +371,8 @@ def texture_synthesis(
     model: ModelLike,
     texture: ImageLike,
     layers: Sequence[Layer] | None = None,
-    weights: Sequence[float] | None = None,
     *,
+    weights: Sequence[float] | None = None,
     size: int | None = None,
     texture_size: int | None = None,
     tv_weight: float = 0.0,
