@@ -158,3 +158,20 @@ def test_a_group_comes_from_an_object_or_keywords_not_both(shapes_model) -> None
         class_visualization(shapes_model, 0, schedule=Schedule(steps=2), steps=3)
     with pytest.raises(TypeError, match="not both"):
         train_fast_style(shapes_model, "brick", schedule=Schedule(steps=2), callback_every=1)
+
+
+def test_unit_activation_reads_each_position_kind() -> None:
+    from cnnviz_helpers.core.synthesis import unit_activation
+
+    a = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
+    assert torch.equal(unit_activation(a, Unit("l", 1)), a[:, 1].mean((1, 2)))
+    assert torch.equal(unit_activation(a, Unit("l", 1, "center")), a[:, 1, 2, 2])
+    assert torch.equal(unit_activation(a, Unit("l", 1, (0, 4))), a[:, 1, 0, 4])
+    assert torch.equal(unit_activation(a, Unit("l", 1, "max")), a[:, 1, 4, 4])
+    assert torch.equal(unit_activation(a[:, :, 0, 0], Unit("fc", 2, "center")), a[:, 2, 0, 0])  # [N, C]: the unit itself
+    with pytest.raises(IndexError, match=r"0\.\.2"):
+        unit_activation(a, Unit("l", 3))
+    with pytest.raises(IndexError, match="outside"):
+        unit_activation(a, Unit("l", 0, (5, 0)))
+    with pytest.raises(ValueError, match="position"):
+        unit_activation(a, Unit("l", 0, "corner"))
