@@ -49,7 +49,7 @@ from .core.config import seeded_generator
 from .core.images import IMAGENET_STD, channel_view, from_pixels, to_pixels
 from .core.layers import Hooks
 from .core.options import Schedule
-from .core.targets import ModelLike, Target, class_targets, model_device, resolve_target, unwrap
+from .models.targets import ModelLike, Target, class_targets, model_device, resolve_target, unwrap
 
 Labels = Target
 """One class for the whole batch or one per image: indices, or names when the model is a KitModel."""
@@ -171,7 +171,7 @@ def fooling_image(
         warnings.warn(
             f"{int(todo.sum())} of {len(x)} images are not classified as the target after {steps} steps; "
             "increase steps or step_size",
-            stacklevel=2,
+            stacklevel=2,  # the caller of fooling_image
         )
     return from_pixels(p, mean, std).detach()
 

@@ -42,12 +42,12 @@ from torch import nn
 
 from .core.config import seeded_generator
 from .core.layers import Hooks, capture
-from .core.models import KitModel
 from .core.options import ImagePriors, Schedule, split_options
 from .core.regularizers import random_jitter
-from .core.scores import target_scores
-from .core.synthesis import Fourier, NormalizedGradient, Pixels, image_priors, optimize, start_image, unit_activation
-from .core.targets import ModelLike, Target, Unit, class_targets, model_device, single_class, unwrap
+from .core.synthesis import Fourier, NormalizedGradient, Pixels, image_priors, optimize, start_image
+from .engines.scores import target_scores
+from .models.loading import KitModel
+from .models.targets import ModelLike, Target, Unit, class_targets, model_device, single_class, unit_activation, unwrap
 
 CS231N_SIZE = 224  # the input size the CS231n hyper-parameters were chosen for
 CS231N_LR, CS231N_JITTER = 25.0, 16
@@ -79,7 +79,7 @@ def class_visualization(
     224-px models and scale for other sizes (see the module docstring). Yosinski et al. (2015)
     suggest e.g. ``decay=1e-4, blur_every=4, blur_sigma=1.0, clip_norm=10``.
 
-    With a :class:`~cnnviz_helpers.core.targets.Unit` the score is that unit's activation: the
+    With a :class:`~cnnviz_helpers.models.targets.Unit` the score is that unit's activation: the
     channel's spatial mean (``position=None``: the feature anywhere in the image), its centre
     neuron (``"center"``: the feature inside that neuron's receptive field), one ``(row, col)``
     neuron, or the largest value (``"max"``); a fully connected layer's unit is the unit itself.
@@ -94,7 +94,7 @@ def class_visualization(
             come from it) or any classifier ``nn.Module`` (ImageNet normalisation, 224 px; wrap it
             with :meth:`~cnnviz_helpers.KitModel.wrap` for another). Left exactly as it was.
         target: class index, class name (with a KitModel), a one-element list / tensor, or a
-            :class:`~cnnviz_helpers.core.targets.Unit` (an unknown layer raises a ``KeyError``
+            :class:`~cnnviz_helpers.models.targets.Unit` (an unknown layer raises a ``KeyError``
             with close names, a channel out of range an ``IndexError``).
         objective: for a class: ``"score"`` (pre-softmax logit, recommended), ``"probability"``
             (softmax) or ``"log_probability"``. Raising a probability can also be done by

@@ -28,8 +28,8 @@ from .core.config import seeded_generator
 from .core.layers import capture, check_channel
 from .core.options import Schedule
 from .core.regularizers import pixel_range, random_jitter
-from .core.synthesis import NormalizedGradient, Pixels, clamp_prior, optimize, unit_activation
-from .core.targets import ModelLike, Unit, model_device, unwrap
+from .core.synthesis import NormalizedGradient, Pixels, clamp_prior, optimize
+from .models.targets import ModelLike, Unit, model_device, unit_activation, unwrap
 
 GOOGLE_LR = 1.5 / 255  # the original notebook's step of 1.5 on a 0–255 pixel scale
 GOOGLE_JITTER, GOOGLE_SIZE = 32, 224
@@ -89,7 +89,7 @@ def deepdream(
         image: normalised image(s) ``[N, 3, H, W]`` (e.g. ``km.preprocess(img)``), any size ≥ ``min_size``.
         layer: the layer to amplify (e.g. one of ``km.spec.layers``; unknown names raise a
             ``KeyError`` with suggestions) — low layers paint strokes and textures, high layers
-            objects — or a :class:`~cnnviz_helpers.core.targets.Unit`: amplify only that channel
+            objects — or a :class:`~cnnviz_helpers.models.targets.Unit`: amplify only that channel
             (``position=None``: the whole map; ``"center"`` / ``(row, col)`` / ``"max"``: one neuron).
         octaves, octave_scale: number of scales and the factor between them (1.3–1.4 is usual).
         jitter: maximum random roll in pixels; default ``32·min(H, W)/224``.

@@ -24,7 +24,7 @@ from .core.layers import capture
 from .core.options import Schedule
 from .core.regularizers import tv_loss
 from .core.synthesis import Pixels, clamp_prior, cosine_lr, optimize
-from .core.targets import ModelLike, model_device, unwrap
+from .models.targets import ModelLike, model_device, unwrap
 
 INVERSION_LR = 0.1  # Adam's initial learning rate, in pixel units
 INVERSION = Schedule(steps=200, lr=INVERSION_LR)  # decayed to 0 along a cosine
@@ -51,7 +51,7 @@ def feature_inversion(
 
     where :math:`\Phi` is the output of ``layer`` and :math:`\Phi_0 = \Phi(x)`. Dividing by
     :math:`\|\Phi_0\|^2` (as the paper does) makes the feature term start near 1 at every layer (from noise), and
-    dividing the total variation (:func:`cnnviz_helpers.regularizers.tv_loss`) by :math:`HW` (the
+    dividing the total variation (:func:`cnnviz_helpers.core.regularizers.tv_loss`) by :math:`HW` (the
     paper's :math:`HWB^\beta` with pixel range :math:`B = 1`) makes ``tv_weight`` independent of
     the image size. Optimised with Adam (cosine learning-rate decay) from seeded random noise;
     pixels are clipped to [0, 1] after every step, on the kit's shared synthesis loop

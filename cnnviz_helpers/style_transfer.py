@@ -25,11 +25,11 @@ from typing import Any, Literal, cast
 import torch
 
 from .core.images import ImageLike
-from .core.models import KitModel
 from .core.options import OptionGroup, Schedule, split_options
 from .core.regularizers import tv_loss
-from .core.targets import ModelLike, as_kit_model
 from .datasets.assets import ASSETS, asset_path
+from .models.loading import KitModel
+from .models.targets import ModelLike, as_kit_model
 from .texture_synthesis import (
     Layer,
     Normalization,

@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 from .core.config import seeded_generator
 from .core.images import ImageLike, load_image
 from .core.layers import capture, get_layer
-from .core.models import KitModel
 from .core.options import Schedule
 from .core.regularizers import pixel_range, tv_loss
 from .core.synthesis import Pixels, clamp_prior, optimize, stage_layers
-from .core.targets import ModelLike, as_kit_model, model_device, unwrap
+from .models.loading import KitModel
+from .models.targets import ModelLike, as_kit_model, model_device, unwrap
 
 Layer = Union[str, int]
 Normalization = Union[bool, Literal["chw", "hw", "none"]]
@@ -401,7 +401,7 @@ def texture_synthesis(
         size: side of the square output (default ``km.input_size``).
         texture_size: shorter side the texture is resized to (default ``size``); a smaller value
             shrinks its elements (fewer pixels per stone or brick), and they stay that small in the result.
-        tv_weight: optional total-variation weight (:func:`~cnnviz_helpers.regularizers.tv_loss`).
+        tv_weight: optional total-variation weight (:func:`~cnnviz_helpers.core.regularizers.tv_loss`).
         optimizer: ``"lbfgs"`` (Gatys; fewer, costlier steps) or ``"adam"`` (CS231n schedule).
         normalize: Gram normalisation (:func:`gram_matrix`).
         schedule: :class:`~cnnviz_helpers.core.options.Schedule`, or its fields as keywords:

@@ -7,9 +7,9 @@ import torch
 
 from cnnviz_helpers import capture
 from cnnviz_helpers.class_visualization import class_visualization, facet_starts, kmeans, multifaceted_visualization
-from cnnviz_helpers.core.targets import Unit
 from cnnviz_helpers.datasets.shapes import make_shapes
 from cnnviz_helpers.datasets.shapesnet import to_tensor
+from cnnviz_helpers.models.targets import Unit
 
 
 def _unit(model, layer, channel, x):

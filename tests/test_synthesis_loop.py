@@ -18,10 +18,10 @@ from cnnviz_helpers.adversarial import fooling_image, pgd
 from cnnviz_helpers.class_visualization import class_visualization
 from cnnviz_helpers.core.options import Schedule
 from cnnviz_helpers.core.synthesis import NormalizedGradient, Pixels, optimize, stage_layers
-from cnnviz_helpers.core.targets import Unit
 from cnnviz_helpers.deepdream import deepdream
 from cnnviz_helpers.fast_style import train_fast_style
 from cnnviz_helpers.inversion import feature_inversion
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.style_transfer import style_transfer
 from cnnviz_helpers.texture_synthesis import texture_synthesis
 
@@ -161,17 +161,19 @@ def test_a_group_comes_from_an_object_or_keywords_not_both(shapes_model) -> None
 
 
 def test_unit_activation_reads_each_position_kind() -> None:
-    from cnnviz_helpers.core.synthesis import unit_activation
+    from cnnviz_helpers.models.targets import unit_activation
 
     a = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
     assert torch.equal(unit_activation(a, Unit("l", 1)), a[:, 1].mean((1, 2)))
     assert torch.equal(unit_activation(a, Unit("l", 1, "center")), a[:, 1, 2, 2])
     assert torch.equal(unit_activation(a, Unit("l", 1, (0, 4))), a[:, 1, 0, 4])
     assert torch.equal(unit_activation(a, Unit("l", 1, "max")), a[:, 1, 4, 4])
-    assert torch.equal(unit_activation(a[:, :, 0, 0], Unit("fc", 2, "center")), a[:, 2, 0, 0])  # [N, C]: the unit itself
+    assert torch.equal(unit_activation(a[:, :, 0, 0], Unit("fc", 2)), a[:, 2, 0, 0])  # [N, C]: the unit itself
+    with pytest.raises(ValueError, match="no spatial dimensions"):
+        unit_activation(a[:, :, 0, 0], Unit("fc", 2, "center"))
     with pytest.raises(IndexError, match=r"0\.\.2"):
         unit_activation(a, Unit("l", 3))
-    with pytest.raises(IndexError, match="outside"):
+    with pytest.raises(IndexError, match="maps are 5x5"):
         unit_activation(a, Unit("l", 0, (5, 0)))
     with pytest.raises(ValueError, match="position"):
         unit_activation(a, Unit("l", 0, "corner"))

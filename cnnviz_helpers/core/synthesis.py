@@ -36,10 +36,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .images import conv_layout, from_pixels
-from .layers import Hooks, check_channel
+from .layers import Hooks
 from .options import ImagePriors, Schedule
 from .regularizers import blur_every, clip_small_contribution, clip_small_norm, l2_decay, pixel_range
-from .targets import Unit
 
 #: An objective: the image (normalised ``[N, 3, H, W]``) → a scalar loss to minimise, or named terms to sum.
 Objective = Callable[[torch.Tensor], Union[torch.Tensor, dict[str, torch.Tensor]]]
@@ -299,31 +298,6 @@ def optimize(
             if schedule.stop(t + 1, lambda: snapshot(param)):
                 return True
     return False
-
-
-def unit_activation(acts: torch.Tensor, unit: Unit) -> torch.Tensor:
-    """The activation of ``unit`` in a layer's output ``[N, C, ...]``: one value per image (``[N]``).
-
-    ``position`` ``None`` → the channel's spatial mean; ``"center"`` → the centre neuron;
-    ``(row, col)`` → that neuron; ``"max"`` → each image's largest value. A fully connected
-    output ``[N, C]`` gives the unit itself whatever the position.
-    """
-    check_channel(acts, unit.channel, unit.layer)
-    a = acts[:, unit.channel]
-    if a.ndim == 1:
-        return a
-    if unit.position is None:
-        return a.flatten(1).mean(1)
-    if unit.position == "center":
-        return a[:, a.shape[-2] // 2, a.shape[-1] // 2]
-    if unit.position == "max":
-        return a.flatten(1).amax(1)
-    if isinstance(unit.position, tuple) and len(unit.position) == 2:
-        row, col = unit.position
-        if not (0 <= row < a.shape[-2] and 0 <= col < a.shape[-1]):
-            raise IndexError(f"{unit.layer}'s maps are {a.shape[-2]}x{a.shape[-1]}: position {unit.position} is outside")
-        return a[:, row, col]
-    raise ValueError(f"Unit.position must be None, 'center', 'max' or (row, col), got {unit.position!r}")
 
 
 @torch.no_grad()

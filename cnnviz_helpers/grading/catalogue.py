@@ -15,8 +15,26 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .. import (
+    adversarial,
+    class_visualization,
+    deepdream,
+    filters,
+    gradcam,
+    guided_backprop,
+    inversion,
+    last_layer,
+    occlusion,
+    patches,
+    saliency,
+    sanity,
+    style_transfer,
+    texture_synthesis,
+)
+from ..core import regularizers
 from ..core.layers import capture
 from ..core.regularizers import pixel_range
+from ..engines import receptive_field, scores
 from ..occlusion import window_starts
 from .spec import Case, Exercise, Mistake
 from .tiny import TINY_LAYERS
@@ -1010,7 +1028,7 @@ _LIST: list[Exercise] = [
         "min-max scale each filter on its own; RGB channels last, else average the input channels.",
         _filter_cases,
         ref_filter_images,
-        kit=("cnnviz_helpers.filters:filter_images", "cnnviz_helpers.filters:first_layer_filters"),
+        kit=(filters.filter_images, filters.first_layer_filters),
         mistakes=(
             _m(
                 "one min-max for all filters together",
@@ -1030,7 +1048,7 @@ _LIST: list[Exercise] = [
             Case("model b, second ReLU, 10x14", (B, _normalised(g, 1, 3, 10, 14), TINY_LAYERS[1]), hidden=True),
         ],
         ref_activation_maps,
-        kit=("cnnviz_helpers.filters:activation_maps",),
+        kit=(filters.activation_maps,),
         mistakes=(
             _m(
                 "kept the batch dimension",
@@ -1055,7 +1073,7 @@ _LIST: list[Exercise] = [
             Case("10 points in 2-D, k = 1", (_randn(g, 10, 2), 1), hidden=True),
         ],
         ref_nearest_neighbors,
-        kit=("cnnviz_helpers.last_layer:nearest_neighbors",),
+        kit=(last_layer.nearest_neighbors,),
         exact=True,
         mistakes=(
             _m(
@@ -1072,7 +1090,7 @@ _LIST: list[Exercise] = [
         "centre the features, torch.linalg.svd, project on the first two rows of Vh.",
         _pca_cases,
         ref_pca_2d,
-        kit=("cnnviz_helpers.last_layer:embed_2d",),
+        kit=(last_layer.embed_2d,),
         call=_signs_fixed,
         mistakes=(
             _m(
@@ -1091,7 +1109,7 @@ _LIST: list[Exercise] = [
         "for each (k, s, p, d): size += d*(k-1)*stride; start -= p*stride; stride *= s.",
         _rf_cases,
         ref_receptive_field,
-        kit=("cnnviz_helpers.engines.receptive_field:receptive_field",),
+        kit=(receptive_field.receptive_field,),
         exact=True,
         mistakes=(
             _m(
@@ -1113,7 +1131,7 @@ _LIST: list[Exercise] = [
             ),
         ],
         ref_top_images,
-        kit=("cnnviz_helpers.patches:max_activating_patches",),
+        kit=(patches.max_activating_patches,),
         mistakes=(
             _m(
                 "mean activation instead of the maximum",
@@ -1129,7 +1147,7 @@ _LIST: list[Exercise] = [
         "model.eval(); the clean score; for every window a zeroed copy and clean - occluded score.",
         _occlusion_cases,
         ref_occlusion_drops,
-        kit=("cnnviz_helpers.occlusion:occlusion_map",),
+        kit=(occlusion.occlusion_map,),
         train_mode=True,
         mistakes=(
             _m(
@@ -1155,7 +1173,7 @@ _LIST: list[Exercise] = [
         "for each pixel, the mean of the drops of all windows that cover it.",
         _heatmap_cases,
         ref_occlusion_heatmap,
-        kit=("cnnviz_helpers.occlusion:occlusion_map",),
+        kit=(occlusion.occlusion_map,),
         mistakes=(
             _m("sum of the covering windows instead of their mean", "Divide by how many windows cover each pixel.", _heatmap_sum),
             _m(
@@ -1171,11 +1189,7 @@ _LIST: list[Exercise] = [
         "a detached copy of x with requires_grad, gather the targets' scores, autograd.grad, abs, max over channels.",
         _saliency_cases,
         ref_saliency_map,
-        kit=(
-            "cnnviz_helpers.saliency:saliency_map",
-            "cnnviz_helpers.saliency:smoothgrad",
-            "cnnviz_helpers.core.scores:input_gradient",
-        ),
+        kit=(saliency.saliency_map, saliency.smoothgrad, scores.input_gradient),
         mistakes=(
             _m(
                 "softmax probability instead of the raw score",
@@ -1205,7 +1219,7 @@ _LIST: list[Exercise] = [
             Case("2x3x6x6", (_randn(g, 2, 3, 6, 6), _randn(g, 2, 3, 6, 6)), hidden=True),
         ],
         ref_guided_relu_backward,
-        kit=("cnnviz_helpers.guided_backprop:guided_backprop",),
+        kit=(guided_backprop.guided_backprop,),
         mistakes=(
             _m("plain ReLU backward", "Guided backprop also zeroes negative gradients: clamp(min=0).", _guided_plain_relu),
             _m(
@@ -1221,7 +1235,7 @@ _LIST: list[Exercise] = [
         "alpha = grads averaged over h, w; ReLU of the alpha-weighted sum of the activation maps.",
         _cam_cases,
         ref_grad_cam,
-        kit=("cnnviz_helpers.gradcam:grad_cam", "cnnviz_helpers.gradcam:guided_grad_cam"),
+        kit=(gradcam.grad_cam, gradcam.guided_grad_cam),
         mistakes=(
             _m("no ReLU", "Keep only the positive part: F.relu(...).", _cam_no_relu),
             _m("channel weights summed instead of averaged", "alpha_k is the *mean* gradient over positions.", _cam_sum_weights),
@@ -1238,7 +1252,7 @@ _LIST: list[Exercise] = [
         "ranks with argsort().argsort(), centred, then their Pearson correlation per image.",
         _rank_cases,
         ref_rank_correlation,
-        kit=("cnnviz_helpers.sanity:rank_correlation",),
+        kit=(sanity.rank_correlation,),
         mistakes=(
             _m(
                 "correlation of the values, not of their ranks",
@@ -1253,7 +1267,7 @@ _LIST: list[Exercise] = [
         "gradient of s_y - l2_reg*||img||^2, step lr*grad/grad.norm() UP, clamp with pixel_range.",
         _cv_cases,
         ref_class_visualization_step,
-        kit=("cnnviz_helpers.class_visualization:class_visualization",),
+        kit=(class_visualization.class_visualization,),
         mistakes=(
             _m("gradient descent instead of ascent", "We maximise the score: add the step (img + lr * g / |g|).", _cv_descent),
             _m("L2 term missing", "The objective is s_y(I) - l2_reg * ||I||^2.", _cv_no_l2),
@@ -1269,7 +1283,7 @@ _LIST: list[Exercise] = [
         "per-pixel colour norms, torch.quantile per image at percentile/100, zero the pixels below.",
         _clip_cases,
         ref_clip_small_norm,
-        kit=("cnnviz_helpers.core.regularizers:clip_small_norm",),
+        kit=(regularizers.clip_small_norm,),
         mistakes=(
             _m(_INPLACE, "Return x * keep (a new tensor); never write into x.", _clip_in_place, "inplace"),
             _m(
@@ -1286,7 +1300,7 @@ _LIST: list[Exercise] = [
         "pixels p = x*std+mean with requires_grad; cross-entropy; p + eps*sign(grad), clip to [0, 1], normalise back.",
         _fgsm_cases,
         ref_fgsm,
-        kit=("cnnviz_helpers.adversarial:fgsm", "cnnviz_helpers.adversarial:pgd"),
+        kit=(adversarial.fgsm, adversarial.pgd),
         mistakes=(
             _m(
                 "gradient descent instead of ascent",
@@ -1308,7 +1322,7 @@ _LIST: list[Exercise] = [
         "clip p into [p0 - eps, p0 + eps], then into [0, 1].",
         _project_cases,
         ref_project_linf,
-        kit=("cnnviz_helpers.adversarial:pgd",),
+        kit=(adversarial.pgd,),
         mistakes=(
             _m("no clamp to [0, 1]", "The allowed set is the eps-ball *and* valid pixels.", _project_no_box),
             _m(
@@ -1339,7 +1353,7 @@ _LIST: list[Exercise] = [
         "capture the layer, gradient with grad_outputs = the activations, step lr/std * g/mean|g|, clamp.",
         _dream_cases,
         ref_deepdream_step,
-        kit=("cnnviz_helpers.deepdream:deepdream",),
+        kit=(deepdream.deepdream,),
         mistakes=(
             _m("gradient descent instead of ascent", "DeepDream amplifies the activations: add the step.", _dream_descent),
             _m("no clamp", "Clamp to pixel_range(mean, std, x) after the step.", _dream_no_clamp),
@@ -1356,7 +1370,7 @@ _LIST: list[Exercise] = [
         "sizes round(h/scale**k), round(w/scale**k), drop those below min_size, smallest first.",
         _octave_cases,
         ref_octave_sizes,
-        kit=("cnnviz_helpers.deepdream:octave_sizes",),
+        kit=(deepdream.octave_sizes,),
         exact=True,
         mistakes=(
             _m("largest octave first", "DeepDream starts on the smallest image: reverse the list.", _octaves_largest_first),
@@ -1369,7 +1383,7 @@ _LIST: list[Exercise] = [
         "zero-padded vertical and horizontal differences, their squares summed per pixel, to the power beta/2.",
         _tv_cases,
         ref_tv,
-        kit=("cnnviz_helpers.core.regularizers:tv_loss",),
+        kit=(regularizers.tv_loss,),
         mistakes=(
             _m("TV absolute instead of squared", "With beta = 2 square the differences: (dv**2 + dh**2).sum().", _tv_abs),
             _m("mean instead of sum", "Sum over every pixel and channel (the weight sets the scale).", _tv_mean),
@@ -1381,7 +1395,7 @@ _LIST: list[Exercise] = [
         "||F - F0||^2 / ||F0||^2 + tv_weight * tv(image) / (H*W), as a tensor with a gradient.",
         _inversion_cases,
         ref_inversion_loss,
-        kit=("cnnviz_helpers.inversion:feature_inversion",),
+        kit=(inversion.feature_inversion,),
         provides={"my_tv": ref_tv},
         differentiable=True,
         mistakes=(
@@ -1401,7 +1415,7 @@ _LIST: list[Exercise] = [
         "reshape to [N, C, H*W], f @ f.transpose(1, 2), divide by C*H*W.",
         _gram_cases,
         ref_gram_matrix,
-        kit=("cnnviz_helpers.texture_synthesis:gram_matrix",),
+        kit=(texture_synthesis.gram_matrix,),
         mistakes=(
             _m("Gram ÷HW instead of ÷CHW", "Divide by C*H*W (CS231n's normalisation).", _gram_hw),
             _m("Gram unnormalised", "Divide the raw sum by C*H*W.", _gram_raw),
@@ -1418,7 +1432,7 @@ _LIST: list[Exercise] = [
         "sum over layers of weight * ((my_gram_matrix(f) - target)**2).sum().",
         _style_cases,
         ref_style_loss,
-        kit=("cnnviz_helpers.style_transfer:style_loss",),
+        kit=(style_transfer.style_loss,),
         provides={"my_gram_matrix": ref_gram_matrix},
         differentiable=True,
         mistakes=(
@@ -1433,7 +1447,7 @@ _LIST: list[Exercise] = [
         "weight * ((current - target)**2).sum(), a tensor with a gradient.",
         _content_cases,
         ref_content_loss,
-        kit=("cnnviz_helpers.style_transfer:content_loss",),
+        kit=(style_transfer.content_loss,),
         differentiable=True,
         mistakes=(
             _m("mean instead of sum", "CS231n's content loss sums the squared differences.", _content_mean),
@@ -1448,7 +1462,7 @@ _LIST: list[Exercise] = [
         "optimizer.zero_grad(); loss = objective(img); loss.backward(); optimizer.step(); clamp img in place; return loss.item().",
         _step_cases,
         ref_optimisation_step,
-        kit=("cnnviz_helpers.style_transfer:style_transfer", "cnnviz_helpers.texture_synthesis:texture_synthesis"),
+        kit=(style_transfer.style_transfer, texture_synthesis.texture_synthesis),
         call=_three_steps,
         mistakes=(
             _m("gradients never zeroed (they accumulate)", "Call optimizer.zero_grad() before backward().", _step_no_zero_grad),
@@ -1466,7 +1480,7 @@ _LIST: list[Exercise] = [
         "mean and biased variance over (H, W) per image and channel; (x - mean) / sqrt(var + eps).",
         _in_cases,
         ref_instance_norm,
-        kit=("torch.nn.functional:instance_norm",),
+        kit=(F.instance_norm,),
         mistakes=(
             _m("unbiased variance", "PyTorch's normalisation layers use the biased variance: unbiased=False.", _in_unbiased),
             _m(
@@ -1483,7 +1497,7 @@ _LIST: list[Exercise] = [
         "gamma = style @ gamma_table, beta = style @ beta_table; instance_norm(x) * gamma + beta per channel.",
         _cin_cases,
         ref_conditional_instance_norm,
-        kit=("torch.nn.functional:instance_norm",),
+        kit=(F.instance_norm,),
         provides={"instance_norm": ref_instance_norm},
         mistakes=(
             _m("shift beta missing", "Add beta = style @ beta_table after scaling.", _cin_no_beta),

@@ -10,7 +10,6 @@ answer stops the test run.
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 import os
 import sys
@@ -83,12 +82,14 @@ def materialise(arg: Any, models: dict[str, dict[str, torch.Tensor]], dtype: tor
 # --------------------------------------------------------------------------------------------
 
 
+#: the name under which :func:`kit_called` is reachable from a blocked function (set in its module's globals
+#: while the block runs: a replacement code object runs in the blocked function's own globals)
+_HOOK = "_cnnviz_kit_called"
+
+
 def _blocked_code(name: str) -> CodeType:
     """Code of a function that reports a call to the kit's ``name`` and raises :class:`KitCalled`."""
-    src = (
-        f"def _blocked(*args, **kwargs):\n"
-        f"    raise __import__('cnnviz_helpers.grading.runner', fromlist=['kit_called']).kit_called({name!r})\n"
-    )
+    src = f"def _blocked(*args, **kwargs):\n    raise {_HOOK}({name!r})\n"
     scope: dict[str, Any] = {}
     exec(src, scope)  # noqa: S102  (a fixed template: the only way to build a replacement code object)
     return scope["_blocked"].__code__
@@ -103,12 +104,6 @@ def kit_called(name: str) -> KitCalled:
     return KitCalled(f"the kit's {name} is not available while your answer is checked")
 
 
-def _resolve(spec: str) -> FunctionType:
-    module, _, attr = spec.partition(":")
-    fn = getattr(importlib.import_module(module), attr)
-    return inspect.unwrap(fn)
-
-
 @contextmanager
 def kit_blocked(functions: list[FunctionType]) -> Iterator[list[str]]:
     """While the block runs, calling any of ``functions`` — by any name, alias or stored reference —
@@ -117,6 +112,7 @@ def kit_blocked(functions: list[FunctionType]) -> Iterator[list[str]]:
     for fn in functions:
         if not fn.__code__.co_freevars:  # closures cannot take another code object
             saved.append((fn, fn.__code__))
+            fn.__globals__[_HOOK] = kit_called
             fn.__code__ = _blocked_code(fn.__name__)
     _CALLS.clear()
     try:
@@ -124,6 +120,7 @@ def kit_blocked(functions: list[FunctionType]) -> Iterator[list[str]]:
     finally:
         for fn, code in saved:
             fn.__code__ = code
+            fn.__globals__.pop(_HOOK, None)
 
 
 @contextmanager
@@ -281,7 +278,7 @@ def grade(key: str, answer: Callable[..., Any], hidden: bool = False, namespace:
     ref = load_reference(key)
     models = ref["models"]
     cases = [(Case(c["label"], tuple(c["args"]), c["hidden"]), c["expected"]) for c in ref["cases"] if c["hidden"] == hidden]
-    blocked = [_resolve(s) for s in ex.kit] + [inspect.unwrap(ex.reference)]
+    blocked = [inspect.unwrap(fn) for fn in ex.kit] + [inspect.unwrap(ex.reference)]
     namespace = {} if namespace is None else namespace
     title = f"Exercise {key} ({ex.function})"
     worst, detector, failure = 0.0, None, None

@@ -51,7 +51,7 @@ class Exercise:
         todo: one line saying what to write (printed while the exercise is unfinished).
         cases: builds the inputs from a seeded generator (float64 tensors); stored by make_references.
         reference: the correct answer, run in float64 by make_references (blocked while a student's code runs).
-        kit: ``"module:name"`` of the kit functions that solve the exercise (blocked while it runs).
+        kit: the kit functions that solve the exercise (blocked while it runs).
         mistakes: the classic mistakes, each recognised and named.
         tol: the largest relative error (:func:`~cnnviz_helpers.grading.compare.rel_error`) that passes.
         exact: compare exactly (indices, shapes, sizes) instead of with ``tol``.
@@ -67,7 +67,7 @@ class Exercise:
     todo: str
     cases: Callable[[torch.Generator], list[Case]]
     reference: Callable[..., Any]
-    kit: tuple[str, ...] = ()
+    kit: tuple[Callable[..., Any], ...] = ()
     mistakes: tuple[Mistake, ...] = ()
     tol: float = 1e-3
     exact: bool = False

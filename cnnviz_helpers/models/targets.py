@@ -2,11 +2,11 @@
 
 Resolved here once, so every method of the kit accepts the same things:
 
-- ``model``: a :class:`~cnnviz_helpers.core.models.KitModel` (from ``load_model``) or any ``nn.Module``
+- ``model``: a :class:`~cnnviz_helpers.models.loading.KitModel` (from ``load_model``) or any ``nn.Module``
   (:func:`unwrap` gives the module and its input normalisation);
 - ``target``: a class index, a class name (looked up in the KitModel, with close-name suggestions),
   one per image (list / tensor), or ``None`` for each image's predicted class (:func:`class_targets`);
-- ``callback``: :data:`Callback`, called ``callback(step, image)`` every ``callback_every`` steps
+- ``callback``: :data:`~cnnviz_helpers.core.options.Callback`, called ``callback(step, image)`` every ``callback_every`` steps
   and after the last one (the rule of :class:`~cnnviz_helpers.core.options.Schedule`, the same in
   every method); returning ``True`` stops the run early (the image so far is kept).
 """
@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import Any, Union, overload
 
 import torch
 from torch import nn
 
-from . import images as im
-from .images import conv_layout
-from .layers import module_device
-from .models import KitModel
+from ..core import images as im
+from ..core.images import conv_layout
+from ..core.layers import check_channel, module_device
+from .loading import KitModel
 
-#: A step callback ``callback(step, image) -> stop?``: ``step`` is the number of steps done so far (from 1),
-#: ``image`` the current normalised ``[N, 3, H, W]`` tensor (a copy). Return ``True`` to stop early: the
-#: method then returns the image so far (what a Stop button needs).
-Callback = Callable[[int, torch.Tensor], Union[bool, None]]
-
-#: An attribution method ``fn(model, x, target) -> map`` (what SmoothGrad averages, what sanity checks test).
-Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+#: An attribution method ``fn(model, x, target=None, *, options) -> map``: ``target`` a class target or a
+#: :class:`Unit` (what SmoothGrad averages, what sanity checks test, the registry's "attribution" kind).
+Attribution = Callable[[nn.Module, torch.Tensor, Any], torch.Tensor]
 
 
 def model_device(model: ModelLike) -> torch.device:
@@ -76,6 +72,35 @@ class Unit:
     position: tuple[int, int] | str | None = None
 
 
+def unit_activation(out: torch.Tensor, unit: Unit) -> torch.Tensor:
+    """Each image's activation of ``unit`` (``[N]``) from its layer's output ``out`` (``[N, C, h, w]`` or ``[N, C]``).
+
+    ``unit.position``: ``None`` → the channel's mean over the map, ``"max"`` → its largest value in
+    each image, ``"center"`` → the centre neuron ``(h // 2, w // 2)``, ``(row, col)`` → that neuron.
+
+    Raises:
+        IndexError: channel or position outside the layer's output.
+        ValueError: a position for a layer without spatial dimensions, or an unknown position word.
+    """
+    check_channel(out, unit.channel, unit.layer)
+    a = out[:, unit.channel]
+    if unit.position is None:
+        return a.flatten(1).mean(1) if a.ndim > 1 else a
+    if a.ndim != 3:
+        raise ValueError(f"{unit.layer} has no spatial dimensions (output {tuple(out.shape)}): leave the Unit's position None")
+    (h, w), pos = a.shape[-2:], unit.position
+    if pos == "max":
+        return a.flatten(1).amax(1)
+    if pos == "center":
+        pos = (h // 2, w // 2)
+    if isinstance(pos, str) or len(pos) != 2:
+        raise ValueError(f"a Unit's position is (row, col), 'center', 'max' or None, got {pos!r}")
+    r, c = pos
+    if not (0 <= r < h and 0 <= c < w):
+        raise IndexError(f"{unit.layer}'s maps are {h}x{w}: position must be (row, col) in 0..{h - 1}, 0..{w - 1}, got {pos}")
+    return a[:, r, c]
+
+
 Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor, None]
 """A class for the whole batch or one per image: indices, names (with a KitModel), or ``None`` (top-1)."""
 
@@ -111,11 +136,15 @@ def class_targets(
     return idx
 
 
-def resolve_target(model: ModelLike | None, target: Target, what: str = "target") -> Target:
+@overload
+def resolve_target(model: ModelLike | None, target: Target, what: str = "target") -> Target: ...
+@overload
+def resolve_target(model: ModelLike | None, target: Target | Unit, what: str = "target") -> Target | Unit: ...
+def resolve_target(model: ModelLike | None, target: Target | Unit, what: str = "target") -> Target | Unit:
     """``target`` with every class name replaced by its index — the one place names are looked up.
 
     Every method calls this with the model *as the user gave it*, before :func:`unwrap` (a plain
-    ``nn.Module`` has no class names). Indices, tensors and ``None`` pass through unchanged.
+    ``nn.Module`` has no class names). Indices, tensors, ``None`` and a :class:`Unit` pass through unchanged.
 
     Raises:
         TypeError: class names with a plain ``nn.Module`` (pass indices instead).
