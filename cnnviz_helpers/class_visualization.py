@@ -82,7 +82,8 @@ def class_visualization(
     With a :class:`~cnnviz_helpers.models.targets.Unit` the score is that unit's activation: the
     channel's spatial mean (``position=None``: the feature anywhere in the image), its centre
     neuron (``"center"``: the feature inside that neuron's receptive field), one ``(row, col)``
-    neuron, or the largest value (``"max"``); a fully connected layer's unit is the unit itself.
+    neuron, or the largest value (``"max"``); a fully connected layer's unit is the unit itself
+    (leave its position ``None``).
     The forward pass stops at the unit's layer. A unit's activation is much smaller than a class
     score, so its default λ is ten times smaller (1e-4; with 1e-3 the image fades to grey). A unit
     after a ReLU that is off everywhere at the start has zero gradient and stays off — likely for
