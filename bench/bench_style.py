@@ -4,7 +4,7 @@ Both run the same Adam iterations (CS231n schedule, clamping) on the same images
 losses, at 256 px on VGG16 features (random weights: speed does not depend on them). The
 reference runs the whole ``features`` stack for every image at every iteration and recomputes
 the content and style targets each time; the kit computes the targets once and stops every
-forward pass after the deepest layer it uses (:func:`cnnviz_helpers.style.layer_features`).
+forward pass after the deepest layer it uses (:func:`cnnviz_helpers.texture_synthesis.layer_features`).
 Issue target: ≥ 1.5x per iteration.
 
     python -m bench style
@@ -20,7 +20,7 @@ from bench import Case, sized
 from cnnviz_helpers import load_model
 from cnnviz_helpers.core.regularizers import tv_loss
 from cnnviz_helpers.models.loading import KitModel
-from cnnviz_helpers.style import preset_layers, style_transfer
+from cnnviz_helpers.style_transfer import preset_layers, style_transfer
 
 SIZE, STEPS = sized(256, 64), sized(8, 3)  # enough steps that the one-time target computation is amortised
 CONTENT, STYLE = "astronaut", "gravel"  # square photos: both loops see the same 256x256 inputs

@@ -4,7 +4,8 @@ The package's folders are its architecture, a strict order of layers (lowest fir
 only its own layer or lower, and ``tests/test_architecture.py`` enforces it):
 
 1. ``core/``      the shared machinery every method stands on: config (device, fast / offline mode),
-                  images, layers and hooks, image priors, options (ImagePriors, Schedule, Callback).
+                  images, layers and hooks, image priors, options (ImagePriors, Schedule, Callback),
+                  synthesis (the one optimisation loop of every image-synthesis method).
 2. ``datasets/``  data the kit generates, ships or downloads: the synthetic shapes and the offline
                   ShapesNet, Imagenette, labelled image sets, paintings.
 3. ``models/``    the networks and what every method takes: ``load_model`` and :class:`KitModel`
@@ -15,7 +16,8 @@ only its own layer or lower, and ``tests/test_architecture.py`` enforces it):
                   incremental occlusion engine, the target-row shortcut of ``engines.scores``).
 5. one module per lecture section (``filters``, ``last_layer``, ``patches``, ``occlusion``,
    ``saliency``, ``guided_backprop``, ``gradcam``, ``sanity``, ``class_visualization``,
-   ``adversarial``, ``deepdream``, ``inversion``, ``style``, ``fast_style``; beyond the lecture
+   ``adversarial``, ``deepdream``, ``inversion``, ``texture_synthesis``, ``style_transfer``,
+   ``fast_style``; beyond the lecture
    ``integrated_gradients``): the reference implementations a student compares with.
 6. ``methods``    the method registry: one entry per method (function, kind, UI settings, what it
                   draws); the explorer, the section widgets, the contract test and the bench read it.

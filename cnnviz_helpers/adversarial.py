@@ -12,13 +12,16 @@ Three ways to change an image as little as possible so that a network changes it
 Conventions shared by the three functions:
 
 - They take the model — a :class:`~cnnviz_helpers.KitModel` (its ``mean``/``std`` and class names
-  are then used) or any classifier ``nn.Module`` — and a *normalised* batch ``x`` (what
+  are then used) or any classifier ``nn.Module`` (ImageNet normalisation; wrap it with
+  :meth:`~cnnviz_helpers.KitModel.wrap` for another) — and a *normalised* batch ``x`` (what
   ``km.preprocess`` returns), and return a normalised batch of the same shape, ready for
   ``km.predict`` and ``km.deprocess``.
+- The iterative ones take a :class:`~cnnviz_helpers.core.options.Schedule` (or its fields as
+  keywords): ``steps``, ``seed``, ``progress`` and the kit's one callback rule,
+  ``callback(step, image) -> stop?`` every ``callback_every`` steps and after the last one.
 - Sizes are in **pixel units on the [0, 1] scale** (ε = 8/255 means "8 grey levels out of 255").
   The attack works on the pixel image ``p = x * std + mean``, so a pixel ε becomes ``ε / std_c``
-  in channel ``c`` of the normalised input. ``mean`` and ``std`` come from the KitModel; for a plain
-  ``nn.Module`` they default to the ImageNet statistics, as in :func:`cnnviz_helpers.preprocess`.
+  in channel ``c`` of the normalised input.
 - Every result is a valid picture: pixels stay inside [0, 1].
 - The model is used through :class:`cnnviz_helpers.Hooks`: eval mode and frozen parameters during
   the attack, everything restored afterwards (also on errors).
@@ -35,18 +38,39 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
+from .core.config import seeded_generator
 from .core.images import IMAGENET_STD, channel_view, from_pixels, to_pixels
 from .core.layers import Hooks
-from .core.options import Callback
-from .models.targets import ModelLike, Target, class_targets, model_device, resolve_target, stop_requested, unwrap
+from .core.options import Schedule
+from .models.targets import ModelLike, Target, class_targets, model_device, resolve_target, unwrap
 
 Labels = Target
 """One class for the whole batch or one per image: indices, or names when the model is a KitModel."""
+
+FOOLING = Schedule(steps=100)  # give up after 100 steps
+PGD = Schedule(steps=10)
+
+
+def _normalised(p: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """The normalised, detached image of pixels ``p`` (what a callback sees)."""
+    return from_pixels(p, mean, std).detach()
+
+
+def _schedule(method: str, schedule: Schedule | None, options: dict[str, Any], default: Schedule) -> Schedule:
+    """The schedule of an attack, whose step length is ``step_size`` (in pixel units), not ``lr``."""
+    schedule = Schedule.resolve(schedule, options, default)
+    if schedule.lr is not None:
+        raise TypeError(f"{method}'s step length is step_size= (pixel units), not lr=")
+    if schedule.steps < 1:
+        raise ValueError(f"steps must be ≥ 1, got {schedule.steps}")
+    return schedule
 
 
 def perturbation_size(
@@ -77,12 +101,9 @@ def fooling_image(
     x: torch.Tensor,
     target: Labels,
     *,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
     step_size: float = 0.25,
-    steps: int = 100,
-    callback: Callback | None = None,
-    progress: bool = True,
+    schedule: Schedule | None = None,
+    **options: Any,
 ) -> torch.Tensor:
     r"""Change ``x`` until the model classifies it as ``target`` (the CS231n fooling image).
 
@@ -99,14 +120,13 @@ def fooling_image(
         model: a :class:`~cnnviz_helpers.KitModel` or a classifier ``nn.Module`` (left exactly as it was).
         x: normalised images ``[N, 3, H, W]`` (``km.preprocess``), pixels in [0, 1].
         target: the class to reach — one for all images or one per image; index or (KitModel) name.
-        mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
         step_size: :math:`\eta`, the L2 length of one step in pixel units ([0, 1] scale; the
             CS231n step of 1 in normalised ImageNet units is about 0.23 pixel units).
-        steps: give up after this many steps (with a warning).
-        callback: ``callback(step, image) -> stop?`` after every step, ``image`` the current
-            normalised batch (detached) — e.g. to update a :func:`cnnviz_helpers.ui.widgets.live_image`;
-            returning ``True`` stops early and returns the images so far.
-        progress: show a tqdm progress bar.
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule` (default :data:`FOOLING`), or its
+            fields as keywords: ``steps`` (give up after this many, with a warning; 100),
+            ``callback`` (``callback(step, image) -> stop?`` every ``callback_every`` steps and
+            after the last step taken, ``image`` the current normalised batch; ``True`` stops early
+            and returns the images so far), ``callback_every``, ``progress``.
 
     Returns:
         The fooled images, normalised like ``x``.
@@ -120,13 +140,15 @@ def fooling_image(
         >>> km.predict(x_fool)[0][0]                    # (class_names[3], ...)
         >>> km.deprocess(x_fool - x, rescale=True)      # the magnified difference
     """
+    schedule = _schedule("fooling_image", schedule, options, FOOLING)
+    steps = schedule.steps
     target = resolve_target(model, target)
-    net, mean, std = unwrap(model, mean, std)
+    net, mean, std = unwrap(model)
     x = x.detach().to(model_device(net))
     p = to_pixels(x, mean, std).clamp(0, 1)
     stopped = False
     with Hooks(net):
-        bar = trange(steps + 1, desc="fooling", disable=not progress, leave=False)
+        bar = trange(steps + 1, desc="fooling", disable=not schedule.progress, leave=False)
         for step in bar:
             p.requires_grad_(True)
             scores = net(from_pixels(p, mean, std))
@@ -134,12 +156,16 @@ def fooling_image(
                 y = class_targets(scores, target)
             todo = scores.argmax(1) != y
             bar.set_postfix(fooled=f"{len(x) - int(todo.sum())}/{len(x)}")
-            if not todo.any() or step == steps or stopped:
+            if not todo.any() or step == steps:
+                if step and schedule.callback is not None and not schedule.report(step):  # the last step taken
+                    schedule.callback(step, from_pixels(p, mean, std).detach())
                 break
             (grad,) = torch.autograd.grad(scores.gather(1, y[:, None]).sum(), p)
             norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
             p = (p.detach() + step_size * todo.view(-1, 1, 1, 1) * grad / norm).clamp(0, 1)
-            stopped = stop_requested(callback, step + 1, from_pixels(p, mean, std).detach())
+            if schedule.stop(step + 1, partial(_normalised, p, mean, std)):
+                stopped = True
+                break
         bar.close()
     if todo.any() and not stopped:
         warnings.warn(
@@ -157,14 +183,10 @@ def pgd(
     *,
     target: Labels | None = None,
     eps: float = 4 / 255,
-    steps: int = 10,
     step_size: float | None = None,
     random_start: bool = True,
-    seed: int | None = 0,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    callback: Callback | None = None,
-    progress: bool = True,
+    schedule: Schedule | None = None,
+    **options: Any,
 ) -> torch.Tensor:
     r"""Projected Gradient Descent in the L∞ ball of radius ``eps`` (Madry et al. 2018).
 
@@ -188,15 +210,14 @@ def pgd(
             either ``label`` or ``target``, not both. Indices, or names with a KitModel.
         eps: radius of the L∞ ball in pixel units on the [0, 1] scale (``8 / 255`` = 8 grey levels);
             in the normalised input it is ``eps / std_c`` per channel ``c``.
-        steps: number of gradient steps.
         step_size: :math:`\alpha` in pixel units; default ``2.5 * eps / steps`` (the rule of thumb of the Madry lab's
             ``robustness`` library; Madry et al. 2018 chose step sizes per dataset).
         random_start: start from a uniformly random point of the ball.
-        seed: seed of the random start (``None``: use the global generator).
-        mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
-        callback: ``callback(step, image) -> stop?`` after every step (``image``: the current
-            normalised batch, detached); returning ``True`` stops early with the images so far.
-        progress: show a tqdm progress bar.
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule` (default :data:`PGD`), or its
+            fields as keywords: ``steps`` (gradient steps, 10), ``seed`` (of the random start;
+            ``None``: the global generator), ``callback`` (``callback(step, image) -> stop?`` every
+            ``callback_every`` steps and after the last, ``image`` the current normalised batch;
+            ``True`` stops early with the images so far), ``callback_every``, ``progress``.
 
     Returns:
         The adversarial images, normalised like ``x``; their pixels lie in [0, 1] and within
@@ -207,25 +228,24 @@ def pgd(
         >>> km.predict(x_adv)[0]                       # new top-5
         >>> perturbation_size(x, x_adv, km.std)[0]     # ≤ 2/255
     """
+    schedule = _schedule("pgd", schedule, options, PGD)
+    steps = schedule.steps
     if eps < 0:
         raise ValueError(f"eps is a radius in pixel units on the [0, 1] scale and must be ≥ 0, got {eps}")
-    if steps < 1:
-        raise ValueError(f"steps must be ≥ 1, got {steps}")
     if label is not None and target is not None:
         raise ValueError("give either label (untargeted attack) or target (targeted attack), not both")
     label, target = resolve_target(model, label, "label"), resolve_target(model, target)
-    net, mean, std = unwrap(model, mean, std)
+    net, mean, std = unwrap(model)
     alpha = 2.5 * eps / steps if step_size is None else step_size
     x = x.detach().to(model_device(net))
     p0 = to_pixels(x, mean, std).clamp(0, 1)
     p = p0
     if random_start:
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        noise = torch.rand(p0.shape, generator=gen, dtype=p0.dtype).to(p0.device)
+        noise = torch.rand(p0.shape, generator=seeded_generator(schedule.seed), dtype=p0.dtype).to(p0.device)
         p = (p0 + (2 * noise - 1) * eps).clamp(0, 1)
     sign = -1.0 if target is not None else 1.0  # descend on L(p, target), ascend on L(p, label)
     with Hooks(net):
-        for step in trange(steps, desc="PGD", disable=not progress, leave=False):
+        for step in trange(steps, desc="PGD", disable=not schedule.progress, leave=False):
             p.requires_grad_(True)
             logits = net(from_pixels(p, mean, std))
             if step == 0:
@@ -238,7 +258,7 @@ def pgd(
             (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), p)
             p = p.detach() + sign * alpha * grad.sign()
             p = torch.minimum(torch.maximum(p, p0 - eps), p0 + eps).clamp(0, 1)
-            if stop_requested(callback, step + 1, from_pixels(p, mean, std).detach()):
+            if schedule.stop(step + 1, partial(_normalised, p, mean, std)):
                 break
     return from_pixels(p, mean, std).detach()
 
@@ -250,8 +270,6 @@ def fgsm(
     *,
     target: Labels | None = None,
     eps: float = 2 / 255,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
 ) -> torch.Tensor:
     r"""The Fast Gradient Sign Method (Goodfellow et al. 2015): one step of size ``eps``.
 
@@ -270,7 +288,6 @@ def fgsm(
         label: true class(es) for an untargeted attack; default: the model's prediction on ``x``.
         target: class(es) for a targeted attack (instead of ``label``).
         eps: step size in pixel units on the [0, 1] scale (``2 / 255`` = 2 grey levels).
-        mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
 
     Returns:
         The adversarial images, normalised like ``x``.
@@ -279,6 +296,4 @@ def fgsm(
         >>> x_adv = fgsm(km, x, eps=2 / 255)
         >>> km.predict(x)[0][0], km.predict(x_adv)[0][0]
     """
-    return pgd(
-        model, x, label, target=target, eps=eps, steps=1, step_size=eps, random_start=False, mean=mean, std=std, progress=False
-    )
+    return pgd(model, x, label, target=target, eps=eps, step_size=eps, random_start=False, steps=1, progress=False)

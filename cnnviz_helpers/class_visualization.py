@@ -9,7 +9,8 @@ with CS231n's recipe: normalised-gradient ascent steps, random jitter, clamping 
 range after every step and a light Gaussian blur every few steps. Yosinski et al. (2015) add more
 image priors (L2 decay, stronger blur, clipping pixels with small norm or small contribution),
 each a switch here, and apply the same procedure to any unit of any layer
-(:func:`unit_visualization`): low layers give edges and colour blobs, high layers object parts.
+(``class_visualization(km, Unit(layer, channel))``): low layers give edges and colour blobs, high
+layers object parts.
 ``parameterization="fft"`` optimizes a decorrelated-colour Fourier spectrum instead of pixels
 (Olah et al. 2017, Lucid), an "advanced" prior that needs no blur.
 
@@ -27,92 +28,94 @@ Example:
     >>> km = load_model()
     >>> img = class_visualization(km, km.class_names[0], steps=100)   # normalised [1, 3, S, S]
     >>> plt.imshow(km.deprocess(img[0]))
+    >>> unit = class_visualization(km, Unit(km.spec.layers[1], 5))     # one unit of a layer
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
-from tqdm.auto import trange
 
 from .core.config import seeded_generator
-from .core.images import conv_layout
-from .core.layers import Hooks, capture, check_channel
+from .core.layers import Hooks, capture
 from .core.options import ImagePriors, Schedule, split_options
-from .core.regularizers import blur_every as blur_step
-from .core.regularizers import clip_small_contribution, clip_small_norm, l2_decay, pixel_range, random_jitter
+from .core.regularizers import random_jitter
+from .core.synthesis import Fourier, NormalizedGradient, Pixels, image_priors, optimize, start_image
 from .engines.scores import target_scores
 from .models.loading import KitModel
-from .models.targets import ModelLike, Target, class_targets, model_device, single_class, stop_requested, unwrap
+from .models.targets import ModelLike, Target, Unit, class_targets, model_device, single_class, unit_activation, unwrap
 
 CS231N_SIZE = 224  # the input size the CS231n hyper-parameters were chosen for
 CS231N_LR, CS231N_JITTER = 25.0, 16
-CS231N_L2_REG, UNIT_L2_REG = 1e-3, 1e-4  # unit activations are smaller than class scores (see unit_visualization)
+CS231N_L2_REG, UNIT_L2_REG = 1e-3, 1e-4  # unit activations are smaller than class scores (see class_visualization)
 FFT_LR = 0.05  # Adam learning rate for the Fourier parameterization (Lucid's default)
-
-# Lucid's colour decorrelation: square root of the ImageNet colour covariance (columns are the
-# principal colour directions), scaled so that its largest column has norm 1.
-_COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
-_COLOR_SQRT = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
+Score = Literal["score", "probability", "log_probability"]
 
 
 def class_visualization(
     model: ModelLike,
-    target: Target,
+    target: Target | Unit,
     *,
-    objective: Literal["score", "probability", "log_probability"] = "score",
-    priors: ImagePriors | None = None,
-    schedule: Schedule | None = None,
+    objective: Score = "score",
     parameterization: Literal["pixel", "fft"] = "pixel",
     init: Literal["noise", "zeros"] | torch.Tensor = "noise",
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
     size: int | None = None,
+    priors: ImagePriors | None = None,
+    schedule: Schedule | None = None,
     **options: Any,
 ) -> torch.Tensor:
-    r"""Synthesize an image that maximizes one class score (Simonyan et al. 2014, CS231n's recipe).
+    r"""Synthesize an image that maximizes one class score or one unit (Simonyan et al. 2014; Yosinski et al. 2015).
 
-    Each step computes :math:`\nabla_I \big(s_y(\tilde I) - \lambda \lVert I\rVert^2\big)` on a
+    Each step computes :math:`\nabla_I \big(s(\tilde I) - \lambda \lVert I\rVert^2\big)` on a
     randomly rolled copy :math:`\tilde I` of the image, moves the image by ``lr`` along the
     *normalised* gradient, then applies the image priors in this order: L2 decay, clamp to the
     valid pixel range, blur (every ``blur_every`` steps), clip small-norm pixels, clip
-    small-contribution pixels. The defaults reproduce CS231n (λ = 1e-3, lr 25, 100 steps, blur
-    every 10 with σ 0.5, jitter 16, clamp) for 224-px models and scale for other sizes (see the
-    module docstring). Yosinski et al. (2015) suggest e.g. ``decay=1e-4, blur_every=4,
-    blur_sigma=1.0, clip_norm=10``.
+    small-contribution pixels (:func:`~cnnviz_helpers.core.synthesis.image_priors`). The defaults
+    reproduce CS231n (λ = 1e-3, lr 25, 100 steps, blur every 10 with σ 0.5, jitter 16, clamp) for
+    224-px models and scale for other sizes (see the module docstring). Yosinski et al. (2015)
+    suggest e.g. ``decay=1e-4, blur_every=4, blur_sigma=1.0, clip_norm=10``.
+
+    With a :class:`~cnnviz_helpers.models.targets.Unit` the score is that unit's activation: the
+    channel's spatial mean (``position=None``: the feature anywhere in the image), its centre
+    neuron (``"center"``: the feature inside that neuron's receptive field), one ``(row, col)``
+    neuron, or the largest value (``"max"``); a fully connected layer's unit is the unit itself
+    (leave its position ``None``).
+    The forward pass stops at the unit's layer. A unit's activation is much smaller than a class
+    score, so its default λ is ten times smaller (1e-4; with 1e-3 the image fades to grey). A unit
+    after a ReLU that is off everywhere at the start has zero gradient and stays off — likely for
+    a centre neuron: pick a unit that responds to the start image or the layer before the ReLU.
+    For a centre neuron with a small receptive field set ``jitter=0``.
 
     Args:
-        model: a :class:`~cnnviz_helpers.KitModel` (then ``mean``, ``std``, ``size`` and class
-            names come from it) or any classifier ``nn.Module`` (ImageNet ``mean``/``std`` and
-            224 px unless given). Left exactly as it was (modes, ``requires_grad``, no hooks).
-        target: class index, class name (with a KitModel), or a one-element list / tensor.
-        objective: ``"score"`` (pre-softmax logit, recommended), ``"probability"`` (softmax) or
-            ``"log_probability"``. Raising a probability can also be done by *lowering the other
-            classes*, and its gradient vanishes once the class wins — both give worse images.
-        priors: the image priors (:class:`~cnnviz_helpers.core.options.ImagePriors`); any of its
-            fields may also be given as a keyword:
-            ``l2_reg`` (λ, default 1e-3), ``jitter`` (maximum random roll in pixels, default
-            ``16·size/224``), ``blur_every`` / ``blur_sigma`` (default every 10 steps, σ 0.5, for
-            pixels; off for ``"fft"``), ``decay``, ``clip_norm``, ``clip_contribution`` (percentiles).
-        schedule: the optimisation schedule (:class:`~cnnviz_helpers.core.options.Schedule`); any of
-            its fields may also be given as a keyword: ``steps`` (100), ``lr`` (step length, the L2
-            norm of the change; default ``25·size/224`` for pixels, 0.05 (Adam) for ``"fft"``),
-            ``seed`` (start noise and jitter; ``None``: not repeatable), ``callback``
-            (``callback(step, image) -> stop?`` every ``callback_every`` steps and after the last;
-            returning ``True`` stops early and keeps the image so far), ``callback_every`` (10),
-            ``progress`` (tqdm bar).
-        parameterization: ``"pixel"`` (optimize the pixels) or ``"fft"`` (optimize a Fourier
-            spectrum with 1/f scaling, mapped through Lucid's colour decorrelation and a sigmoid;
-            updated with Adam; the pixel-space priors do not apply to it).
+        model: a :class:`~cnnviz_helpers.KitModel` (then normalisation, ``size`` and class names
+            come from it) or any classifier ``nn.Module`` (ImageNet normalisation, 224 px; wrap it
+            with :meth:`~cnnviz_helpers.KitModel.wrap` for another). Left exactly as it was.
+        target: class index, class name (with a KitModel), a one-element list / tensor, or a
+            :class:`~cnnviz_helpers.models.targets.Unit` (an unknown layer raises a ``KeyError``
+            with close names, a channel out of range an ``IndexError``).
+        objective: for a class: ``"score"`` (pre-softmax logit, recommended), ``"probability"``
+            (softmax) or ``"log_probability"``. Raising a probability can also be done by
+            *lowering the other classes*, and its gradient vanishes once the class wins.
+        parameterization: ``"pixel"`` (optimize the pixels) or ``"fft"`` (a Fourier spectrum with
+            1/f scaling through Lucid's colour decorrelation and a sigmoid, updated with Adam; the
+            pixel-space priors do not apply to it).
         init: ``"noise"`` (standard normal in normalised units, as CS231n), ``"zeros"`` (the mean
             colour) or a normalised ``[1, 3, size, size]`` start image (pixels only).
-        mean, std: the input normalisation; they define the valid pixel range.
         size: side of the square image to synthesize.
+        priors: :class:`~cnnviz_helpers.core.options.ImagePriors`, or its fields as keywords:
+            ``l2_reg`` (λ), ``jitter`` (default ``16·size/224``), ``blur_every`` / ``blur_sigma``
+            (every 10 steps, σ 0.5, for pixels; off for ``"fft"``), ``decay``, ``clip_norm``,
+            ``clip_contribution`` (percentiles).
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule`, or its fields as keywords:
+            ``steps`` (100), ``lr`` (L2 length of a step; default ``25·size/224`` for pixels, 0.05
+            (Adam) for ``"fft"``), ``seed`` (start noise and jitter), ``callback``
+            (``callback(step, image) -> stop?`` every ``callback_every`` steps and after the last;
+            ``True`` stops early and keeps the image so far), ``callback_every`` (10), ``progress``.
+            Each group comes either as an object or as keywords, not both.
 
     Returns:
         The synthesized normalised image ``[1, 3, size, size]`` (detached, on the model's device);
@@ -122,239 +125,91 @@ def class_visualization(
         >>> img = class_visualization(km, "tarantula")      # or km.class_names[0] offline
         >>> km.predict(img)[0][0]                            # the network is convinced
         >>> img = class_visualization(km, 3, decay=1e-4, blur_every=4, blur_sigma=1.0, clip_norm=10)
+        >>> edge = class_visualization(km, Unit(km.spec.layers[0], 5))                  # an edge detector
+        >>> part = class_visualization(km, Unit(km.spec.layers[-1], 5, "center"), jitter=0)
     """
+    prior_kw, schedule_kw = split_options(options, ImagePriors, Schedule)
+    is_unit = isinstance(target, Unit)
+    priors = ImagePriors.resolve(priors, prior_kw)
+    if priors.l2_reg is None:
+        priors = priors.updated(l2_reg=UNIT_L2_REG if is_unit else CS231N_L2_REG)
+    schedule = Schedule.resolve(schedule, schedule_kw)
+    net = unwrap(model)[0]
+    if isinstance(target, Unit):
+        acts = capture(net, target.layer)
+        unit = target
+
+        def score(x: torch.Tensor) -> torch.Tensor:
+            acts.run(x)
+            return unit_activation(acts[unit.layer], unit).sum()
+
+        return _ascent(model, acts, score, size, priors, schedule, parameterization, init, f"{unit.layer}:{unit.channel}")
     index = single_class(model, target)
-    net, mean, std, size = _resolve(model, mean, std, size)
-    priors, schedule = _options(priors, schedule, options, CS231N_L2_REG)
+    name = model.class_names[index] if isinstance(model, KitModel) and model.class_names else index
+    return _ascent(model, Hooks(net), _class_score(net, index, objective), size, priors, schedule, parameterization, init,
+                   f"class {name}")  # fmt: skip
+
+
+def _class_score(net: nn.Module, index: int, objective: Score) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The objective of class ``index``: its score, probability or log-probability, summed over the batch."""
+    if objective not in ("score", "probability", "log_probability"):
+        raise ValueError(f"objective must be 'score', 'probability' or 'log_probability', got {objective!r}")
 
     def score(x: torch.Tensor) -> torch.Tensor:
         if objective == "score":  # only this class's score is computed (see scores.target_scores)
             return target_scores(net, x, index).sum()
         logits = net(x)
         class_targets(logits, index)  # a clear error for an index out of range
-        if objective == "probability":
-            return logits.softmax(1)[:, index].sum()
-        if objective == "log_probability":
-            return logits.log_softmax(1)[:, index].sum()
-        raise ValueError(f"objective must be 'score', 'probability' or 'log_probability', got {objective!r}")
+        return (logits.softmax(1) if objective == "probability" else logits.log_softmax(1))[:, index].sum()
 
-    return _gradient_ascent(
-        Hooks(net),
-        score,
-        net,
-        mean,
-        std,
-        size,
-        priors,
-        schedule,
-        parameterization,
-        init,
-        f"class {model.class_names[index]}" if isinstance(model, KitModel) else f"class {index}",
-    )
+    return score
 
 
-def unit_visualization(
+def _ascent(
     model: ModelLike,
-    layer: str,
-    channel: int,
-    *,
-    neuron: Literal["mean", "center"] = "mean",
-    priors: ImagePriors | None = None,
-    schedule: Schedule | None = None,
-    parameterization: Literal["pixel", "fft"] = "pixel",
-    init: Literal["noise", "zeros"] | torch.Tensor = "noise",
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    size: int | None = None,
-    **options: Any,
-) -> torch.Tensor:
-    r"""Synthesize an image that maximizes one unit (channel) of any layer (Yosinski et al. 2015).
-
-    Same procedure and priors as :func:`class_visualization`, with the objective replaced by the
-    activation of channel ``channel`` of ``layer``: its spatial mean (``neuron="mean"``: the
-    feature anywhere in the image) or only its centre neuron (``neuron="center"``: the feature
-    inside that neuron's receptive field). The forward pass stops at ``layer`` — nothing deeper
-    is computed. For a fully connected layer (output ``[N, C]``) ``channel`` is the unit and
-    ``neuron`` does not matter.
-
-    A unit's activation is typically much smaller than a class score, so the default L2 weight is
-    ten times smaller than CS231n's (``l2_reg=1e-4``; with 1e-3 the prior wins and the image fades
-    to grey). A unit after a ReLU that is off everywhere at the start has zero gradient and stays
-    off — likely for ``neuron="center"``: then pick a unit that responds to the start image, or the
-    layer just before the ReLU (e.g. the BatchNorm/conv output; the kit records it before an
-    in-place ReLU overwrites it). For a centre neuron with a small receptive field set
-    ``jitter=0``: jitter slides the image under that one neuron and smears what it could build.
-
-    Args:
-        model, priors, schedule, parameterization, init, mean, std, size, options: as in
-            :func:`class_visualization` (keywords such as ``steps=``, ``l2_reg=``, ``jitter=``).
-        layer: a layer name from :func:`~cnnviz_helpers.layer_names` (e.g. one of ``km.spec.layers``);
-            an unknown name raises a ``KeyError`` listing close names.
-        channel: the channel (unit); out of range raises an ``IndexError`` with the valid range.
-        neuron: ``"mean"`` or ``"center"``.
-
-    Returns:
-        The synthesized normalised image ``[1, 3, size, size]``.
-
-    Example:
-        >>> low = unit_visualization(km, km.spec.layers[0], 5)     # an edge / colour detector
-        >>> high = unit_visualization(km, km.spec.layers[-1], 5)   # an object part
-        >>> show_images([km.deprocess(low[0]), km.deprocess(high[0])])
-    """
-    net, mean, std, size = _resolve(model, mean, std, size)
-    priors, schedule = _options(priors, schedule, options, UNIT_L2_REG)
-    if neuron not in ("mean", "center"):
-        raise ValueError(f"neuron must be 'mean' or 'center', got {neuron!r}")
-    acts = capture(net, layer)
-
-    def activation(x: torch.Tensor) -> torch.Tensor:
-        acts.run(x)
-        a = acts[layer]
-        check_channel(a, channel, layer)
-        a = a[:, channel]
-        if a.ndim == 1:  # a fully connected layer: the unit itself
-            return a.sum()
-        if neuron == "center":
-            return a[:, a.shape[1] // 2, a.shape[2] // 2].sum()
-        return a.flatten(1).mean(1).sum()
-
-    return _gradient_ascent(
-        acts, activation, net, mean, std, size, priors, schedule, parameterization, init, f"{layer}:{channel}"
-    )
-
-
-def _options(
-    priors: ImagePriors | None, schedule: Schedule | None, options: dict[str, Any], l2_reg: float
-) -> tuple[ImagePriors, Schedule]:
-    """The priors and schedule from the option objects and the keyword shortcuts (keywords win)."""
-    prior_kw, schedule_kw = split_options(options, ImagePriors, Schedule)
-    priors = (priors or ImagePriors()).updated(**prior_kw)
-    if priors.l2_reg is None:
-        priors = priors.updated(l2_reg=l2_reg)
-    return priors, (schedule or Schedule()).updated(**schedule_kw)
-
-
-def _resolve(
-    model: ModelLike, mean: Sequence[float] | None, std: Sequence[float] | None, size: int | None
-) -> tuple[nn.Module, Sequence[float], Sequence[float], int]:
-    """The ``nn.Module`` and its normalisation / input size (from the KitModel, else ImageNet's and 224)."""
-    net, mean, std = unwrap(model, mean, std)
-    return net, mean, std, size or (model.input_size if isinstance(model, KitModel) else CS231N_SIZE)
-
-
-class _Pixels:
-    """The image itself is the variable, updated by normalised-gradient ascent (CS231n)."""
-
-    def __init__(self, x: torch.Tensor, lr: float) -> None:
-        self.variable = x.requires_grad_(True)
-        self.lr = lr
-
-    def image(self) -> torch.Tensor:
-        return self.variable
-
-    @torch.no_grad()
-    def step(self, grad: torch.Tensor) -> None:
-        self.variable.addcdiv_(grad, grad.norm().clamp_min(1e-12), value=self.lr)
-
-
-class _Fourier:
-    """Lucid's image: a 1/f-scaled Fourier spectrum → decorrelated colours → sigmoid, updated with Adam."""
-
-    def __init__(self, size: int, mean: Sequence[float], std: Sequence[float], device: torch.device,
-                 generator: torch.Generator, noise: bool, lr: float) -> None:  # fmt: skip
-        fy, fx = torch.fft.fftfreq(size), torch.fft.rfftfreq(size)
-        freqs = (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt()
-        self.scale = (1.0 / freqs.clamp_min(1.0 / size)).to(device)[None, None, :, :, None]
-        shape = (1, 3, size, size // 2 + 1, 2)
-        spectrum = torch.randn(shape, generator=generator) * 0.01 if noise else torch.zeros(shape)
-        self.variable = spectrum.to(device).requires_grad_(True)
-        self.size = size
-        self.color = _COLOR_SQRT.to(device)
-        self.mean = torch.as_tensor(mean, device=device).view(1, -1, 1, 1)
-        self.std = torch.as_tensor(std, device=device).view(1, -1, 1, 1)
-        self.optimizer = torch.optim.Adam([self.variable], lr=lr)
-
-    def image(self) -> torch.Tensor:
-        spectrum = torch.view_as_complex(self.variable * self.scale)
-        spatial = torch.fft.irfftn(spectrum, s=(self.size, self.size), norm="ortho") / 4  # Lucid's constant
-        rgb = torch.sigmoid(torch.einsum("nchw,dc->ndhw", spatial, self.color))
-        return (rgb - self.mean) / self.std
-
-    def step(self, grad: torch.Tensor) -> None:
-        self.variable.grad = -grad  # ascent
-        self.optimizer.step()
-
-
-def _gradient_ascent(
-    context: AbstractContextManager[Any],
-    objective: Callable[[torch.Tensor], torch.Tensor],
-    net: nn.Module,
-    mean: Sequence[float],
-    std: Sequence[float],
-    size: int,
+    context: Hooks,
+    score: Callable[[torch.Tensor], torch.Tensor],
+    size: int | None,
     priors: ImagePriors,
     schedule: Schedule,
     parameterization: str,
     init: str | torch.Tensor,
     desc: str,
 ) -> torch.Tensor:
-    """The loop shared by class and unit visualization: ``objective`` is maximized inside ``context``."""
+    """Gradient ascent on ``score`` (with jitter and an L2 penalty) on the shared synthesis loop."""
+    net, mean, std = unwrap(model)
+    size = size or (model.input_size if isinstance(model, KitModel) else CS231N_SIZE)
     device = model_device(net)
     generator = seeded_generator(schedule.seed)
     jitter = round(CS231N_JITTER * size / CS231N_SIZE) if priors.jitter is None else priors.jitter
-    lr = schedule.lr
+    l2_reg = priors.l2_reg or 0.0
+    param: Pixels | Fourier
     if parameterization == "pixel":
-        blur_every = 10 if priors.blur_every is None else priors.blur_every
-        if isinstance(init, torch.Tensor):
-            if init.shape != (1, 3, size, size):
-                raise ValueError(f"init must be a normalised [1, 3, {size}, {size}] tensor, got {tuple(init.shape)}")
-            x = init.detach().clone()
-        elif init in ("noise", "zeros"):
-            x = torch.randn(1, 3, size, size, generator=generator) if init == "noise" else torch.zeros(1, 3, size, size)
-        else:
-            raise ValueError(f"init must be 'noise', 'zeros' or a tensor, got {init!r}")
-        x = conv_layout(x.to(device))
-        param: _Pixels | _Fourier = _Pixels(x, CS231N_LR * size / CS231N_SIZE if lr is None else lr)
+        param = Pixels(start_image(init, size, generator, device))  # type: ignore[arg-type]
+        lr = CS231N_LR * size / CS231N_SIZE if schedule.lr is None else schedule.lr
+        optimizer: torch.optim.Optimizer = NormalizedGradient([param.variable], lr=lr)
+        prior = image_priors(priors, mean, std, blur_default=10)
     elif parameterization == "fft":
-        blur_every = 0 if priors.blur_every is None else priors.blur_every
-        if blur_every or priors.decay or priors.clip_norm or priors.clip_contribution:
+        if priors.blur_every or priors.decay or priors.clip_norm or priors.clip_contribution:
             raise ValueError(
                 "blur_every, decay, clip_norm and clip_contribution act on pixels; with parameterization='fft' "
                 "the image is a function of its spectrum — set them to 0"
             )
         if not (isinstance(init, str) and init in ("noise", "zeros")):
             raise ValueError("with parameterization='fft', init must be 'noise' or 'zeros'")
-        param = _Fourier(size, mean, std, device, generator, init == "noise", FFT_LR if lr is None else lr)
+        param = Fourier(size, mean, std, device, generator, noise=init == "noise")
+        optimizer = torch.optim.Adam([param.variable], lr=FFT_LR if schedule.lr is None else schedule.lr)
+        prior = None
     else:
         raise ValueError(f"parameterization must be 'pixel' or 'fft', got {parameterization!r}")
-    lo, hi = pixel_range(mean, std, param.image().detach())  # the valid pixel range, per channel
-    l2_reg = priors.l2_reg or 0.0
 
-    with context:
-        for t in trange(schedule.steps, disable=not schedule.progress, desc=desc, leave=False):
-            with torch.enable_grad():
-                x = param.image()
-                shifted, _ = random_jitter(x, jitter, generator)
-                value = objective(conv_layout(shifted))
-                loss = value - l2_reg * x.pow(2).sum() if l2_reg else value
-                (grad,) = torch.autograd.grad(loss, param.variable)
-            param.step(grad)
-            if isinstance(param, _Pixels):
-                with torch.no_grad():
-                    x = l2_decay(param.variable, priors.decay).clamp_(lo, hi)
-                    x = blur_step(x, t, blur_every, priors.blur_sigma)
-                    x = clip_small_norm(x, priors.clip_norm)
-                    x = clip_small_contribution(x, grad, priors.clip_contribution)
-                    if x is not param.variable:
-                        param.variable.copy_(x)
-            if schedule.report(t + 1) and stop_requested(schedule.callback, t + 1, _snapshot(param)):
-                break
-    return _snapshot(param)
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        shifted, _ = random_jitter(x, jitter, generator)
+        value = score(shifted)
+        return -(value - l2_reg * x.pow(2).sum()) if l2_reg else -value
 
-
-def _snapshot(param: _Pixels | _Fourier) -> torch.Tensor:
-    """The current image, detached, in the ordinary memory layout."""
-    return param.image().detach().clone(memory_format=torch.contiguous_format)
+    optimize(param, loss, optimizer, schedule, prior=prior, context=context, desc=desc)
+    return param.snapshot()
 
 
 @dataclass
@@ -459,7 +314,7 @@ def facet_starts(
 
 def multifaceted_visualization(
     model: ModelLike, images: torch.Tensor, target: Target, *, n_facets: int = 3, n_top: int = 30,
-    layer: str | None = None, seed: int = 0, **kwargs: Any,
+    layer: str | None = None, seed: int = 0, schedule: Schedule | None = None, **kwargs: Any,
 ) -> Facets:  # fmt: skip
     """One class visualization per facet of the class (Nguyen, Yosinski & Clune 2016).
 
@@ -468,9 +323,11 @@ def multifaceted_visualization(
     noise. The paper also biases the image towards its centre and uses many more steps.
 
     Args:
-        model, images, target, n_facets, n_top, layer, seed: as in :func:`facet_starts`.
-        **kwargs: passed to :func:`class_visualization` (``steps``, ``l2_reg``, ``blur_every`` …;
-            not ``init``).
+        model, images, target, n_facets, n_top, layer, seed: as in :func:`facet_starts`; facet
+            ``k`` is synthesized with seed ``seed + k``.
+        schedule: as in :func:`class_visualization` (or its fields as keywords, ``steps=`` …).
+        **kwargs: the other options of :func:`class_visualization` (``l2_reg``, ``blur_every``,
+            ``objective`` …; not ``init``).
 
     Returns:
         :class:`Facets`: ``images[k]`` (``[k, 3, S, S]``, normalised) grown from ``starts.starts[k]``.
@@ -483,8 +340,11 @@ def multifaceted_visualization(
     if "init" in kwargs:
         raise TypeError("multifaceted_visualization starts from the cluster means; do not pass init")
     starts = facet_starts(model, images, target, n_facets=n_facets, n_top=n_top, layer=layer, seed=seed)
+    schedule_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in Schedule.__dataclass_fields__}
+    schedule = Schedule.resolve(schedule, schedule_kw)
     size = images.shape[-1]
     out = [
-        class_visualization(model, target, init=s[None], size=size, seed=seed + k, **kwargs) for k, s in enumerate(starts.starts)
+        class_visualization(model, target, init=s[None], size=size, schedule=schedule.updated(seed=seed + k), **kwargs)
+        for k, s in enumerate(starts.starts)
     ]
     return Facets(images=torch.cat(out), starts=starts)

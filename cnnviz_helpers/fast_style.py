@@ -16,8 +16,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -35,7 +36,8 @@ from .core.regularizers import tv_loss
 from .datasets.assets import load_weights_file
 from .models.loading import KitModel
 from .models.targets import ModelLike, as_kit_model, model_device
-from .style import content_loss, layer_features, style_loss, style_targets
+from .style_transfer import content_loss, style_loss
+from .texture_synthesis import layer_features, style_targets
 
 NormKind = Literal["instance", "batch", "conditional"]
 StyleLike = Union[int, str, Sequence[float], Mapping[str, float], torch.Tensor, None]
@@ -327,8 +329,8 @@ class PerceptualLoss:
               + \frac{w_{tv}}{|y|}\,\mathrm{TV}(y)
 
     for stylized images ``y`` (``[N, 3, H, W]`` in [0, 1]), content images ``x`` and style ``s``:
-    :func:`~cnnviz_helpers.style.content_loss` as a mean squared feature error,
-    :func:`~cnnviz_helpers.style.style_loss` on Gram matrices (``C·H·W``-normalised) per image, and the
+    :func:`~cnnviz_helpers.style_transfer.content_loss` as a mean squared feature error,
+    :func:`~cnnviz_helpers.style_transfer.style_loss` on Gram matrices (``C·H·W``-normalised) per image, and the
     total variation per pixel, so the weights do not depend on the batch or crop size. Each style
     layer's error is taken relative to its target's squared norm :math:`\|A^s_\ell\|^2`: the Gram
     matrices of different styles and layers differ by orders of magnitude (a dark sky with bright
@@ -356,6 +358,7 @@ class PerceptualLoss:
         self,
         km: ModelLike,
         styles: Sequence[ImageLike],
+        *,
         style_size: int = 256,
         content_layer: str | None = None,
         style_layers: Sequence[str] | None = None,
@@ -415,7 +418,12 @@ class PerceptualLoss:
 
 def _images01(images: Sequence[ImageLike], size: int, device: torch.device) -> list[torch.Tensor]:
     """Each image resized (shorter side ``size``, centre square) → ``[3, size, size]`` in [0, 1]."""
-    return [preprocess(img, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), size=size, device=device)[0] for img in images]
+    return [_pixels(img, size, device)[0] for img in images]
+
+
+def _pixels(image: ImageLike, size: int | tuple[int, int] | None, device: torch.device) -> torch.Tensor:
+    """``image`` as ``[1, 3, H, W]`` pixels in [0, 1] (resized as :func:`~cnnviz_helpers.core.images.preprocess` does)."""
+    return preprocess(image, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), size=size, device=device)
 
 
 def random_crops(images: Sequence[torch.Tensor], n: int, crop: int, generator: torch.Generator) -> torch.Tensor:
@@ -444,9 +452,6 @@ class PerceptualSettings(OptionGroup):
     tv_weight: float = 10.0
 
 
-#: A training callback ``callback(step, net, losses) -> stop?`` (the network is what is being optimised here).
-TrainingCallback = Callable[[int, "TransformerNet", dict[str, float]], Union[bool, None]]
-
 FAST_STYLE_LR = 5e-3  # Adam learning rate for the transformer network
 TRAINING = Schedule(steps=300, lr=FAST_STYLE_LR, seed=0, callback_every=25)  # the default training schedule
 
@@ -455,9 +460,9 @@ def train_fast_style(
     km: ModelLike,
     styles: ImageLike | Sequence[ImageLike],
     content: Sequence[ImageLike] = CONTENT_IMAGES,
+    *,
     net: TransformerNet | None = None,
     norm: NormKind | None = None,
-    *,
     batch_size: int = 4,
     crop: int = 64,
     content_size: int | None = None,
@@ -465,8 +470,8 @@ def train_fast_style(
     channels: Sequence[int] = (16, 32, 64),
     n_residual: int = 5,
     loss: PerceptualSettings | None = None,
+    preview: ImageLike | None = None,
     schedule: Schedule | None = None,
-    callback: TrainingCallback | None = None,
     **options: Any,
 ) -> tuple[TransformerNet, dict[str, list[float]]]:
     """Train a :class:`TransformerNet` with the perceptual loss on random crops of ``content`` photos.
@@ -489,16 +494,18 @@ def train_fast_style(
         content_size: side the content photos are resized to before cropping (default ``2 * crop``).
         style_size: side of the style images (default ``content_size``: the photos' scale).
         channels, n_residual: the size of a fresh network (:class:`TransformerNet`).
-        loss: :class:`PerceptualSettings`; its fields may also be given as keywords: ``content_layer``,
+        loss: :class:`PerceptualSettings`, or its fields as keywords (not both): ``content_layer``,
             ``style_layers``, ``content_weight`` (5), ``style_weight`` (1), ``tv_weight`` (10).
-        schedule: :class:`~cnnviz_helpers.core.options.Schedule` (default :data:`TRAINING`); its fields
-            may also be given as keywords: ``steps`` (300; use :func:`~cnnviz_helpers.budget` in
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule` (default :data:`TRAINING`), or its
+            fields as keywords (not both): ``steps`` (300; use :func:`~cnnviz_helpers.budget` in
             notebooks), ``lr`` (Adam, 5e-3), ``seed`` (initial weights and crops, so a run can be
-            repeated), ``progress``, ``callback_every`` (25).
-        callback: a training callback ``callback(step, net, losses) -> stop?`` every
-            ``callback_every`` steps and after the last one (for intermediate results); the network
-            is in train mode, so call :func:`stylize` (which switches to eval and back). Returning
-            ``True`` stops training and keeps the network so far.
+            repeated), ``progress``, and the kit's one callback rule: ``callback(step, image) ->
+            stop?`` every ``callback_every`` steps (25) and after the last one, where ``image`` is
+            the preview — the network (in eval mode) applied to ``preview`` with the style of that
+            step: ``[1, 3, H, W]`` pixels in [0, 1] (the network outputs pixels, not normalised
+            values). Returning ``True`` stops training and keeps the network so far.
+        preview: the image the callback sees stylized, at its own size (default: the first
+            content photo, resized to ``content_size``).
 
     Returns:
         ``(net, history)``: the trained network (eval mode, on ``km``'s device) and the per-step losses
@@ -509,10 +516,8 @@ def train_fast_style(
         >>> plt.plot(history["total"])
     """
     loss_kw, schedule_kw = split_options(options, PerceptualSettings, Schedule)
-    weights = (loss or PerceptualSettings()).updated(**loss_kw)
-    schedule = (schedule or TRAINING).updated(**schedule_kw)
-    if schedule.callback is not None:
-        raise TypeError("train_fast_style's callback is callback(step, net, losses): pass it as callback=, not in the schedule")
+    weights = PerceptualSettings.resolve(loss, loss_kw)
+    schedule = Schedule.resolve(schedule, schedule_kw, TRAINING)
     steps, lr, seed = schedule.steps, FAST_STYLE_LR if schedule.lr is None else schedule.lr, schedule.seed
     style_list = [styles] if isinstance(styles, (str, Path)) or not isinstance(styles, Sequence) else list(styles)
     names = [Path(s).stem if isinstance(s, (str, Path)) else f"style {i}" for i, s in enumerate(style_list)]
@@ -531,14 +536,15 @@ def train_fast_style(
     loss_fn = PerceptualLoss(
         km,
         style_list,
-        style_size or content_size,
-        weights.content_layer,
-        weights.style_layers,
-        weights.content_weight,
-        weights.style_weight,
-        weights.tv_weight,
+        style_size=style_size or content_size,
+        content_layer=weights.content_layer,
+        style_layers=weights.style_layers,
+        content_weight=weights.content_weight,
+        style_weight=weights.style_weight,
+        tv_weight=weights.tv_weight,
     )
     photos = _images01(list(content), content_size, device)
+    preview_photo = photos[0] if preview is None else _pixels(preview, None, device)[0]
     gen = seeded_generator(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
@@ -554,10 +560,15 @@ def train_fast_style(
         for k, v in terms.items():
             history[k].append(v.item())
         bar.set_postfix(loss=f"{history['total'][-1]:.3g}")
-        if callback is not None and (step + 1 == steps or (step + 1) % max(schedule.callback_every, 1) == 0):
-            if callback(step + 1, net, {k: v[-1] for k, v in history.items()}):
-                break  # the callback asked to stop: keep the network trained so far
+        if schedule.stop(step + 1, partial(_preview, net, preview_photo, s)):
+            break  # the callback asked to stop: keep the network trained so far
     return net.eval(), history
+
+
+def _preview(net: TransformerNet, photo: torch.Tensor, style: int) -> torch.Tensor:
+    """``net``'s stylization of ``photo`` (``[3, H, W]`` in [0, 1]) in eval mode: ``[1, 3, H, W]`` in [0, 1]."""
+    with Hooks(net), torch.no_grad():
+        return net(photo[None], style=style if net.conditional else None).detach().clone()
 
 
 # --------------------------------------------------------------------------- using a trained network
@@ -583,8 +594,7 @@ def stylize(
     Example:
         >>> show_images([stylize(net, "chelsea", s) for s in net.style_names], titles=net.style_names)
     """
-    device = model_device(net)
-    x = preprocess(image, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), size=size, device=device)
+    x = _pixels(image, size, model_device(net))
     with Hooks(net), torch.no_grad():
         y = net(x, style)
     return y[0].permute(1, 2, 0).cpu().numpy()
@@ -618,6 +628,3 @@ def load_fast_style(path: str | Path = WEIGHTS_PATH, device: torch.device | str 
     net.load_state_dict(ckpt["state_dict"])
     net.info = dict(ckpt.get("info", {}))
     return net.to(device if device is not None else default_device()).eval()
-
-
-# --------------------------------------------------------------------------- widgets

@@ -14,35 +14,32 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import torch
-from torch import nn
-from tqdm.auto import trange
 
-from .core.images import from_pixels, to_pixels
+from .core.config import seeded_generator
+from .core.images import to_pixels
 from .core.layers import capture
-from .core.options import Callback
+from .core.options import Schedule
 from .core.regularizers import tv_loss
-from .models.loading import KitModel
-from .models.targets import model_device, stop_requested, unwrap
+from .core.synthesis import Pixels, clamp_prior, cosine_lr, optimize
+from .models.targets import ModelLike, model_device, unwrap
+
+INVERSION_LR = 0.1  # Adam's initial learning rate, in pixel units
+INVERSION = Schedule(steps=200, lr=INVERSION_LR)  # decayed to 0 along a cosine
 
 
 def feature_inversion(
-    model: nn.Module | KitModel,
+    model: ModelLike,
     x: torch.Tensor,
     layer: str,
     *,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
     tv_weight: float = 0.3,
     beta: float = 2.0,
-    steps: int = 200,
-    lr: float = 0.1,
-    seed: int | None = 0,
     init: torch.Tensor | None = None,
-    callback: Callback | None = None,
-    progress: bool = True,
+    schedule: Schedule | None = None,
+    **options: Any,
 ) -> torch.Tensor:
     r"""Reconstruct ``x`` from its features at ``layer`` (Mahendran & Vedaldi 2015).
 
@@ -57,25 +54,24 @@ def feature_inversion(
     dividing the total variation (:func:`cnnviz_helpers.core.regularizers.tv_loss`) by :math:`HW` (the
     paper's :math:`HWB^\beta` with pixel range :math:`B = 1`) makes ``tv_weight`` independent of
     the image size. Optimised with Adam (cosine learning-rate decay) from seeded random noise;
-    pixels are clipped to [0, 1] after every step. The forward pass stops at ``layer`` (deeper
+    pixels are clipped to [0, 1] after every step, on the kit's shared synthesis loop
+    (:func:`~cnnviz_helpers.core.synthesis.optimize`). The forward pass stops at ``layer`` (deeper
     layers are never computed) and no hook is left on the model.
 
     Args:
-        model: a :class:`~cnnviz_helpers.KitModel` or any ``nn.Module`` (left exactly as it was).
+        model: a :class:`~cnnviz_helpers.KitModel` or any ``nn.Module`` (ImageNet normalisation;
+            :meth:`~cnnviz_helpers.KitModel.wrap` it for another). Left exactly as it was.
         x: normalised images ``[N, 3, H, W]`` to reconstruct (``km.preprocess``).
         layer: the layer whose output is inverted, e.g. one of ``km.spec.layers``.
-        mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
         tv_weight: :math:`\lambda`; larger → smoother, less detailed reconstructions.
         beta: the TV exponent :math:`\beta` (2: CS231n; 1–2 in the paper, smaller keeps sharper edges).
-        steps: optimisation steps.
-        lr: Adam's initial learning rate (pixel units), decayed to 0 along a cosine.
-        seed: seed of the random start (``None``: use the global generator).
         init: the normalised starting image(s) instead of random noise.
-        callback: ``callback(step, image) -> stop?`` after every step, ``image`` the current
-            normalised reconstruction (detached) — e.g. to update a
-            :func:`cnnviz_helpers.ui.widgets.live_image`; returning ``True`` stops early and returns
-            the reconstruction so far.
-        progress: show a tqdm progress bar with the two loss terms.
+        schedule: :class:`~cnnviz_helpers.core.options.Schedule` (default :data:`INVERSION`), or its
+            fields as keywords: ``steps`` (200), ``lr`` (Adam's initial rate in pixel units, 0.1,
+            decayed to 0 along a cosine), ``seed`` (of the random start), ``callback``
+            (``callback(step, image) -> stop?`` every ``callback_every`` steps and after the last,
+            ``image`` the current normalised reconstruction; ``True`` stops early and returns it),
+            ``callback_every``, ``progress`` (a tqdm bar with the loss).
 
     Returns:
         The reconstruction(s), normalised like ``x`` (use ``km.deprocess``).
@@ -87,35 +83,29 @@ def feature_inversion(
         >>> grid = [feature_inversion(km, x, name) for name in km.spec.layers]
         >>> show_images([km.deprocess(r[0]) for r in grid], titles=list(km.spec.layers))
     """
-    net, mean, std = unwrap(model, mean, std)
+    schedule = Schedule.resolve(schedule, options, INVERSION)
+    net, mean, std = unwrap(model)
     x = x.detach().to(model_device(net))
     if init is None:
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        noise = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
-        p = (0.5 + 0.1 * noise).clamp(0, 1)
+        noise = torch.randn(x.shape, generator=seeded_generator(schedule.seed), dtype=x.dtype).to(x.device)
+        start = (0.5 + 0.1 * noise).clamp(0, 1)
     else:
-        p = to_pixels(init.detach().to(x), mean, std).clamp(0, 1)
-    p.requires_grad_(True)
+        start = to_pixels(init.detach().to(x), mean, std).clamp(0, 1)
+    param = Pixels(start, mean, std)
     area = x.shape[-2] * x.shape[-1]
-    opt = torch.optim.Adam([p], lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
+    lr = INVERSION_LR if schedule.lr is None else schedule.lr
     with capture(net, layer, stop=True) as acts:
         with torch.no_grad():
             acts.run(x)
         target = acts[layer].detach()
         scale = target.flatten(1).pow(2).sum(1).clamp_min(1e-12)
-        bar = trange(steps, desc=f"inverting {layer}", disable=not progress, leave=False)
-        for step in bar:
-            acts.run(from_pixels(p, mean, std))
+
+        def loss(image: torch.Tensor) -> dict[str, torch.Tensor]:
+            acts.run(image)
             feature = ((acts[layer] - target).flatten(1).pow(2).sum(1) / scale).sum()
-            tv = tv_loss(p, beta) / area
-            opt.zero_grad(set_to_none=True)
-            (feature + tv_weight * tv).backward()
-            opt.step()
-            schedule.step()
-            with torch.no_grad():
-                p.clamp_(0, 1)
-            bar.set_postfix(feature=f"{feature.item():.3g}", tv=f"{tv.item():.3g}")
-            if stop_requested(callback, step + 1, from_pixels(p, mean, std).detach()):
-                break
-    return from_pixels(p, mean, std).detach()
+            return {"feature": feature, "tv": tv_weight * tv_loss(param.variable, beta) / area}
+
+        optimizer = torch.optim.Adam([param.variable], lr=lr)
+        optimize(param, loss, optimizer, schedule, prior=clamp_prior(0.0, 1.0), lr_at=cosine_lr(lr, schedule.steps),
+                 record={} if schedule.progress else None, desc=f"inverting {layer}")  # fmt: skip
+    return param.snapshot()

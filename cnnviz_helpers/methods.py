@@ -34,11 +34,13 @@ from . import (
     occlusion,
     patches,
     saliency,
-    style,
+    style_transfer,
+    texture_synthesis,
 )
 from .core.config import budget
 from .core.images import deprocess
-from .models.targets import Attribution, Callback, ModelLike, Target, Unit, unwrap
+from .core.options import Callback
+from .models.targets import Attribution, ModelLike, Target, Unit, unwrap
 
 Kind = Literal["attribution", "synthesis", "feature", "adversarial"]
 #: What a result draws as: ``"map"`` an attribution ``[N, H, W]`` / ``[N, 3, H, W]``; ``"occlusion"`` an
@@ -233,7 +235,7 @@ def _occlusion(c: Call) -> Any:
 
 
 def _style_image(c: Call) -> Any:
-    images = style.style_images()
+    images = style_transfer.style_images()
     return list(images.values())[int(c.params["style #"]) % len(images)]
 
 
@@ -306,30 +308,31 @@ METHODS: tuple[Method, ...] = (
         paper="Simonyan, Vedaldi & Zisserman 2014",
     ),
     Method(
-        "unit visualization", class_visualization.unit_visualization, "synthesis",
-        lambda c: class_visualization.unit_visualization(
-            c.model, c.layer, c.channel, size=c.x.shape[-1], steps=c.steps, callback=c.callback,
+        "unit visualization", class_visualization.class_visualization, "synthesis",
+        lambda c: class_visualization.class_visualization(
+            c.model, Unit(c.layer, c.channel), size=c.x.shape[-1], steps=c.steps, callback=c.callback,
             callback_every=c.every(20), progress=False),
         "image", ("layer", "unit"), (STEPS,), progress=("steps",), paper="Yosinski et al. 2015",
     ),
     Method(
         "fooling image", adversarial.fooling_image, "adversarial",
-        lambda c: adversarial.fooling_image(c.model, c.x, c.target, steps=c.steps, callback=c.callback, progress=False),
+        lambda c: adversarial.fooling_image(c.model, c.x, c.target, steps=c.steps, callback=c.callback,
+                                            callback_every=c.every(20), progress=False),
         "adversarial", ("class",), (STEPS,), progress=("steps",),
         note="class = the class to fool it into", paper="Szegedy et al. 2014",
     ),
     Method(
         "adversarial (PGD)", adversarial.pgd, "adversarial",
         lambda c: adversarial.pgd(c.model, c.x, eps=c.params[PGD_EPS.name] / 255, steps=c.steps, callback=c.callback,
-                                  progress=False),
+                                  callback_every=1, progress=False),
         "adversarial", (), (PGD_EPS, Param("steps", budget(10, 3), 1, 50)), progress=("steps",),
         note="untargeted: away from the predicted class", paper="Madry et al. 2018",
     ),
     Method(
         "DeepDream", deepdream.deepdream, "synthesis",
         lambda c: deepdream.deepdream(
-            c.model, c.x, c.layer, channel=c.unit if c.params["one unit"] else None, steps=c.steps,
-            octaves=int(c.params["octaves"]), callback=c.callback, progress=False),
+            c.model, c.x, Unit(c.layer, c.channel) if c.params["one unit"] else c.layer, steps=c.steps,
+            octaves=int(c.params["octaves"]), callback=c.callback, callback_every=1, progress=False),
         "image", ("layer", "unit"),
         (Param("steps", budget(10, 2), 1, 50), Param("octaves", budget(3, 1), 1, 6), Param("one unit", 0, 0, 1)),
         progress=("steps", "octaves"), paper="Mordvintsev, Olah & Tyka 2015",
@@ -337,21 +340,22 @@ METHODS: tuple[Method, ...] = (
     Method(
         "feature inversion", inversion.feature_inversion, "synthesis",
         lambda c: inversion.feature_inversion(
-            c.model, c.x, c.layer, steps=c.steps, tv_weight=c.params["TV weight"], callback=c.callback, progress=False),
+            c.model, c.x, c.layer, steps=c.steps, tv_weight=c.params["TV weight"], callback=c.callback,
+            callback_every=c.every(20), progress=False),
         "image", ("layer",), (Param("steps", budget(200, 5), 1, 500), Param("TV weight", 0.3, -3, 1, 0.1, log=True)),
         progress=("steps",), paper="Mahendran & Vedaldi 2015",
     ),
     Method(
-        "texture synthesis", style.texture_synthesis, "synthesis",
-        lambda c: style.texture_synthesis(
+        "texture synthesis", texture_synthesis.texture_synthesis, "synthesis",
+        lambda c: texture_synthesis.texture_synthesis(
             c.model, _style_image(c), size=c.x.shape[-1], steps=c.steps, callback_every=c.every(10), callback=c.callback,
             progress=False).picture,
         "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), progress=("steps",),
         note="style # picks one of the style images", paper="Gatys, Ecker & Bethge 2015",
     ),
     Method(
-        "style transfer", style.style_transfer, "synthesis",
-        lambda c: style.style_transfer(
+        "style transfer", style_transfer.style_transfer, "synthesis",
+        lambda c: style_transfer.style_transfer(
             c.model, c.picture, _style_image(c), image_size=c.x.shape[-1], steps=c.steps, callback_every=c.every(10),
             callback=c.callback, progress=False, verbose=False).picture,
         "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), progress=("steps",),

@@ -35,8 +35,7 @@ from .core.images import as_pair
 from .core.layers import Hooks, capture, get_layer
 from .engines.occlusion_engine import Occluder
 from .engines.receptive_field import trace_model
-from .engines.scores import unit_activation
-from .models.targets import ModelLike, Target, Unit, model_device, resolve_target, single_class, unwrap
+from .models.targets import ModelLike, Target, Unit, model_device, resolve_target, single_class, unit_activation, unwrap
 
 IntOrPair = int | tuple[int, int]
 

@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from captum.robust import FGSM, PGD
 
-from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD
+from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, KitModel
 from cnnviz_helpers.adversarial import fgsm, fooling_image, perturbation_size, pgd
+from cnnviz_helpers.core.options import Schedule
 
 # The bound the fooling test states (pixel units, [0, 1] scale): ShapesNet is fooled from a generated
 # image into another class with an L2 change of at most 3.5 — an RMS change of 3.5 / sqrt(64*64*3)
@@ -48,7 +49,7 @@ def test_fooling_image_is_classified_as_target_within_bound(shapes_model, shapes
     targets = (labels + 3) % len(km.class_names)
     seen = []
     with unchanged(km.model):
-        x_fool = fooling_image(km, x, targets, progress=False, callback=lambda s, img: seen.append(s))
+        x_fool = fooling_image(km, x, targets, progress=False, callback=lambda s, img: seen.append(s), callback_every=1)
     assert torch.equal(km.model(x_fool).argmax(1), targets)
     assert [name for name, _ in km.predict(x_fool[:1])[0][:1]] == [km.class_names[int(targets[0])]]
     linf, l2 = perturbation_size(x, x_fool, km.std)
@@ -62,7 +63,7 @@ def test_fooling_image_is_classified_as_target_within_bound(shapes_model, shapes
 def test_fooling_image_stops_at_once_when_already_target(shapes_model, shapes_batch):
     km = shapes_model
     x, labels = shapes_batch
-    assert torch.equal(fooling_image(km.model, x, labels, mean=km.mean, std=km.std, progress=False), x)
+    assert torch.equal(fooling_image(KitModel.wrap(km.model, km.mean, km.std), x, labels, progress=False), x)
 
 
 def test_fooling_image_warns_when_it_gives_up(shapes_model, shapes_batch):
@@ -70,7 +71,7 @@ def test_fooling_image_warns_when_it_gives_up(shapes_model, shapes_batch):
     x, labels = shapes_batch
     with pytest.warns(UserWarning, match="not classified as the target after 2 steps"):
         fooling_image(
-            km.model, x[:1], (int(labels[0]) + 1) % 10, mean=km.mean, std=km.std, step_size=1e-4, steps=2, progress=False
+            KitModel.wrap(km.model, km.mean, km.std), x[:1], (int(labels[0]) + 1) % 10, step_size=1e-4, steps=2, progress=False
         )
 
 
@@ -85,7 +86,7 @@ def test_fgsm_matches_captum(shapes_model, shapes_batch):
     ref = FGSM(model, loss_func=captum_loss, lower_bound=(0 - m) / s, upper_bound=(1 - m) / s)
     ref.zero_thresh = 0.0
     for kwargs, (target, targeted) in (({"label": labels}, (labels, False)), ({"target": 4}, (torch.full_like(labels, 4), True))):
-        ours = fgsm(model, x, eps=eps, mean=km.mean, std=km.std, **kwargs)
+        ours = fgsm(KitModel.wrap(model, km.mean, km.std), x, eps=eps, **kwargs)
         theirs = ref.perturb(x, epsilon=eps / s, target=target, targeted=targeted)
         torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=0)
 
@@ -115,7 +116,14 @@ def test_pgd_matches_captum_without_random_start(shapes_model, shapes_batch):
     ref = PGD(model, loss_func=captum_loss, lower_bound=(0 - m) / s, upper_bound=(1 - m) / s)
     ref.fgsm.zero_thresh = 0.0
     ours = pgd(
-        model, x, labels, eps=eps, steps=steps, step_size=alpha, random_start=False, mean=km.mean, std=km.std, progress=False
+        KitModel.wrap(model, km.mean, km.std),
+        x,
+        labels,
+        eps=eps,
+        steps=steps,
+        step_size=alpha,
+        random_start=False,
+        progress=False,
     )
     theirs = ref.perturb(x, radius=eps / s, step_size=alpha / s, step_num=steps, target=labels, random_start=False)
     torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=0)
@@ -137,8 +145,8 @@ def test_pgd_is_stronger_than_fgsm_and_fools_shapesnet(shapes_model, shapes_batc
     x, labels = shapes_batch
     eps = 8 / 255
     with unchanged(km.model):
-        x_fgsm = fgsm(km.model, x, labels, eps=eps, mean=km.mean, std=km.std)
-        x_pgd = pgd(km.model, x, labels, eps=eps, steps=10, mean=km.mean, std=km.std, progress=False)
+        x_fgsm = fgsm(KitModel.wrap(km.model, km.mean, km.std), x, labels, eps=eps)
+        x_pgd = pgd(KitModel.wrap(km.model, km.mean, km.std), x, labels, eps=eps, steps=10, progress=False)
     with torch.no_grad():
         losses = [F.cross_entropy(km.model(v), labels).item() for v in (x, x_fgsm, x_pgd)]
         acc_pgd = (km.model(x_pgd).argmax(1) == labels).float().mean().item()
@@ -156,7 +164,7 @@ def test_pgd_targeted_reaches_target(shapes_model, shapes_batch):
 def test_pgd_is_deterministic_with_a_seed(shapes_model, shapes_batch):
     km = shapes_model
     x, _ = shapes_batch
-    run = lambda seed: pgd(km.model, x[:2], eps=4 / 255, steps=2, seed=seed, mean=km.mean, std=km.std, progress=False)  # noqa: E731
+    run = lambda seed: pgd(KitModel.wrap(km.model, km.mean, km.std), x[:2], eps=4 / 255, steps=2, seed=seed, progress=False)  # noqa: E731
     assert torch.equal(run(0), run(0))
     assert not torch.equal(run(0), run(1))
 
@@ -170,27 +178,33 @@ def test_model_restored_even_from_train_mode_and_on_errors(shapes_model, shapes_
         raise RuntimeError("stop")
 
     with unchanged(model):
-        pgd(model, x[:2], eps=4 / 255, steps=2, mean=km.mean, std=km.std, progress=False)
+        pgd(KitModel.wrap(model, km.mean, km.std), x[:2], eps=4 / 255, steps=2, progress=False)
         with pytest.raises(RuntimeError, match="stop"):
-            pgd(model, x[:2], steps=2, mean=km.mean, std=km.std, progress=False, callback=boom)
+            pgd(KitModel.wrap(model, km.mean, km.std), x[:2], steps=2, progress=False, callback=boom)
         with pytest.raises(RuntimeError, match="stop"):
-            fooling_image(model, x[:2], 3, mean=km.mean, std=km.std, progress=False, callback=boom)
+            fooling_image(KitModel.wrap(model, km.mean, km.std), x[:2], 3, progress=False, callback=boom)
     assert model.training
 
 
 def test_bad_arguments_say_what_to_do(shapes_model, shapes_batch):
     km = shapes_model
     x, labels = shapes_batch
-    kw = {"mean": km.mean, "std": km.std}
+    net = KitModel.wrap(km.model, km.mean, km.std)  # a plain module with its normalisation: no class names
     with pytest.raises(ValueError, match="eps"):
-        fgsm(km.model, x, eps=-0.1, **kw)
+        fgsm(net, x, eps=-0.1)
     with pytest.raises(ValueError, match="not both"):
-        pgd(km.model, x, labels, target=1, progress=False, **kw)
+        pgd(net, x, labels, target=1, progress=False)
     with pytest.raises(IndexError, match=r"0\.\.9"):
-        fooling_image(km.model, x, 10, progress=False, **kw)
+        fooling_image(net, x, 10, progress=False)
     with pytest.raises(ValueError, match="one per image"):
-        fgsm(km.model, x, labels[:3], **kw)
+        fgsm(net, x, labels[:3])
     with pytest.raises(KeyError, match="Did you mean"):
         fgsm(km, x, target="stra")
     with pytest.raises(TypeError, match="KitModel"):
-        fgsm(km.model, x, target="star", **kw)
+        fgsm(km.model, x, target="star")
+    with pytest.raises(KeyError, match="no class"):
+        fgsm(net, x, target="star")
+    with pytest.raises(TypeError, match="not both"):
+        pgd(km, x, schedule=Schedule(steps=2), steps=3)
+    with pytest.raises(TypeError, match="step_size"):
+        pgd(km, x, lr=0.1)

@@ -12,8 +12,9 @@ Layers (README, "Package layout"), lowest first — a module imports only its ow
 - The package's front door (``cnnviz_helpers/__init__.py``) re-exports core and models names, so it sits in
   the models layer.
 - A section module may use another section's *method* only where the lecture composes them (guided
-  Grad-CAM = Grad-CAM x guided backprop; sanity checks test the attribution methods; fast style transfer
-  trains with Gatys' losses): :data:`METHOD_EDGES`. Helpers shared by several sections belong lower down.
+  Grad-CAM = Grad-CAM x guided backprop; sanity checks test the attribution methods; Gatys' style
+  transfer adds a content loss to texture synthesis' Gram losses; fast style transfer trains with
+  Gatys' losses): :data:`METHOD_EDGES`. Helpers shared by several sections belong lower down.
 
 Every import counts, wherever it is written (module level, inside a function, under ``TYPE_CHECKING``).
 No module imports through a string (``importlib.import_module``, ``__import__``, a kit module's name held
@@ -51,10 +52,11 @@ FRONT_DOOR_LAYER = "models"  # cnnviz_helpers/__init__.py re-exports core and mo
 METHOD_EDGES = {
     "gradcam": {"guided_backprop"},
     "sanity": {"saliency", "gradcam", "guided_backprop"},
-    "fast_style": {"style"},
+    "fast_style": {"style_transfer", "texture_synthesis"},
+    "style_transfer": {"texture_synthesis"},
 }
 UI_ONLY = ("matplotlib", "ipywidgets", "IPython")
-KIT_NAME = re.compile(r"^cnnviz_helpers(\.\w+)+(:\w+)?$")  # "cnnviz_helpers.ui.sections", "cnnviz_helpers.style:x"
+KIT_NAME = re.compile(r"^cnnviz_helpers(\.\w+)+(:\w+)?$")  # "cnnviz_helpers.ui.sections", "cnnviz_helpers.inversion:x"
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,7 +342,7 @@ def _planted(module: str, line: str) -> list[str]:
         ("cnnviz_helpers.models.targets", "from .. import budget", "cycle between packages"),
         # imports through strings
         ("cnnviz_helpers.occlusion", 'WIDGET = "cnnviz_helpers.ui.sections"', "in a string"),
-        ("cnnviz_helpers.occlusion", 'KIT = ("cnnviz_helpers.style:gram_matrix",)', "in a string"),
+        ("cnnviz_helpers.occlusion", 'KIT = ("cnnviz_helpers.texture_synthesis:gram_matrix",)', "in a string"),
         (
             "cnnviz_helpers.occlusion",
             "import importlib\nw = importlib.import_module('.ui.sections', 'cnnviz_helpers')",

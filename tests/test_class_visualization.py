@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from cnnviz_helpers import KitModel
-from cnnviz_helpers.class_visualization import class_visualization, unit_visualization
+from cnnviz_helpers.class_visualization import class_visualization
 from cnnviz_helpers.core.images import gaussian_blur
 from cnnviz_helpers.core.layers import capture
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui.sections import class_visualization_widget, unit_visualization_widget
 from cnnviz_helpers.ui.widgets import find_controls, find_images
 
@@ -49,9 +50,9 @@ def test_equals_the_cs231n_loop_and_leaves_the_model_unchanged(shapes_model: Kit
     net, mean, std = shapes_model.model, shapes_model.mean, shapes_model.std
     settings = dict(steps=12, lr=7.0, l2_reg=1e-3, blur_every=5, max_jitter=4, seed=3)
     expected = _cs231n_loop(net, 2, mean, std, 64, sigma=0.5, **settings)
-    with unchanged(net):  # a plain nn.Module with explicit mean/std
+    with unchanged(net):  # a plain nn.Module wrapped with its normalisation
         got = class_visualization(
-            net, 2, mean=mean, std=std, size=64, steps=12, lr=7.0, l2_reg=1e-3, blur_every=5, blur_sigma=0.5,
+            KitModel.wrap(net, mean, std), 2, size=64, steps=12, lr=7.0, l2_reg=1e-3, blur_every=5, blur_sigma=0.5,
             jitter=4, seed=3, progress=False,
         )  # fmt: skip
     assert got.shape == (1, 3, 64, 64)
@@ -142,15 +143,13 @@ def _unit_value(km: KitModel, img: torch.Tensor, layer: str, channel: int, cente
 @pytest.mark.parametrize(
     ("layer", "channel", "neuron"), [("features.6", 3, "mean"), ("features.9", 7, "center"), ("classifier.3", 5, "mean")]
 )
-def test_unit_visualization_raises_the_unit(shapes_model: KitModel, unchanged, layer: str, channel: int, neuron: str) -> None:
+def test_a_unit_target_raises_the_unit(shapes_model: KitModel, unchanged, layer: str, channel: int, neuron: str) -> None:
     start = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     values: list[float] = []
     with unchanged(shapes_model.model):
-        img = unit_visualization(
+        img = class_visualization(
             shapes_model,
-            layer,
-            channel,
-            neuron=neuron,
+            Unit(layer, channel, "center" if neuron == "center" else None),
             steps=20,
             progress=False,
             callback=lambda s, x: values.append(_unit_value(shapes_model, x, layer, channel, neuron == "center")),
@@ -160,20 +159,20 @@ def test_unit_visualization_raises_the_unit(shapes_model: KitModel, unchanged, l
     assert values[-1] > values[0]
 
 
-def test_unit_visualization_stops_at_the_layer_and_cleans_up_on_errors(shapes_model: KitModel, unchanged) -> None:
+def test_a_unit_target_stops_at_the_layer_and_cleans_up_on_errors(shapes_model: KitModel, unchanged) -> None:
     net = shapes_model.model
     calls = []
     handle = net.classifier.register_forward_hook(lambda *a: calls.append(1))
     try:
-        unit_visualization(shapes_model, "features.6", 0, steps=3, progress=False)
+        class_visualization(shapes_model, Unit("features.6", 0), steps=3, progress=False)
     finally:
         handle.remove()
     assert calls == []  # nothing deeper than features.6 was computed
     with unchanged(net):
         with pytest.raises(IndexError, match=r"0\.\.63"):
-            unit_visualization(shapes_model, "features.6", 64, steps=2, progress=False)
+            class_visualization(shapes_model, Unit("features.6", 64), steps=2, progress=False)
         with pytest.raises(KeyError, match="features"):
-            unit_visualization(shapes_model, "feature.6", 0, steps=2, progress=False)
+            class_visualization(shapes_model, Unit("feature.6", 0), steps=2, progress=False)
 
 
 def test_widgets_run_and_show_intermediate_images(shapes_model: KitModel) -> None:

@@ -8,6 +8,7 @@ import torch
 from cnnviz_helpers import KitModel
 from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.deepdream import deepdream, octave_sizes
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui.sections import deepdream_widget
 from cnnviz_helpers.ui.widgets import find_controls, find_images
 
@@ -43,19 +44,24 @@ def test_the_layer_energy_rises_over_octaves(shapes_model: KitModel, unchanged) 
     calls: list[tuple[int, tuple[int, ...]]] = []
     with unchanged(shapes_model.model):
         dream = deepdream(
-            shapes_model, x, "features.14", steps=6, octaves=3, lr=0.02, progress=False,
+            shapes_model, x, "features.14", steps=6, octaves=3, lr=0.02, progress=False, callback_every=6,
             callback=lambda s, img: calls.append((s, tuple(img.shape))),
         )  # fmt: skip
     assert torch.equal(x, before)  # the input is not modified
     assert dream.shape == x.shape
     assert [c[0] for c in calls] == [6, 12, 18]
     assert [c[1][-1] for c in calls] == [49, 69, 96]  # 96 / 1.4², 96 / 1.4, 96: smallest first
+    # the steps count on across the octaves: every 4th of the 18 and the last
+    calls.clear()
+    deepdream(shapes_model, x, "features.14", steps=6, octaves=3, lr=0.02, progress=False, callback_every=4,
+              callback=lambda s, img: calls.append((s, tuple(img.shape))))  # fmt: skip
+    assert [(s, size[-1]) for s, size in calls] == [(4, 49), (8, 69), (12, 69), (16, 96), (18, 96)]
     assert _energy(shapes_model, dream, "features.14") > 1.5 * _energy(shapes_model, x, "features.14")
     # the valid pixel range is kept
     pixels = dream * 0.25 + 0.5
     assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
     # one channel only: that channel's energy rises more than the layer's
-    one = deepdream(shapes_model, x, "features.14", channel=5, steps=6, octaves=2, lr=0.02, progress=False)
+    one = deepdream(shapes_model, x, Unit("features.14", 5), steps=6, octaves=2, lr=0.02, progress=False)
     with capture(shapes_model.model, "features.14", detach=True) as acts:
         acts.run(torch.cat([x, one]))
     ch = acts["features.14"][:, 5].pow(2).mean(dim=(1, 2))
@@ -86,7 +92,7 @@ def test_seeded_stops_at_the_layer_and_cleans_up(shapes_model: KitModel, unchang
     assert torch.equal(first, run(1)) and not torch.equal(first, run(2))
     with unchanged(shapes_model.model):
         with pytest.raises(IndexError, match=r"0\.\.63"):
-            deepdream(shapes_model, x, "features.6", channel=70, steps=1, progress=False)
+            deepdream(shapes_model, x, Unit("features.6", 70), steps=1, progress=False)
         with pytest.raises(KeyError, match="Did you mean"):
             deepdream(shapes_model, x, "features.66", steps=1, progress=False)
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from cnnviz_helpers import capture
-from cnnviz_helpers.class_visualization import facet_starts, kmeans, multifaceted_visualization, unit_visualization
+from cnnviz_helpers.class_visualization import class_visualization, facet_starts, kmeans, multifaceted_visualization
 from cnnviz_helpers.datasets.shapes import make_shapes
 from cnnviz_helpers.datasets.shapesnet import to_tensor
+from cnnviz_helpers.models.targets import Unit
 
 
 def _unit(model, layer, channel, x):
@@ -21,7 +22,7 @@ def _unit(model, layer, channel, x):
 def test_fc_unit_visualization_raises_the_chosen_unit(shapes_model, unchanged, layer, channel):
     start = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))  # the init="noise", seed=0 start
     with unchanged(shapes_model.model):
-        img = unit_visualization(shapes_model, layer, channel, steps=25, progress=False)
+        img = class_visualization(shapes_model, Unit(layer, channel), steps=25, progress=False)
     before, after = _unit(shapes_model.model, layer, channel, start), _unit(shapes_model.model, layer, channel, img)
     others = [_unit(shapes_model.model, layer, c, img) for c in range(8) if c != channel]
     assert after > before + 1.0, (before, after)

@@ -209,7 +209,7 @@ def test_random_crops_are_plain_or_mirrored_windows_of_the_photos():
 
 
 def test_training_restores_the_loss_network_when_interrupted(shapes_model, unchanged):
-    def stop(step, net, losses):
+    def stop(step, image):
         raise KeyboardInterrupt
 
     with unchanged(shapes_model.model), pytest.raises(KeyboardInterrupt):

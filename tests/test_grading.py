@@ -89,7 +89,7 @@ def test_calling_the_kit_scores_nothing_under_any_name(key, call):
     from cnnviz_helpers.core.regularizers import clip_small_norm  # noqa: F401
     from cnnviz_helpers.last_layer import nearest_neighbors  # noqa: F401
     from cnnviz_helpers.saliency import saliency_map  # noqa: F401
-    from cnnviz_helpers.style import gram_matrix  # noqa: F401
+    from cnnviz_helpers.texture_synthesis import gram_matrix  # noqa: F401
 
     namespace = dict(locals())
     answer = eval(call, namespace)  # noqa: S307

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from cnnviz_helpers import capture
+from cnnviz_helpers import KitModel, capture
 from cnnviz_helpers.core.regularizers import tv_loss
 from cnnviz_helpers.inversion import feature_inversion
 
@@ -73,7 +73,8 @@ def test_feature_loss_falls_by_a_large_factor(shapes_model, example, unchanged, 
 def test_tv_weight_smooths_the_reconstruction(shapes_model, example):
     km = shapes_model
     layer = km.spec.layers[1]
-    run = lambda w: feature_inversion(km.model, example, layer, mean=km.mean, std=km.std, tv_weight=w, steps=20, progress=False)  # noqa: E731
+    net = KitModel.wrap(km.model, km.mean, km.std)
+    run = lambda w: feature_inversion(net, example, layer, tv_weight=w, steps=20, progress=False)  # noqa: E731
     weak, strong = run(0.0), run(2.0)
     tv = lambda x: tv_loss(x * torch.tensor(km.std).view(1, 3, 1, 1)).item()  # noqa: E731
     assert tv(strong) < 0.5 * tv(weak)
@@ -83,7 +84,14 @@ def test_deterministic_with_a_seed_and_callback_sees_every_step(shapes_model, ex
     km = shapes_model
     steps_seen = []
     run = lambda seed, cb=None: feature_inversion(  # noqa: E731
-        km.model, example, km.spec.layers[0], mean=km.mean, std=km.std, steps=3, seed=seed, callback=cb, progress=False
+        KitModel.wrap(km.model, km.mean, km.std),
+        example,
+        km.spec.layers[0],
+        steps=3,
+        seed=seed,
+        callback=cb,
+        callback_every=1,
+        progress=False,
     )
     a = run(0, lambda s, img: steps_seen.append((s, img.shape)))
     assert torch.equal(a, run(0))
@@ -100,10 +108,10 @@ def test_no_hooks_left_on_error_and_bad_layer_named(shapes_model, example, squee
     with unchanged(km.model):
         with pytest.raises(RuntimeError, match="stop"):
             feature_inversion(
-                km.model, example, km.spec.layers[0], mean=km.mean, std=km.std, steps=2, callback=boom, progress=False
+                KitModel.wrap(km.model, km.mean, km.std), example, km.spec.layers[0], steps=2, callback=boom, progress=False
             )
         with pytest.raises(KeyError, match="Did you mean"):
-            feature_inversion(km.model, example, "features.99", mean=km.mean, std=km.std, steps=2, progress=False)
+            feature_inversion(km.model, example, "features.99", steps=2, progress=False)
     x = torch.zeros(1, 3, 64, 64)
     with unchanged(squeezenet_random):  # torchvision net, in-place ReLUs, ImageNet statistics
         rec = feature_inversion(squeezenet_random, x, "features.3", steps=5, progress=False)

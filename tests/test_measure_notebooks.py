@@ -39,7 +39,7 @@ def test_fake_downloads_are_read_by_the_kits_loaders(tmp_path, monkeypatch):
     from cnnviz_helpers.datasets.assets import ASSETS
     from cnnviz_helpers.datasets.image_sets import load_imagenette
     from cnnviz_helpers.datasets.imagenette import WNID_TO_IMAGENET
-    from cnnviz_helpers.style import default_style, style_images
+    from cnnviz_helpers.style_transfer import default_style, style_images
 
     assert default_style() == "starry_night"  # the first painting: the notebooks' default once downloaded
     styles = style_images()

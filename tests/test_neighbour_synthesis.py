@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnviz_helpers import load_image
-from cnnviz_helpers.style import neighbour_synthesis
+from cnnviz_helpers.texture_synthesis import neighbour_synthesis
 
 
 def _coloured(pattern: np.ndarray) -> np.ndarray:

@@ -10,18 +10,16 @@ from torch import nn
 
 from cnnviz_helpers import get_layer, load_image, model_state
 from cnnviz_helpers.core.regularizers import tv_loss
-from cnnviz_helpers.style import (
+from cnnviz_helpers.style_transfer import (
     PRESETS,
+    StyleSettings,
     content_loss,
-    gram_matrix,
-    layer_features,
     preset_layers,
     style_images,
     style_loss,
-    style_targets,
     style_transfer,
-    texture_synthesis,
 )
+from cnnviz_helpers.texture_synthesis import gram_matrix, layer_features, style_targets, texture_synthesis
 
 # ----------------------------------------------------------------------------------- formulas
 
@@ -256,6 +254,31 @@ def test_bad_arguments_say_what_to_do(shapes_model):
         style_transfer(shapes_model, "chelsea", "gravel", content_layer="features.66", steps=1)
     with pytest.raises(ValueError, match="init"):
         style_transfer(shapes_model, "chelsea", "gravel", init="zeros", image_size=32, style_size=32, steps=1)
+    # a setting comes from one place: the preset, unless StyleSettings *or* keywords override it
+    with pytest.raises(TypeError, match="not both"):
+        style_transfer(shapes_model, "chelsea", "gravel", settings=StyleSettings(tv_weight=1.0), content_weight=2.0)
+    with pytest.raises(TypeError, match="did you mean style_weights"):
+        style_transfer(shapes_model, "chelsea", "gravel", style_weight=[1, 2, 3, 4])
+
+
+def test_settings_object_and_keywords_give_the_same_run(shapes_model):
+    kw = dict(steps=3, progress=False, verbose=False)
+    settings = dict(image_size=32, style_size=32, tv_weight=1.0, content_weight=0.5)
+    by_keywords = style_transfer(shapes_model, "chelsea", "gravel", **settings, **kw)
+    by_object = style_transfer(shapes_model, "chelsea", "gravel", settings=StyleSettings(**settings), **kw)
+    assert by_keywords.losses == by_object.losses and by_keywords.weights["tv"] == 1.0
+
+
+def test_style_transfer_on_a_plain_cnn_picks_its_stage_layers():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
+    )  # fmt: skip
+    out = style_transfer(net, "chelsea", "gravel", image_size=32, style_size=32, steps=2, progress=False, verbose=False)
+    assert set(out.losses) == {"content", "tv", "total"} | {f"style {i}" for i in ("1", "4", "7", "10")}
 
 
 def test_style_images_are_loadable():

@@ -3,7 +3,8 @@
 The methods that synthesize an image by gradient steps (class and unit visualization, DeepDream,
 feature inversion, texture synthesis, Gatys and fast style transfer) share two groups of settings.
 Each group is one small dataclass, so a long list of settings can be kept, compared and passed
-on as one value — while the simple keyword call a student writes keeps working:
+on as one value — or given as keywords, the simple call a student writes (one or the other for a
+group, never both: :meth:`OptionGroup.resolve`):
 
     >>> class_visualization(km, "disk", steps=50, l2_reg=1e-3)                 # keywords
     >>> yosinski = ImagePriors(decay=1e-4, blur_every=4, blur_sigma=1.0, clip_norm=10)
@@ -39,6 +40,23 @@ class OptionGroup:
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise TypeError(f"unknown option {name!r}{hint}; {type(self).__name__} has {', '.join(names)}")
         return replace(self, **options)  # type: ignore[type-var]
+
+    @classmethod
+    def resolve(cls: type[T], given: T | None, options: dict[str, Any], default: T | None = None) -> T:
+        """The group from ``given`` (an object) *or* from keyword ``options`` — not both.
+
+        One setting comes from one place: ``default`` (the method's own, e.g. a preset) unless the
+        caller gives the group, either as an object or as keywords. Giving both is a ``TypeError``
+        (which of the two would win is not obvious); a misspelt keyword names the close ones.
+        """
+        if given is not None and options:
+            raise TypeError(
+                f"give these settings either as a {cls.__name__} object or as keywords ({', '.join(options)}), not both: "
+                f"put them all in the {cls.__name__}"
+            )
+        if given is not None:
+            return given
+        return (default if default is not None else cls()).updated(**options)
 
 
 @dataclass(frozen=True)
@@ -86,8 +104,15 @@ class Schedule(OptionGroup):
     progress: bool = True
 
     def report(self, step: int) -> bool:
-        """Whether step ``step`` (counted from 1) is one the callback sees."""
+        """Whether step ``step`` (counted from 1) is one the callback sees: every ``callback_every``-th and the last."""
         return self.callback is not None and (step % max(self.callback_every, 1) == 0 or step == self.steps)
+
+    def stop(self, step: int, image: Callable[[], torch.Tensor]) -> bool:
+        """The one callback rule: at a reported ``step``, call ``callback(step, image())``; ``True`` = stop now.
+
+        ``image`` is called only when the callback is (a snapshot costs a copy, or a forward pass).
+        """
+        return self.report(step) and bool(self.callback(step, image()))  # type: ignore[misc]
 
 
 def split_options(options: dict[str, Any], *groups: type[OptionGroup]) -> list[dict[str, Any]]:

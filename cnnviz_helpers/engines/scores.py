@@ -27,8 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core.layers import Hooks, capture, check_channel
-from ..models.targets import ModelLike, Target, Unit, class_targets, model_input, resolve_target, unwrap
+from ..core.layers import Hooks, capture
+from ..models.targets import ModelLike, Target, Unit, class_targets, model_input, resolve_target, unit_activation, unwrap
 from .score_shortcut import head_for, verify_head
 
 
@@ -37,35 +37,6 @@ def class_scores(logits: torch.Tensor, target: Target = None) -> torch.Tensor:
     if logits.ndim != 2:
         raise ValueError(f"expected class scores of shape [N, classes], the model returned {tuple(logits.shape)}")
     return logits.gather(1, class_targets(logits, target)[:, None])[:, 0]
-
-
-def unit_activation(out: torch.Tensor, unit: Unit) -> torch.Tensor:
-    """Each image's activation of ``unit`` (``[N]``) from its layer's output ``out`` (``[N, C, h, w]`` or ``[N, C]``).
-
-    ``unit.position``: ``None`` → the channel's mean over the map, ``"max"`` → its largest value in
-    each image, ``"center"`` → the centre neuron ``(h // 2, w // 2)``, ``(row, col)`` → that neuron.
-
-    Raises:
-        IndexError: channel or position outside the layer's output.
-        ValueError: a position for a layer without spatial dimensions, or an unknown position word.
-    """
-    check_channel(out, unit.channel, unit.layer)
-    a = out[:, unit.channel]
-    if unit.position is None:
-        return a.flatten(1).mean(1) if a.ndim > 1 else a
-    if a.ndim != 3:
-        raise ValueError(f"{unit.layer} has no spatial dimensions (output {tuple(out.shape)}): leave the Unit's position None")
-    (h, w), pos = a.shape[-2:], unit.position
-    if pos == "max":
-        return a.flatten(1).amax(1)
-    if pos == "center":
-        pos = (h // 2, w // 2)
-    if isinstance(pos, str) or len(pos) != 2:
-        raise ValueError(f"a Unit's position is (row, col), 'center', 'max' or None, got {pos!r}")
-    r, c = pos
-    if not (0 <= r < h and 0 <= c < w):
-        raise IndexError(f"{unit.layer}'s maps are {h}x{w}: position must be (row, col) in 0..{h - 1}, 0..{w - 1}, got {pos}")
-    return a[:, r, c]
 
 
 def unit_scores(model: nn.Module, x: torch.Tensor, unit: Unit) -> torch.Tensor:

@@ -28,7 +28,8 @@ from .. import (
     patches,
     saliency,
     sanity,
-    style,
+    style_transfer,
+    texture_synthesis,
 )
 from ..core import regularizers
 from ..core.layers import capture
@@ -1414,7 +1415,7 @@ _LIST: list[Exercise] = [
         "reshape to [N, C, H*W], f @ f.transpose(1, 2), divide by C*H*W.",
         _gram_cases,
         ref_gram_matrix,
-        kit=(style.gram_matrix,),
+        kit=(texture_synthesis.gram_matrix,),
         mistakes=(
             _m("Gram ÷HW instead of ÷CHW", "Divide by C*H*W (CS231n's normalisation).", _gram_hw),
             _m("Gram unnormalised", "Divide the raw sum by C*H*W.", _gram_raw),
@@ -1431,7 +1432,7 @@ _LIST: list[Exercise] = [
         "sum over layers of weight * ((my_gram_matrix(f) - target)**2).sum().",
         _style_cases,
         ref_style_loss,
-        kit=(style.style_loss,),
+        kit=(style_transfer.style_loss,),
         provides={"my_gram_matrix": ref_gram_matrix},
         differentiable=True,
         mistakes=(
@@ -1446,7 +1447,7 @@ _LIST: list[Exercise] = [
         "weight * ((current - target)**2).sum(), a tensor with a gradient.",
         _content_cases,
         ref_content_loss,
-        kit=(style.content_loss,),
+        kit=(style_transfer.content_loss,),
         differentiable=True,
         mistakes=(
             _m("mean instead of sum", "CS231n's content loss sums the squared differences.", _content_mean),
@@ -1461,7 +1462,7 @@ _LIST: list[Exercise] = [
         "optimizer.zero_grad(); loss = objective(img); loss.backward(); optimizer.step(); clamp img in place; return loss.item().",
         _step_cases,
         ref_optimisation_step,
-        kit=(style.style_transfer, style.texture_synthesis),
+        kit=(style_transfer.style_transfer, texture_synthesis.texture_synthesis),
         call=_three_steps,
         mistakes=(
             _m("gradients never zeroed (they accumulate)", "Call optimizer.zero_grad() before backward().", _step_no_zero_grad),

@@ -278,6 +278,46 @@ class KitModel:
         """Classes whose name contains ``text`` (case-insensitive), for class pickers."""
         return [(i, c) for i, c in enumerate(self.class_names) if text.lower() in c.lower()]
 
+    @classmethod
+    def wrap(
+        cls,
+        net: nn.Module,
+        mean: Sequence[float] = im.IMAGENET_MEAN,
+        std: Sequence[float] = im.IMAGENET_STD,
+        *,
+        name: str | None = None,
+        input_size: int = 224,
+        class_names: Sequence[str] = (),
+    ) -> KitModel:
+        """A :class:`KitModel` around a plain ``nn.Module``: the one place an input normalisation is given.
+
+        Every method of the kit takes a KitModel or a plain ``nn.Module``; a plain module means
+        ImageNet normalisation and 224-px inputs. Wrap it for anything else:
+
+        Args:
+            net: the network (used as it is: not copied, not frozen, its modes untouched).
+            mean, std: its input normalisation (per channel, pixels in [0, 1]).
+            name: a name for messages (default: the module's class name).
+            input_size: side of the square input the synthesis methods make by default.
+            class_names: one per output, to pass classes by name (default: none).
+
+        Example:
+            >>> km = KitModel.wrap(my_net, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), name="mine")
+            >>> img = class_visualization(km, 3)
+        """
+        name = name or type(net).__name__
+        return cls(
+            model=net,
+            name=name,
+            class_names=list(class_names),
+            mean=tuple(float(v) for v in mean),
+            std=tuple(float(v) for v in std),
+            input_size=input_size,
+            spec=ModelSpec(layers=(), last_conv="", penultimate=""),
+            offline=False,
+            description=f"{name}, a plain {type(net).__name__} (normalisation mean {tuple(mean)}, std {tuple(std)})",
+        )
+
 
 def _offline_model(device: torch.device, name: str = "shapesnet") -> KitModel:
     robust = name == "shapesnet_robust"

@@ -6,9 +6,9 @@ Resolved here once, so every method of the kit accepts the same things:
   (:func:`unwrap` gives the module and its input normalisation);
 - ``target``: a class index, a class name (looked up in the KitModel, with close-name suggestions),
   one per image (list / tensor), or ``None`` for each image's predicted class (:func:`class_targets`);
-- ``callback``: :data:`~cnnviz_helpers.core.options.Callback`, called ``callback(step, image)`` as an optimisation runs (every
-  ``callback_every`` steps, or as each method documents); returning ``True`` stops the run early
-  (the image so far is kept).
+- ``callback``: :data:`~cnnviz_helpers.core.options.Callback`, called ``callback(step, image)`` every ``callback_every`` steps
+  and after the last one (the rule of :class:`~cnnviz_helpers.core.options.Schedule`, the same in
+  every method); returning ``True`` stops the run early (the image so far is kept).
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from torch import nn
 
 from ..core import images as im
 from ..core.images import conv_layout
-from ..core.layers import module_device
-from ..core.options import Callback
-from .loading import KitModel, ModelSpec
+from ..core.layers import check_channel, module_device
+from .loading import KitModel
 
 #: An attribution method ``fn(model, x, target=None, *, options) -> map``: ``target`` a class target or a
 #: :class:`Unit` (what SmoothGrad averages, what sanity checks test, the registry's "attribution" kind).
@@ -44,19 +43,15 @@ def model_input(model: ModelLike, x: torch.Tensor) -> torch.Tensor:
 ModelLike = Union[KitModel, nn.Module]
 
 
-def unwrap(
-    model: ModelLike, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
-) -> tuple[nn.Module, tuple[float, ...], tuple[float, ...]]:
+def unwrap(model: ModelLike) -> tuple[nn.Module, tuple[float, ...], tuple[float, ...]]:
     """The ``nn.Module`` behind ``model`` and its input normalisation.
 
-    Every method accepts a :class:`KitModel` or a plain ``nn.Module``; explicit ``mean`` / ``std``
-    win, then the KitModel's, then ImageNet's.
+    Every method accepts a :class:`KitModel` or a plain ``nn.Module``; a plain module means ImageNet
+    normalisation (wrap it with :meth:`KitModel.wrap` for another).
     """
     if isinstance(model, KitModel):
-        net, m, s = model.model, model.mean, model.std
-    else:
-        net, m, s = model, im.IMAGENET_MEAN, im.IMAGENET_STD
-    return net, tuple(m if mean is None else mean), tuple(s if std is None else std)
+        return model.model, tuple(model.mean), tuple(model.std)
+    return model, tuple(im.IMAGENET_MEAN), tuple(im.IMAGENET_STD)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +70,35 @@ class Unit:
     layer: str
     channel: int
     position: tuple[int, int] | str | None = None
+
+
+def unit_activation(out: torch.Tensor, unit: Unit) -> torch.Tensor:
+    """Each image's activation of ``unit`` (``[N]``) from its layer's output ``out`` (``[N, C, h, w]`` or ``[N, C]``).
+
+    ``unit.position``: ``None`` → the channel's mean over the map, ``"max"`` → its largest value in
+    each image, ``"center"`` → the centre neuron ``(h // 2, w // 2)``, ``(row, col)`` → that neuron.
+
+    Raises:
+        IndexError: channel or position outside the layer's output.
+        ValueError: a position for a layer without spatial dimensions, or an unknown position word.
+    """
+    check_channel(out, unit.channel, unit.layer)
+    a = out[:, unit.channel]
+    if unit.position is None:
+        return a.flatten(1).mean(1) if a.ndim > 1 else a
+    if a.ndim != 3:
+        raise ValueError(f"{unit.layer} has no spatial dimensions (output {tuple(out.shape)}): leave the Unit's position None")
+    (h, w), pos = a.shape[-2:], unit.position
+    if pos == "max":
+        return a.flatten(1).amax(1)
+    if pos == "center":
+        pos = (h // 2, w // 2)
+    if isinstance(pos, str) or len(pos) != 2:
+        raise ValueError(f"a Unit's position is (row, col), 'center', 'max' or None, got {pos!r}")
+    r, c = pos
+    if not (0 <= r < h and 0 <= c < w):
+        raise IndexError(f"{unit.layer}'s maps are {h}x{w}: position must be (row, col) in 0..{h - 1}, 0..{w - 1}, got {pos}")
+    return a[:, r, c]
 
 
 Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor, None]
@@ -148,29 +172,6 @@ def single_class(model: ModelLike, target: Target, what: str = "target") -> int:
     return int(idx[0])
 
 
-def stop_requested(callback: Callback | None, step: int, image: torch.Tensor) -> bool:
-    """Call ``callback(step, image)`` (if any); ``True`` when it asks the run to stop."""
-    return callback is not None and bool(callback(step, image))
-
-
-def as_kit_model(model: ModelLike, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> KitModel:
-    """``model`` as a :class:`KitModel`, for methods that need its preprocessing (style transfer).
-
-    A KitModel is returned as it is (with ``mean`` / ``std`` replaced when given); a plain
-    ``nn.Module`` gets the normalisation of :func:`unwrap` (ImageNet's unless given), a 224-px
-    input, no class names and no listed layers (pass layer names to the method).
-    """
-    net, m, s = unwrap(model, mean, std)
-    if isinstance(model, KitModel):
-        return model if (m, s) == (tuple(model.mean), tuple(model.std)) else dataclasses.replace(model, mean=m, std=s)
-    return KitModel(
-        model=net,
-        name=type(net).__name__,
-        class_names=[],
-        mean=m,
-        std=s,
-        input_size=224,
-        spec=ModelSpec(layers=(), last_conv="", penultimate=""),
-        offline=False,
-        description=f"a plain {type(net).__name__} (normalisation {m}, {s})",
-    )
+def as_kit_model(model: ModelLike) -> KitModel:
+    """``model`` as a :class:`KitModel`: itself, or a plain ``nn.Module`` wrapped by :meth:`KitModel.wrap` (ImageNet normalisation)."""
+    return model if isinstance(model, KitModel) else KitModel.wrap(model)

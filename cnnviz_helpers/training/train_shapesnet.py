@@ -37,6 +37,7 @@ from ..datasets.shapesnet import (
     load_shapesnet,
     to_tensor,
 )
+from ..models.loading import KitModel
 
 
 def train(
@@ -110,9 +111,14 @@ def train(
     return metrics
 
 
+def _kit(model: nn.Module) -> KitModel:
+    """ShapesNet with its normalisation, for the kit's methods (a plain module would mean ImageNet's)."""
+    return KitModel.wrap(model, MEAN, STD, name="shapesnet", input_size=64)
+
+
 def _attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int, seed: int) -> torch.Tensor:
     """The training-time PGD batch (``pgd`` puts the model in eval mode and restores train mode after)."""
-    return pgd(model, x, y, eps=eps, steps=steps, step_size=1.25 * eps, seed=seed, mean=MEAN, std=STD, progress=False)
+    return pgd(_kit(model), x, y, eps=eps, steps=steps, step_size=1.25 * eps, seed=seed, progress=False)
 
 
 #: the evaluation attack of the model cards: stronger than the training attack
@@ -133,7 +139,7 @@ def pgd_accuracy(
     for i in range(0, n, batch_size):
         x = to_tensor(images[i : i + batch_size]).to(device)
         y = torch.from_numpy(labels[i : i + batch_size]).to(device)
-        x_adv = pgd(model, x, y, eps=eps, steps=steps, seed=i, mean=MEAN, std=STD, progress=False)
+        x_adv = pgd(_kit(model), x, y, eps=eps, steps=steps, seed=i, progress=False)
         with torch.inference_mode():
             correct += (model(x_adv).argmax(1) == y).sum().item()
     return correct / n

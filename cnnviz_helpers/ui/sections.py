@@ -20,7 +20,6 @@ from ..class_visualization import (
     CS231N_SIZE,
     UNIT_L2_REG,
     class_visualization,
-    unit_visualization,
 )
 from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
@@ -29,9 +28,10 @@ from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
 from ..methods import BY_NAME, METHODS, occlusion_window
 from ..models.loading import KitModel
+from ..models.targets import Unit
 from ..occlusion import window_starts
 from ..patches import max_activating_patches
-from ..style import PRESETS, default_style, style_images, style_transfer
+from ..style_transfer import PRESETS, default_style, style_images, style_transfer
 from .plotting import CLASSES, MAGNITUDE, SIGNED, image_panels, overlay, panels_png
 from .widgets import (
     USER_ERRORS,
@@ -123,10 +123,10 @@ def unit_visualization_widget(km: KitModel) -> Any:
 
     layer = layer_picker(km)
     channel = w.BoundedIntText(value=0, min=0, max=4095, description="channel")
-    neuron = w.Dropdown(options=["mean", "center"], description="neuron")
+    neuron = w.Dropdown(options=[("mean", None), ("center", "center")], description="neuron")
     return _widget(
         km, [layer, channel, neuron],
-        lambda **kw: unit_visualization(km, layer.value, channel.value, neuron=neuron.value, **kw),
+        lambda **kw: class_visualization(km, Unit(layer.value, channel.value, neuron.value), **kw),
         UNIT_L2_REG,
     )  # fmt: skip
 
@@ -156,7 +156,7 @@ def deepdream_widget(km: KitModel) -> Any:
         x = km.preprocess(picture.value, size=size.value)
         show = lambda img: update(km.deprocess(img[0]))  # noqa: E731
         out = deepdream(
-            km, x, layer.value, channel=None if channel.value < 0 else channel.value, steps=steps.value, lr=lr.value,
+            km, x, layer.value if channel.value < 0 else Unit(layer.value, channel.value), steps=steps.value, lr=lr.value,
             octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
             callback=job.steps(steps.value * octaves.value, show), progress=False,
         )  # fmt: skip
@@ -218,7 +218,7 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
     progress bar and shows the preview image stylized every few steps.
 
     Styles: the shipped textures, plus the paintings once ``python -m cnnviz_helpers.training.download`` has
-    fetched them (:func:`~cnnviz_helpers.style.style_images`). One style trains an instance- or
+    fetched them (:func:`~cnnviz_helpers.style_transfer.style_images`). One style trains an instance- or
     batch-norm network, several a conditional one. The last trained network is ``panel.result["net"]``.
 
     Example:
@@ -240,16 +240,14 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
         chosen = list(style_pick.value)
         norm: NormKind = "conditional" if len(chosen) > 1 else norm_pick.value
         every = max(1, steps.value // 10)
-        tick = job.steps(
-            steps.value, lambda net: update(stylize(net, preview_img, style=0 if net.conditional else None, size=None))
-        )
         net, history = train_fast_style(
             km,
             chosen,
             norm=norm,
+            preview=preview_img,
             steps=steps.value,
             crop=crop.value,
-            callback=lambda t, net, _l: tick(t, net),
+            callback=job.steps(steps.value, lambda img: update(img[0].permute(1, 2, 0).cpu().numpy())),
             callback_every=every,
         )
         result.update(net=net, history=history)
