@@ -118,20 +118,40 @@ def _load(path: Path) -> polib.POFile | None:
     return polib.pofile(str(path), wrapwidth=0) if path.exists() else None
 
 
+def _data_messages() -> dict[str, str]:
+    """Messages kept as data and translated where they are shown: the graded exercises' to-do lines and
+    mistakes (``grading.catalogue``), the explorer's method names and notes (``ui.explorer.METHODS``)."""
+    from cnnviz_helpers.grading.catalogue import EXERCISES
+    from cnnviz_helpers.ui.explorer import METHODS
+
+    found: dict[str, str] = {}
+    for ex in EXERCISES.values():
+        for text in (ex.todo, *(t for m in ex.mistakes for t in (m.name, m.hint))):
+            found.setdefault(text, f"exercise {ex.key}")
+    for method in METHODS:
+        for text in (method.name, method.note):
+            if text:
+                found.setdefault(text, "explorer method")
+    return found
+
+
 def package_messages() -> list[tuple[str, str]]:
-    """``(msgid, "file:line")`` of every string literal passed to ``_()`` in the package, in file order."""
+    """``(msgid, where)`` of every string literal passed to ``_()`` or ``N_()`` in the package, in file order,
+    then the messages kept as data (:func:`_data_messages`)."""
     found: dict[str, str] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
-                and node.func.id == "_"
+                and node.func.id in ("_", "N_")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
             ):
                 found.setdefault(node.args[0].value, f"{path.relative_to(ROOT)}:{node.lineno}")
+    for text, where in _data_messages().items():
+        found.setdefault(text, where)
     return list(found.items())
 
 
@@ -159,6 +179,9 @@ def structure_problems(msgid: str, msgstr: str) -> list[str]:
     a, b = heading.match(msgid), heading.match(msgstr)
     if (a and a[1]) != (b and b[1]) and not msgid.lstrip().startswith("### BEGIN SOLUTION"):
         problems.append("the first line's heading level differs (slides and sections follow it)")
+    fields = re.compile(r"\{[A-Za-z_][^{}]*\}")
+    if sorted(fields.findall(msgid)) != sorted(fields.findall(msgstr)):
+        problems.append(f"the {{placeholders}} differ: {sorted(fields.findall(msgid))} in English")
     for token, what in (("$", "math ($)"), ("```", "code fences")):
         if msgid.count(token) != msgstr.count(token):
             problems.append(f"number of {what} differs: {msgid.count(token)} in English, {msgstr.count(token)} here")

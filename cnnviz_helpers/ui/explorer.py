@@ -47,6 +47,7 @@ from .. import (
     style,
 )
 from ..core.config import budget
+from ..core.i18n import _
 from ..core.images import image_grid, load_image
 from ..models.image_sets import image_set
 from ..models.loading import SPECS, KitModel, load_model
@@ -276,23 +277,29 @@ class Explorer(w.HBox):
         self._channels: dict[str, int] = {}
         style_ = {"description_width": "80px"}
         names = ["shapesnet", *(n for n in SPECS if n != "shapesnet")]
-        self.model = w.Dropdown(options=names, value=km.name, description="model", style=style_)
+        self.model = w.Dropdown(options=names, value=km.name, description=_("model"), style=style_)
         self.source = w.ToggleButtons(
-            options=["examples", "image set", "upload"], value="examples", style={"button_width": "88px"}
+            options=[(_("examples"), "examples"), (_("image set"), "image set"), (_("upload"), "upload")],
+            value="examples",
+            style={"button_width": "88px"},
         )
-        self.picture = w.Dropdown(description="image", style=style_)
-        self.upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
-        self.method = w.Dropdown(options=[m.name for m in METHODS], value="saliency", description="method", style=style_)
+        self.picture = w.Dropdown(description=_("image"), style=style_)
+        self.upload = w.FileUpload(accept="image/*", multiple=False, description=_("upload"))
+        self.method = w.Dropdown(
+            options=[(_(m.name), m.name) for m in METHODS], value="saliency", description=_("method"), style=style_
+        )
         self.note = w.HTML()
-        self.layer = w.Dropdown(description="layer", style=style_)
-        self.unit = w.BoundedIntText(value=0, min=0, max=0, description="unit", style=style_)
-        self.target = w.Combobox(description="class", ensure_option=False, placeholder="type a class name", style=style_)
+        self.layer = w.Dropdown(description=_("layer"), style=style_)
+        self.unit = w.BoundedIntText(value=0, min=0, max=0, description=_("unit"), style=style_)
+        self.target = w.Combobox(description=_("class"), ensure_option=False, placeholder=_("type a class name"), style=style_)
         self.params = {m.name: {p.name: p.widget() for p in m.params} for m in METHODS}
         self.own = w.VBox()
-        self.compare = w.Checkbox(value=False, description="compare side by side", indent=False)
-        self.auto = w.Checkbox(value=True, description="quick methods: run on every change", indent=False)
-        self.method_b = w.Dropdown(options=[m.name for m in METHODS], value="Grad-CAM", description="B method", style=style_)
-        self.layer_b = w.Dropdown(description="B layer", style=style_)
+        self.compare = w.Checkbox(value=False, description=_("compare side by side"), indent=False)
+        self.auto = w.Checkbox(value=True, description=_("quick methods: run on every change"), indent=False)
+        self.method_b = w.Dropdown(
+            options=[(_(m.name), m.name) for m in METHODS], value="Grad-CAM", description=_("B method"), style=style_
+        )
+        self.layer_b = w.Dropdown(description=_("B layer"), style=style_)
         self.view = w.Image(value=placeholder_png(view_width, view_width // 3), format="png", width=view_width)
         self.live = w.Image(value=placeholder_png(256), format="png", width=256, layout=w.Layout(display="none"))
         tabs = w.Tab(
@@ -302,7 +309,7 @@ class Explorer(w.HBox):
                 w.VBox([self.compare, self.method_b, self.layer_b]),
             ]
         )
-        for i, title in enumerate(("model & image", "method", "compare")):
+        for i, title in enumerate((_("model & image"), _("method"), _("compare"))):
             tabs.set_title(i, title)
         self.tabs = tabs
         tabs.selected_index = 1
@@ -342,7 +349,7 @@ class Explorer(w.HBox):
     def _new_model(self, change: Any) -> None:
         name, note = change["new"], ""
         if name not in self.models:
-            self.panel.status.value = f"loading {name} …"
+            self.panel.status.value = _("loading {name} …").format(name=name)
             printed = io.StringIO()
             try:
                 with redirect_stdout(printed):  # the offline fallback's one line goes to the status bar
@@ -356,7 +363,7 @@ class Explorer(w.HBox):
             self.models[self.km.name] = self.km
             self.model.value = self.km.name
         self._setup_model()
-        self.panel.status.value = note or f"model: {self.km.description}"
+        self.panel.status.value = note or _("model: {description}").format(description=self.km.description)
 
     def _new_source(self, _change: Any = None) -> None:
         if self.source.value == "examples":
@@ -377,14 +384,14 @@ class Explorer(w.HBox):
         if self.source.value != "upload":
             return
         if not files:
-            self.panel.status.value = "upload an image file (JPEG / PNG) with the button"
+            self.panel.status.value = _("upload an image file (JPEG / PNG) with the button")
             self._pictures([])
             return
         f = files[0]
         try:
             img = load_image(Image.open(io.BytesIO(bytes(f["content"]))))
         except (OSError, ValueError) as err:
-            self.panel.status.value = f"⚠ {f['name']} is not an image this kit can read ({err})"
+            self.panel.status.value = _("⚠ {name} is not an image this kit can read ({err})").format(name=f["name"], err=err)
             return
         self._pictures([(f["name"], img)])
 
@@ -393,12 +400,12 @@ class Explorer(w.HBox):
         for name, control in (("layer", self.layer), ("unit", self.unit), ("class", self.target)):
             control.layout.display = None if name in spec.uses else "none"
         self.own.children = list(self.params[spec.name].values())
-        self.note.value = f"<i>{spec.note}</i>" if spec.note else ""
+        self.note.value = f"<i>{_(spec.note)}</i>" if spec.note else ""
 
     def _new_layer(self, _change: Any = None) -> None:
         n = self.channels(self.layer.value)
         self.unit.max = n - 1
-        self.unit.description = f"unit <{n}"
+        self.unit.description = _("unit <{n}").format(n=n)
 
     def channels(self, layer: str) -> int:
         """Number of channels of ``layer`` (one forward pass up to it, remembered)."""
@@ -414,7 +421,7 @@ class Explorer(w.HBox):
             with redirect_stdout(printed):  # "Imagenette is not downloaded → …": one line in the status bar
                 self._dataset = image_set(self.km, n=budget(60, 12))
             lines = printed.getvalue().strip().splitlines()
-            self.panel.status.value = lines[-1] if lines else f"image set: {len(self._dataset)} images"
+            self.panel.status.value = lines[-1] if lines else _("image set: {n} images").format(n=len(self._dataset))
         return self._dataset
 
     # --- running ------------------------------------------------------------
@@ -461,7 +468,7 @@ class Explorer(w.HBox):
         if key in self.cache:
             self.view.value, note = self.cache[key]
             self.cache.move_to_end(key)
-            return f"{note} (cached)"
+            return _("{note} (cached)").format(note=note)
         results = []
         for s in runs:
             panels = self.compute(s, job, live=True)
@@ -478,7 +485,7 @@ class Explorer(w.HBox):
         else:
             (s, panels) = results[0]
             png = panels_png([p[0] for p in panels], [p[1] for p in panels], [p[2] for p in panels], size=3.6)
-            note = f"{s['method']} on {self.km.name}"
+            note = _("{method} on {model}").format(method=_(s["method"]), model=self.km.name)
         self.view.value = png
         self.cache[key] = (png, note)
         while len(self.cache) > self.cache_size:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..core.i18n import _
 from ..core.images import load_image, sample_names
 from ..models.loading import KitModel
 
@@ -72,9 +73,13 @@ def resolve_class(km: KitModel, text: str) -> int:
     if len(hits) == 1:
         return hits[0][0]
     if not hits:
-        raise ValueError(f"no class of {km.name} matches {text!r}: type part of a class name and pick a suggestion")
+        raise ValueError(
+            _("no class of {model} matches {text!r}: type part of a class name and pick a suggestion").format(
+                model=km.name, text=text
+            )
+        )
     shown = ", ".join(c for _, c in hits[:5]) + (" …" if len(hits) > 5 else "")
-    raise ValueError(f"{len(hits)} classes match {text!r} ({shown}): pick one")
+    raise ValueError(_("{n} classes match {text!r} ({shown}): pick one").format(n=len(hits), text=text, shown=shown))
 
 
 def picked_class(picker: Any) -> int:
@@ -195,7 +200,7 @@ class RunPanel(w.VBox):
         threaded: bool = True,
     ) -> None:
         self.run_fn, self.description, self.threaded = run, description, threaded
-        self.button = w.Button(description=description, button_style="primary", icon="play")
+        self.button = w.Button(description=_(description), button_style="primary", icon="play")
         self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="auto"))
         self.status = w.Label(value="ready", layout=w.Layout(width="auto"))
         self.result: dict[str, Any] = {}
@@ -215,11 +220,11 @@ class RunPanel(w.VBox):
         with self._lock:
             if self.job is not None:
                 self.job.stop_requested.set()
-                self.status.value = "stopping after this step …"
+                self.status.value = _("stopping after this step …")
                 return
             self.job = Run(self)
-        self.button.description, self.button.icon, self.button.button_style = "Stop", "stop", "danger"
-        self.status.value = "running …"
+        self.button.description, self.button.icon, self.button.button_style = _("Stop"), "stop", "danger"
+        self.status.value = _("running …")
         if self.threaded:
             self.thread = threading.Thread(target=self._work, args=(self.job,), daemon=True)
             self.thread.start()
@@ -240,7 +245,7 @@ class RunPanel(w.VBox):
             warned = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
             self.status.value = (note + (f" — ⚠ {warned[0]}" if warned else ""))[:240]
         except RunStopped:
-            self.status.value = "stopped: kept the image so far"
+            self.status.value = _("stopped: kept the image so far")
         except USER_ERRORS as err:
             self.status.value = message(err)
         finally:
