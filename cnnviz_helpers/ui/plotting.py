@@ -20,8 +20,8 @@ from typing import Any, cast
 
 import matplotlib
 import numpy as np
-from matplotlib import font_manager
 import torch
+from matplotlib import font_manager
 
 from ..core.images import normalize, to_numpy_image
 
