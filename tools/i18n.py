@@ -120,7 +120,7 @@ def _load(path: Path) -> polib.POFile | None:
 
 def _data_messages() -> dict[str, str]:
     """Messages kept as data and translated where they are shown: the graded exercises' to-do lines and
-    mistakes (``grading.catalogue``), the explorer's method names and notes (``ui.explorer.METHODS``)."""
+    mistakes (``grading.catalogue``), the explorer's method names, notes and control names (``ui.explorer.METHODS``)."""
     from cnnviz_helpers.grading.catalogue import EXERCISES
     from cnnviz_helpers.ui.explorer import METHODS
 
@@ -129,7 +129,7 @@ def _data_messages() -> dict[str, str]:
         for text in (ex.todo, *(t for m in ex.mistakes for t in (m.name, m.hint))):
             found.setdefault(text, f"exercise {ex.key}")
     for method in METHODS:
-        for text in (method.name, method.note):
+        for text in (method.name, method.note, *(p.name for p in method.params)):
             if text:
                 found.setdefault(text, "explorer method")
     return found

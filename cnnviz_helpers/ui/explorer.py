@@ -93,7 +93,7 @@ class Param:
     log: bool = False
 
     def widget(self) -> Any:
-        common = {"description": self.name, "continuous_update": False, "style": {"description_width": "110px"}}
+        common = {"description": _(self.name), "continuous_update": False, "style": {"description_width": "110px"}}
         if self.log:
             return w.FloatLogSlider(value=self.value, base=10, min=self.min, max=self.max, step=self.step, **common)
         if isinstance(self.step, int) and float(self.value).is_integer():

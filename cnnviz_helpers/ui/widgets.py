@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..core.i18n import _
+from ..core.i18n import N_, _
 from ..core.images import load_image, sample_names
 from ..models.loading import KitModel
 
@@ -37,13 +37,13 @@ from ..models.loading import KitModel
 USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)
 
 
-def layer_picker(km: KitModel, value: str | None = None, description: str = "layer") -> Any:
+def layer_picker(km: KitModel, value: str | None = None, description: str = N_("layer")) -> Any:
     """Dropdown over the model's notable layers, shallow to deep (``km.spec.layers``)."""
     layers = list(km.spec.layers)
-    return w.Dropdown(options=layers, value=value or layers[len(layers) // 2], description=description)
+    return w.Dropdown(options=layers, value=value or layers[len(layers) // 2], description=_(description))
 
 
-def class_picker(km: KitModel, value: int | str | None = None, description: str = "class") -> Any:
+def class_picker(km: KitModel, value: int | str | None = None, description: str = N_("class")) -> Any:
     """Searchable class box: type part of a name; :func:`picked_class` reads it (or says it matches none).
 
     The box suggests the model's class names; free text is allowed while typing, and
@@ -51,7 +51,7 @@ def class_picker(km: KitModel, value: int | str | None = None, description: str 
     """
     names = [f"{i}: {c}" for i, c in enumerate(km.class_names)]
     idx = km.class_index(value) if value is not None else (km.examples[0].label if km.examples else 0)
-    box = w.Combobox(options=names, value=names[idx], description=description, ensure_option=False)
+    box = w.Combobox(options=names, value=names[idx], description=_(description), ensure_option=False)
     box.km = km
     return box
 
@@ -78,7 +78,7 @@ def resolve_class(km: KitModel, text: str) -> int:
                 model=km.name, text=text
             )
         )
-    shown = ", ".join(c for _, c in hits[:5]) + (" …" if len(hits) > 5 else "")
+    shown = ", ".join(c for _index, c in hits[:5]) + (" …" if len(hits) > 5 else "")
     raise ValueError(_("{n} classes match {text!r} ({shown}): pick one").format(n=len(hits), text=text, shown=shown))
 
 
@@ -87,7 +87,7 @@ def picked_class(picker: Any) -> int:
     return resolve_class(picker.km, picker.value)
 
 
-def image_picker(km: KitModel, description: str = "image", photos: bool | None = None) -> Any:
+def image_picker(km: KitModel, description: str = N_("image"), photos: bool | None = None) -> Any:
     """Dropdown over the model's example images (plus the shipped photos for ImageNet models).
 
     The value is a PIL image; use it with ``km.preprocess``.
@@ -96,7 +96,7 @@ def image_picker(km: KitModel, description: str = "image", photos: bool | None =
     if photos if photos is not None else not km.offline:
         known = {e.name for e in km.examples}
         options += [(n, load_image(n)) for n in sample_names() if n not in known]
-    return w.Dropdown(options=options, description=description)
+    return w.Dropdown(options=options, description=_(description))
 
 
 def to_png(img: np.ndarray | Image.Image, size: int | None = None) -> bytes:
@@ -195,7 +195,7 @@ class RunPanel(w.VBox):
         self,
         run: Callable[[Run], Any],
         controls: Sequence[Any],
-        description: str = "Run",
+        description: str = N_("Run"),
         extra: Sequence[Any] = (),
         threaded: bool = True,
     ) -> None:
@@ -254,7 +254,11 @@ class RunPanel(w.VBox):
 
 
 def run_panel(
-    run: Callable[[Run], Any], controls: Sequence[Any], description: str = "Run", extra: Sequence[Any] = (), threaded: bool = True
+    run: Callable[[Run], Any],
+    controls: Sequence[Any],
+    description: str = N_("Run"),
+    extra: Sequence[Any] = (),
+    threaded: bool = True,
 ) -> RunPanel:
     """Controls + Run/Stop button + progress bar + status line + ``extra`` widgets (see :class:`RunPanel`).
 
