@@ -113,3 +113,16 @@ def test_translations_use_the_glossary(src):
 def test_chinese_notebooks_link_the_glossary_once(src):
     nb = nbformat.read(i18n.SOLUTIONS / "zh" / src.name, as_version=4)
     assert sum(c.source.count("i18n/glossary.md") for c in nb.cells if c.cell_type == "markdown") == 1
+
+
+def test_the_seed_map_cites_cells_that_exist():
+    """Every `cell id` the seed map cites (after its notebook number) is a cell of that notebook."""
+    import re
+
+    text = (i18n.CATALOGUES / "zh_CN" / "seed_map.md").read_text(encoding="utf-8")
+    cells = {src.stem.split("_")[0]: {c.id for c in nbformat.read(src, as_version=4).cells} for src in SOURCES}
+    cited = re.findall(r"\b(\d\d[b]?) · `([0-9a-f]{8})`((?:、`[0-9a-f]{8}`)*)", text)
+    assert len(cited) > 40
+    for number, first, more in cited:
+        for cell in [first, *re.findall(r"[0-9a-f]{8}", more)]:
+            assert cell in cells[number], f"seed_map.md: notebook {number} has no cell {cell}"
