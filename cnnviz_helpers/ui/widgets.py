@@ -63,7 +63,7 @@ def resolve_class(km: KitModel, text: str) -> int:
         ValueError: no class matches, or several do (the message lists a few to pick from).
     """
     text = str(text).strip()
-    head, _, tail = text.partition(":")
+    head, _colon, tail = text.partition(":")
     if tail and head.strip().isdigit() and 0 <= int(head) < len(km.class_names) and km.class_names[int(head)] == tail.strip():
         return int(head)
     lower = [c.lower() for c in km.class_names]
