@@ -39,7 +39,7 @@ def _spy(monkeypatch, module, name: str) -> list[tuple]:
 
 
 def test_the_method_table_drives_the_menu_and_each_method_draws_a_picture(app, shapes_model, unchanged):
-    assert list(app.method.options) == [m.name for m in ex.METHODS]
+    assert [value for _label, value in app.method.options] == [m.name for m in ex.METHODS]  # (label, value): labels translated
     with unchanged(shapes_model.model):
         for spec in ex.METHODS:
             app.method.value = spec.name

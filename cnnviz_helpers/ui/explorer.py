@@ -47,7 +47,7 @@ from .. import (
     style,
 )
 from ..core.config import budget
-from ..core.i18n import _
+from ..core.i18n import N_, _
 from ..core.images import image_grid, load_image
 from ..models.image_sets import image_set
 from ..models.loading import SPECS, KitModel, load_model
@@ -128,8 +128,8 @@ def _map_panels(ctx: Context, heat: torch.Tensor, title: str) -> list[Panel]:
     a = a.abs().amax(0) if a.ndim == 3 else a.abs()
     return [
         (ctx.image, f"{ctx.km.class_names[ctx.target]}", None),
-        (a.numpy(), title, MAGNITUDE),
-        (overlay(ctx.image, a), f"overlay: {title}", None),
+        (a.numpy(), _(title), MAGNITUDE),
+        (overlay(ctx.image, a), _("overlay: {title}").format(title=_(title)), None),
     ]
 
 
@@ -139,7 +139,10 @@ def _activations(ctx: Context) -> list[Panel]:
     shown = maps[lo : lo + int(ctx.params["channels"])]
     grid = image_grid(shown, fill=np.nan)
     silent = float(filters.zero_maps(maps).float().mean())
-    return [(ctx.image, "input", None), (grid, f"{ctx.layer} ch. {lo}–{lo + len(shown) - 1} of 0–{len(maps) - 1} ({silent:.0%} all-zero)", MAGNITUDE)]  # fmt: skip
+    title = _("{layer} ch. {lo}–{hi} of 0–{last} ({silent:.0%} all-zero)").format(
+        layer=ctx.layer, lo=lo, hi=lo + len(shown) - 1, last=len(maps) - 1, silent=silent
+    )
+    return [(ctx.image, _("input"), None), (grid, title, MAGNITUDE)]
 
 
 def _patches(ctx: Context) -> list[Panel]:
@@ -147,7 +150,13 @@ def _patches(ctx: Context) -> list[Panel]:
     batches = (ctx.km.preprocess(data.images[i : i + 64]) for i in range(0, len(data), 64))
     top = patches.max_activating_patches(ctx.km.model, batches, ctx.layer, ctx.unit, k=9, progress=False)
     tiles = ctx.km.deprocess(top.patches)
-    return [(image_grid(tiles, ncols=3, per_image_norm=False), f"{ctx.layer}[{ctx.unit}]: top 9 of {len(data)} images", None)]
+    return [
+        (
+            image_grid(tiles, ncols=3, per_image_norm=False),
+            _("{layer}[{unit}]: top 9 of {n} images").format(layer=ctx.layer, unit=ctx.unit, n=len(data)),
+            None,
+        )
+    ]
 
 
 def _occlusion(ctx: Context) -> list[Panel]:
@@ -155,8 +164,8 @@ def _occlusion(ctx: Context) -> list[Panel]:
     stride = max(1, min(win, int(ctx.params["stride"] * ctx.km.input_size / 100)))
     occ = occlusion.occlusion_map(ctx.km.model, ctx.x, ctx.target, max(win, 1), stride, progress=False)
     return [
-        *_map_panels(ctx, occ.heatmap, f"occlusion: drop ({win} px window)")[:2],
-        (occ.drops.cpu().numpy(), "drop per window", SIGNED),
+        *_map_panels(ctx, occ.heatmap, _("occlusion: drop ({win} px window)").format(win=win))[:2],
+        (occ.drops.cpu().numpy(), _("drop per window"), SIGNED),
     ]
 
 
@@ -181,7 +190,7 @@ def _synthesis(fn: Callable[[Context], torch.Tensor | np.ndarray], title: str) -
         picture = out if isinstance(out, np.ndarray) else ctx.picture(out)
         x = ctx.km.preprocess(Image.fromarray((np.clip(picture, 0, 1) * 255).astype(np.uint8)))
         name, p = ctx.km.predict(x, 1)[0][0]
-        return [(picture, f"{title} → {name} ({p:.0%})", None)]
+        return [(picture, f"{_(title)} → {name} ({p:.0%})", None)]
 
     return compute
 
@@ -191,7 +200,7 @@ def _adversarial(fn: Callable[[Context], torch.Tensor], title: str) -> Callable[
         adv = fn(ctx)
         (before, p0), (after, p1) = ctx.km.predict(ctx.x, 1)[0][0], ctx.km.predict(adv, 1)[0][0]
         diff = (ctx.picture(adv) - ctx.image).mean(-1)
-        return [(ctx.image, f"{before} ({p0:.0%})", None), (diff, "change (mean over RGB)", SIGNED), (ctx.picture(adv), f"{title}: {after} ({p1:.0%})", None)]  # fmt: skip
+        return [(ctx.image, f"{before} ({p0:.0%})", None), (diff, _("change (mean over RGB)"), SIGNED), (ctx.picture(adv), f"{_(title)}: {after} ({p1:.0%})", None)]  # fmt: skip
 
     return compute
 
@@ -224,7 +233,7 @@ METHODS: tuple[MethodSpec, ...] = (
         c.km, c.layer, c.unit, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
         callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "unit"), ("layer", "unit"), (STEPS,)),
     MethodSpec("fooling image", _adversarial(lambda c: adversarial.fooling_image(
-        c.km, c.x, c.target, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "fooled"),
+        c.km, c.x, c.target, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), N_("fooled")),
         ("class",), (STEPS,), note="class = the class to fool it into"),
     MethodSpec("adversarial (PGD)", _adversarial(lambda c: adversarial.pgd(
         c.km, c.x, eps=c.params["ε (/255)"] / 255, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "PGD"),
@@ -234,14 +243,14 @@ METHODS: tuple[MethodSpec, ...] = (
         callback=c.steps(int(c.params["steps"]) * int(c.params["octaves"])), progress=False), "DeepDream"),
         ("layer", "unit"), (Param("steps", budget(10, 2), 1, 50), Param("octaves", budget(3, 1), 1, 6), Param("one unit", 0, 0, 1))),
     MethodSpec("feature inversion", _synthesis(lambda c: inversion.feature_inversion(
-        c.km, c.x, c.layer, steps=int(c.params["steps"]), tv_weight=c.params["TV weight"], callback=c.steps(int(c.params["steps"])), progress=False), "inverted"),
+        c.km, c.x, c.layer, steps=int(c.params["steps"]), tv_weight=c.params["TV weight"], callback=c.steps(int(c.params["steps"])), progress=False), N_("inverted")),
         ("layer",), (Param("steps", budget(200, 5), 1, 500), Param("TV weight", 0.3, -3, 1, 0.1, log=True))),
-    MethodSpec("texture synthesis", _synthesis(lambda c: texture_picture(c), "texture"), (),
+    MethodSpec("texture synthesis", _synthesis(lambda c: texture_picture(c), N_("texture")), (),
                (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="style # picks one of the style images"),
     MethodSpec("style transfer", _synthesis(lambda c: style.style_transfer(
         c.km, Image.fromarray((c.image * 255).astype(np.uint8)), _style_image(c), steps=int(c.params["steps"]),
         callback_every=max(1, int(c.params["steps"]) // 10), callback=c.steps(int(c.params["steps"])), progress=False,
-        verbose=False).picture, "styled"),
+        verbose=False).picture, N_("styled")),
         (), (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="content = this image"),
 )  # fmt: skip
 

@@ -241,7 +241,7 @@ class RunPanel(w.VBox):
             with torch.inference_mode(False), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 note = self.run_fn(job)
-            note = "stopped: kept the image so far" if job.stopped else str(note or "done")
+            note = _("stopped: kept the image so far") if job.stopped else str(note or _("done"))
             warned = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
             self.status.value = (note + (f" — ⚠ {warned[0]}" if warned else ""))[:240]
         except RunStopped:
