@@ -3,11 +3,12 @@
     python tools/subset_font.py [path/to/NotoSansCJK-Regular.ttc]
 
 Debian / Ubuntu: ``apt-get install fonts-noto-cjk`` gives ``/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc``.
-The subset keeps the 3,755 common characters of GB 2312 level 1, every character of the translation catalogues
-(``i18n/zh_CN/*.po``, ``cnnviz_helpers/locale/*.po``), CJK punctuation and full-width forms, and is renamed
+The subset keeps the 3,755 common characters of GB 2312 level 1, every character of the package's message catalogues
+(``cnnviz_helpers/locale/*.po``: what the kit draws in plots; notebook markdown is rendered by the browser),
+CJK punctuation and full-width forms, and is renamed
 "Noto Sans SC cnnviz" (the OFL allows modified versions; Noto declares no reserved font name). It is written to
 ``cnnviz_helpers/fonts/`` next to the licence (``OFL.txt``); :mod:`cnnviz_helpers.ui.plotting` registers it.
-Run it again after adding translations (``tests/test_plot_fonts.py`` fails on a character the font lacks).
+Run it again after adding package messages (``tests/test_plot_fonts.py`` fails on a character the font lacks).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def gb2312_level1() -> set[str]:
 
 
 def catalogue_chars() -> set[str]:
-    """Every non-ASCII character of the translation catalogues."""
-    paths = [*(ROOT / "i18n").rglob("*.po"), *(ROOT / "cnnviz_helpers" / "locale").glob("*.po")]
+    """Every non-ASCII character of the package's message catalogues."""
+    paths = list((ROOT / "cnnviz_helpers" / "locale").glob("*.po"))
     return {c for p in paths for c in p.read_text(encoding="utf-8") if ord(c) > 0x7F}
 
 
