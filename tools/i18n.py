@@ -270,7 +270,7 @@ def translate_notebook(nb: nbformat.NotebookNode, stem: str, lang: str) -> nbfor
                 cell.source += glossary_link(lang)
                 first_md = False
         elif cell.id == "install-kit" or cell.source.startswith("# Install the course kit"):
-            cell.source += f'\n\nimport os\n\nos.environ.setdefault("CNNVIZ_LANG", "{lang}")  # the language of this notebook'
+            cell.source += f'\n\nimport os\n\nos.environ["CNNVIZ_LANG"] = os.environ.get("CNNVIZ_LANG", "{lang}")  # the language of this notebook'
     out.metadata["language"] = LANGUAGES[lang]
     return out
 

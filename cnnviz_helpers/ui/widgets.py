@@ -199,10 +199,10 @@ class RunPanel(w.VBox):
         extra: Sequence[Any] = (),
         threaded: bool = True,
     ) -> None:
-        self.run_fn, self.description, self.threaded = run, description, threaded
-        self.button = w.Button(description=_(description), button_style="primary", icon="play")
+        self.run_fn, self.description, self.threaded = run, _(description), threaded
+        self.button = w.Button(description=self.description, button_style="primary", icon="play")
         self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="auto"))
-        self.status = w.Label(value="ready", layout=w.Layout(width="auto"))
+        self.status = w.Label(value=_("ready"), layout=w.Layout(width="auto"))
         self.result: dict[str, Any] = {}
         self.job: Run | None = None
         self.thread: threading.Thread | None = None
