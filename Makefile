@@ -7,15 +7,16 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab present test lint unit nbval nbval-imagenet notebooks methods-table references bench offline-model robust-model \
-        fast-style-model download clean help instructor-lab course-init release collect autograde feedback export
+.PHONY: lab present test lint unit nbval nbval-imagenet nbval-zh notebooks methods-table i18n-check references bench \
+        offline-model robust-model fast-style-model download clean help instructor-lab course-init release collect autograde feedback export
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
 	@echo "make present    serve the explorer app (notebooks/explorer.ipynb) with Voila (PORT=8866)"
 	@echo "make test       unit tests + every solution notebook in fast mode"
 	@echo "make lint       ruff check + ruff format --check + mypy on the package (CI runs it first)"
-	@echo "make notebooks  regenerate notebooks/ from solutions/"
+	@echo "make notebooks  regenerate notebooks/ from solutions/ (and solutions/zh/, notebooks/zh/ from i18n/)"
+	@echo "make i18n-check translations: cells translated / missing / fuzzy / stale per notebook"
 	@echo "make methods-table  regenerate README's methods table from cnnviz_helpers/methods.py"
 	@echo "make bench      speed ratios against reference implementations"
 	@echo "make download   pre-fetch ImageNet weights and optional assets"
@@ -54,7 +55,7 @@ $(VENV)/.presenting: $(VENV)/.installed
 present: $(VENV)/.presenting
 	$(VENV)/bin/voila --no-browser --Voila.ip=127.0.0.1 --port=$(if $(filter 8888,$(PORT)),8866,$(PORT)) notebooks/explorer.ipynb
 
-test: unit nbval nbval-imagenet
+test: unit nbval nbval-imagenet nbval-zh
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -66,13 +67,17 @@ unit: $(VENV)/.instructor
 
 # CNNVIZ_STRICT_CHECKS=1: a graded check that fails the solution's own answer fails the run.
 nbval: $(VENV)/.instructor
-	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=$${CNNVIZ_OFFLINE:-1} MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/
+	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=$${CNNVIZ_OFFLINE:-1} MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/ --ignore=solutions/zh
+
+# The Chinese notebooks (solutions/zh/, built from i18n/zh_CN/*.po): the same code cells, offline only.
+nbval-zh: $(VENV)/.instructor
+	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=1 MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/zh/
 
 # The same on the ImageNet code path: squeezenet1_1 from a temporary cache of random weights under
 # torchvision's real file names (no download), so a check that fails a correct answer there is caught.
 nbval-imagenet: $(VENV)/.instructor
 	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 MPLBACKEND=Agg $(PY) tools/imagenet_path.py $(PY) -m pytest --nbval-lax -p no:cacheprovider \
-		solutions/
+		solutions/ --ignore=solutions/zh
 
 references: $(VENV)/.installed
 	$(PY) -m cnnviz_helpers.grading.make_references
@@ -97,6 +102,10 @@ notebooks: $(VENV)/.installed
 
 methods-table: $(VENV)/.installed
 	$(PY) tools/methods_table.py
+
+# Translations (i18n/zh_CN/*.po): `python tools/i18n.py update` after editing English; this reports what is left.
+i18n-check: $(VENV)/.installed
+	$(PY) tools/i18n.py check
 
 bench: $(VENV)/.installed
 	$(PY) -m bench

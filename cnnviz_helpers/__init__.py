@@ -29,6 +29,7 @@ only its own layer or lower, and ``tests/test_architecture.py`` enforces it):
 """
 
 from .core.config import budget, default_device, fast_mode, offline_mode, seed_everything
+from .core.i18n import get_language, set_language
 from .core.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -60,6 +61,7 @@ __all__ = [
     "fast_mode",
     "first_conv",
     "gaussian_blur",
+    "get_language",
     "get_layer",
     "image_grid",
     "jitter",
@@ -72,5 +74,6 @@ __all__ = [
     "preprocess",
     "sample_names",
     "seed_everything",
+    "set_language",
     "to_rgb",
 ]

@@ -42,7 +42,8 @@ def _spy(monkeypatch, module, name: str) -> list[tuple]:
 
 
 def test_the_registry_drives_the_menu_and_each_method_draws_a_picture(app, shapes_model, unchanged):
-    assert list(app.method.options) == [m.name for m in METHODS] and "Integrated Gradients" in app.method.options
+    values = [value for _label, value in app.method.options]  # (label, value): labels translated
+    assert values == [m.name for m in METHODS] and "Integrated Gradients" in values
     with unchanged(shapes_model.model):
         for spec in METHODS:
             app.method.value = spec.name

@@ -58,6 +58,11 @@ def test_the_wheel_carries_its_data_and_runs_a_notebook_outside_the_repo(tmp_pat
         "km = load_model()\n"
         "assert km.name == 'shapesnet' and load_image('chelsea').size == (451, 300)\n"
         "print(len(load_fast_style().style_names), 'styles')\n"
+        "from cnnviz_helpers import set_language\n"
+        "from cnnviz_helpers.core.i18n import _\n"
+        "from cnnviz_helpers.ui.plotting import CJK_FONT\n"
+        "set_language('zh')\n"
+        "assert _('Stop') == '停止' and CJK_FONT.is_file() and CJK_FONT.with_name('OFL.txt').is_file()\n"
     )
     out = _run([python, "-c", check, site], cwd=work, env=env).stdout
     assert "CNNVIZ_OFFLINE is set" in out and "styles" in out

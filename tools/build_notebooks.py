@@ -31,6 +31,10 @@ and slide metadata for RISE / jupyterlab_rise is stamped from the headings (:fun
 every notebook presents as slides without hand edits. ``explorer.ipynb`` (the live app) is built like
 the lecture notebooks.
 
+Translations: for each language of ``tools/i18n.py`` (``zh``), the build also writes ``solutions/zh/`` and
+``notebooks/zh/``: the same notebooks with the markdown taken from ``i18n/zh_CN/<notebook>.po`` (a cell
+without a current translation stays English) and ``CNNVIZ_LANG`` set in the install cell.
+
     python tools/build_notebooks.py          # write notebooks/ (and normalise solutions/)
     python tools/build_notebooks.py --check  # exit 1 if anything is out of date (used by the tests)
     python tools/build_notebooks.py 04_occlusion   # just one notebook
@@ -45,6 +49,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from i18n import LANGUAGES, translate_notebook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
@@ -239,13 +246,22 @@ def build(check: bool = False, only: list[str] | None = None) -> list[Path]:
     for src in sources:
         nb = stamp_install_cell(normalise(nbformat.read(src, as_version=4), src.stem))
         check_asks_before_tells(nb, src.name)
-        for path, text in ((src, _text(nb)), (NOTEBOOKS / src.name, _text(student_version(nb)))):
+        outputs = [(src, _text(nb)), (NOTEBOOKS / src.name, _text(student_version(nb)))]
+        for lang in LANGUAGES:  # the translations (tools/i18n.py): solutions/zh/, notebooks/zh/
+            translated = translate_notebook(nb, src.stem, lang)
+            outputs += [
+                (SOLUTIONS / lang / src.name, _text(translated)),
+                (NOTEBOOKS / lang / src.name, _text(student_version(translated))),
+            ]
+        for path, text in outputs:
             if not path.exists() or path.read_text() != text:
                 changed.append(path)
                 if not check:
+                    path.parent.mkdir(exist_ok=True)
                     path.write_text(text)
     expected = {s.name for s in sources}
-    for stale in [] if only else sorted(NOTEBOOKS.glob("*.ipynb")):
+    built = [NOTEBOOKS, *(d / lang for lang in LANGUAGES for d in (SOLUTIONS, NOTEBOOKS))]
+    for stale in [] if only else sorted(p for d in built for p in d.glob("*.ipynb")):
         if stale.name not in expected:
             changed.append(stale)
             if not check:

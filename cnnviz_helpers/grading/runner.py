@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.i18n import _
 from .compare import as_array, rel_error
 from .spec import Case, Exercise, Mistake, is_model_ref
 from .tiny import build
@@ -163,19 +164,25 @@ def _structure(value: Any) -> Any:
 def compare(got: Any, expected: Any, tol: float, exact: bool) -> tuple[float, str]:
     """``(error, message)``: ``error`` 0 when equal, ``inf`` on a shape or structure mismatch."""
     if _structure(got) != _structure(expected):
-        return float("inf"), f"returned {_describe(got)}, expected {_describe(expected)}"
+        return float("inf"), _("returned {got}, expected {expected}").format(got=_describe(got), expected=_describe(expected))
     worst, where = 0.0, ""
-    for (path, g), (_, e) in zip(_flatten(got), _flatten(expected)):
+    for (path, g), (_expected_path, e) in zip(_flatten(got), _flatten(expected)):
         if isinstance(e, dict) or isinstance(g, dict):
             if list(g) != list(e):
-                return float("inf"), f"{path} has keys {list(g)}, expected {list(e)}"
+                return float("inf"), _("{path} has keys {got}, expected {expected}").format(
+                    path=path, got=list(g), expected=list(e)
+                )
             continue
         try:
             ga, ea = as_array(g), as_array(e)
         except (TypeError, ValueError):
-            return float("inf"), f"{path} is {_describe(g)}, expected {_describe(e)}"
+            return float("inf"), _("{path} is {got}, expected {expected}").format(
+                path=path, got=_describe(g), expected=_describe(e)
+            )
         if ga.shape != ea.shape:
-            return float("inf"), f"{path} has shape {tuple(ga.shape)}, expected {tuple(ea.shape)}"
+            return float("inf"), _("{path} has shape {got}, expected {expected}").format(
+                path=path, got=tuple(ga.shape), expected=tuple(ea.shape)
+            )
         err = float(not np.array_equal(ga, ea)) if exact else rel_error(ga, ea)
         if err > worst:
             worst, where = err, path
@@ -228,15 +235,15 @@ def _one_case(ex: Exercise, answer: Callable[..., Any], case: Case, expected: An
     ]:
         return (
             float("inf"),
-            "your function modified its input in place (work on a copy: x.clone() / x.detach().clone())",
+            _("your function modified its input in place (work on a copy: x.clone() / x.detach().clone())"),
             "inplace",
         )
     if state != _model_state(args):
-        return float("inf"), "your function left the model changed (its train/eval mode, a hook or requires_grad)", "model"
+        return float("inf"), _("your function left the model changed (its train/eval mode, a hook or requires_grad)"), "model"
     if ex.differentiable and not (isinstance(got, torch.Tensor) and got.requires_grad):
         return (
             float("inf"),
-            "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)",
+            _("the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"),
             "nograd",
         )
     err, where = compare(got, expected, ex.tol, ex.exact)
@@ -280,43 +287,63 @@ def grade(key: str, answer: Callable[..., Any], hidden: bool = False, namespace:
     cases = [(Case(c["label"], tuple(c["args"]), c["hidden"]), c["expected"]) for c in ref["cases"] if c["hidden"] == hidden]
     blocked = [inspect.unwrap(fn) for fn in ex.kit] + [inspect.unwrap(ex.reference)]
     namespace = {} if namespace is None else namespace
-    title = f"Exercise {key} ({ex.function})"
+    title = _("Exercise {key} ({function})").format(key=key, function=ex.function)
     worst, detector, failure = 0.0, None, None
     with bound(namespace, ex.provides), kit_blocked(blocked) as calls:
         for case, expected in cases:
             try:
                 err, where, detector = _one_case(ex, answer, case, expected, models)
             except NotImplementedError:
-                return Result(key, False, f"{title} is not done yet: {ex.todo} (0 points until then)", unfinished=True)
+                return Result(
+                    key,
+                    False,
+                    _("{title} is not done yet: {todo} (0 points until then)").format(title=title, todo=_(ex.todo)),
+                    unfinished=True,
+                )
             except KitCalled:
                 err, where = float("inf"), ""
             except Exception as e:  # noqa: BLE001  (any error in the student's code is feedback, not a crash)
                 if calls:
                     err, where = float("inf"), ""
                 else:
-                    return Result(key, False, f"✗ {title}: on case {case.label!r} your function raised {type(e).__name__}: {e}")
+                    return Result(
+                        key,
+                        False,
+                        _("✗ {title}: on case {case!r} your function raised {error}: {e}").format(
+                            title=title, case=case.label, error=type(e).__name__, e=e
+                        ),
+                    )
             if calls:
                 names = ", ".join(sorted(set(calls)))
                 return Result(
                     key,
                     False,
-                    f"✗ {title}: your function called the kit's {names}. This exercise asks for your own code (0 points).",
+                    _(
+                        "✗ {title}: your function called the kit's {names}. This exercise asks for your own code (0 points)."
+                    ).format(title=title, names=names),
                 )
             if err > ex.tol:
                 failure = (case, err, where)
                 break
             worst = max(worst, err)
     if failure is None:
-        what = "exactly" if ex.exact else f"largest relative error {worst:.1e}"
-        return Result(key, True, f"✓ {title}: correct on {len(cases)} {'hidden ' if hidden else ''}case(s) ({what}).")
+        what = _("exactly") if ex.exact else _("largest relative error {worst:.1e}").format(worst=worst)
+        done = (
+            _("✓ {title}: correct on {n} hidden case(s) ({what}).")
+            if hidden
+            else _("✓ {title}: correct on {n} case(s) ({what}).")
+        )
+        return Result(key, True, done.format(title=title, n=len(cases), what=what))
     case, err, where = failure
     mistake = _identify(ex, answer, cases, models, detector)
     if detector or err == float("inf"):
-        msg = f"✗ {title}, case {case.label!r}: {where}."
+        msg = _("✗ {title}, case {case!r}: {where}.").format(title=title, case=case.label, where=where)
     else:
-        msg = f"✗ {title}, case {case.label!r}: {where} is wrong, relative error {err:.1e} (tolerance {ex.tol:.0e})."
+        msg = _("✗ {title}, case {case!r}: {where} is wrong, relative error {err:.1e} (tolerance {tol:.0e}).").format(
+            title=title, case=case.label, where=where, err=err, tol=ex.tol
+        )
     if mistake:
-        msg += f"\n  Looks like: {mistake.name}. {mistake.hint}"
+        msg += "\n  " + _("Looks like: {name}. {hint}").format(name=_(mistake.name), hint=_(mistake.hint))
     return Result(key, False, msg, mistake=mistake.name if mistake else None)
 
 
@@ -354,7 +381,9 @@ def yours(answer: Callable[..., Any], fallback: Callable[..., Any], *args: Any, 
     made the result, for the title. An unfinished exercise prints one line and never stops Run All.
     """
     try:
-        return answer(*args, **kwargs), f"your {answer.__name__}"
+        return answer(*args, **kwargs), _("your {name}").format(name=answer.__name__)
     except NotImplementedError:
-        print(f"{answer.__name__} is not written yet: this picture uses the kit's {fallback.__name__}.")
-        return fallback(*args, **kwargs), f"the kit's {fallback.__name__}"
+        print(
+            _("{name} is not written yet: this picture uses the kit's {kit}.").format(name=answer.__name__, kit=fallback.__name__)
+        )
+        return fallback(*args, **kwargs), _("the kit's {name}").format(name=fallback.__name__)

@@ -35,6 +35,7 @@ from PIL import Image
 
 from .. import filters
 from ..core.config import budget
+from ..core.i18n import _
 from ..core.images import attribution_heatmap, image_grid, load_image
 from ..methods import BY_NAME, METHODS, Method
 from ..models.image_sets import image_set
@@ -137,23 +138,29 @@ class Explorer(w.HBox):
         self._channels: dict[str, int] = {}
         style_ = {"description_width": "80px"}
         names = ["shapesnet", *(n for n in SPECS if n != "shapesnet")]
-        self.model = w.Dropdown(options=names, value=km.name, description="model", style=style_)
+        self.model = w.Dropdown(options=names, value=km.name, description=_("model"), style=style_)
         self.source = w.ToggleButtons(
-            options=["examples", "image set", "upload"], value="examples", style={"button_width": "88px"}
+            options=[(_("examples"), "examples"), (_("image set"), "image set"), (_("upload"), "upload")],
+            value="examples",
+            style={"button_width": "88px"},
         )
-        self.picture = w.Dropdown(description="image", style=style_)
-        self.upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
-        self.method = w.Dropdown(options=[m.name for m in METHODS], value="saliency", description="method", style=style_)
+        self.picture = w.Dropdown(description=_("image"), style=style_)
+        self.upload = w.FileUpload(accept="image/*", multiple=False, description=_("upload"))
+        self.method = w.Dropdown(
+            options=[(_(m.name), m.name) for m in METHODS], value="saliency", description=_("method"), style=style_
+        )
         self.note = w.HTML()
         self.layer = w.Dropdown(description="layer", style=style_)
         self.unit = w.BoundedIntText(value=-1, min=-1, max=0, description="unit", style=style_)
         self.target = w.Combobox(description="class", ensure_option=False, placeholder="type a class name", style=style_)
         self.params = {m.name: {p.name: param_widget(p) for p in m.params} for m in METHODS}
         self.own = w.VBox()
-        self.compare = w.Checkbox(value=False, description="compare side by side", indent=False)
-        self.auto = w.Checkbox(value=True, description="quick methods: run on every change", indent=False)
-        self.method_b = w.Dropdown(options=[m.name for m in METHODS], value="Grad-CAM", description="B method", style=style_)
-        self.layer_b = w.Dropdown(description="B layer", style=style_)
+        self.compare = w.Checkbox(value=False, description=_("compare side by side"), indent=False)
+        self.auto = w.Checkbox(value=True, description=_("quick methods: run on every change"), indent=False)
+        self.method_b = w.Dropdown(
+            options=[(_(m.name), m.name) for m in METHODS], value="Grad-CAM", description=_("B method"), style=style_
+        )
+        self.layer_b = w.Dropdown(description=_("B layer"), style=style_)
         self.view = w.Image(value=placeholder_png(view_width, view_width // 3), format="png", width=view_width)
         self.live = w.Image(value=placeholder_png(256), format="png", width=256, layout=w.Layout(display="none"))
         tabs = w.Tab(
@@ -163,7 +170,7 @@ class Explorer(w.HBox):
                 w.VBox([self.compare, self.method_b, self.layer_b]),
             ]
         )
-        for i, title in enumerate(("model & image", "method", "compare")):
+        for i, title in enumerate((_("model & image"), _("method"), _("compare"))):
             tabs.set_title(i, title)
         self.tabs = tabs
         tabs.selected_index = 1
@@ -203,7 +210,7 @@ class Explorer(w.HBox):
     def _new_model(self, change: Any) -> None:
         name, note = change["new"], ""
         if name not in self.models:
-            self.panel.status.value = f"loading {name} …"
+            self.panel.status.value = _("loading {name} …").format(name=name)
             printed = io.StringIO()
             try:
                 with redirect_stdout(printed):  # the offline fallback's one line goes to the status bar
@@ -217,7 +224,7 @@ class Explorer(w.HBox):
             self.models[self.km.name] = self.km
             self.model.value = self.km.name
         self._setup_model()
-        self.panel.status.value = note or f"model: {self.km.description}"
+        self.panel.status.value = note or _("model: {description}").format(description=self.km.description)
 
     def _new_source(self, _change: Any = None) -> None:
         if self.source.value == "examples":
@@ -238,14 +245,14 @@ class Explorer(w.HBox):
         if self.source.value != "upload":
             return
         if not files:
-            self.panel.status.value = "upload an image file (JPEG / PNG) with the button"
+            self.panel.status.value = _("upload an image file (JPEG / PNG) with the button")
             self._pictures([])
             return
         f = files[0]
         try:
             img = load_image(Image.open(io.BytesIO(bytes(f["content"]))))
         except (OSError, ValueError) as err:
-            self.panel.status.value = f"⚠ {f['name']} is not an image this kit can read ({err})"
+            self.panel.status.value = _("⚠ {name} is not an image this kit can read ({err})").format(name=f["name"], err=err)
             return
         self._pictures([(f["name"], img)])
 
@@ -263,7 +270,7 @@ class Explorer(w.HBox):
     def _new_layer(self, _change: Any = None) -> None:
         n = self.channels(self.layer.value)
         self.unit.max = n - 1
-        self.unit.description = f"unit <{n}"
+        self.unit.description = _("unit <{n}").format(n=n)
 
     def channels(self, layer: str) -> int:
         """Number of channels of ``layer`` (one forward pass up to it, remembered)."""
@@ -279,7 +286,7 @@ class Explorer(w.HBox):
             with redirect_stdout(printed):  # "Imagenette is not downloaded → …": one line in the status bar
                 self._dataset = image_set(self.km, n=budget(60, 12))
             lines = printed.getvalue().strip().splitlines()
-            self.panel.status.value = lines[-1] if lines else f"image set: {len(self._dataset)} images"
+            self.panel.status.value = lines[-1] if lines else _("image set: {n} images").format(n=len(self._dataset))
         return self._dataset
 
     # --- running ------------------------------------------------------------
@@ -333,7 +340,7 @@ class Explorer(w.HBox):
         if key in self.cache:
             self.view.value, note = self.cache[key]
             self.cache.move_to_end(key)
-            return f"{note} (cached)"
+            return _("{note} (cached)").format(note=note)
         results = []
         for s in runs:
             panels = self.compute(s, job, live=True)
@@ -350,7 +357,7 @@ class Explorer(w.HBox):
         else:
             (s, panels) = results[0]
             png = panels_png([p[0] for p in panels], [p[1] for p in panels], [p[2] for p in panels], size=3.6)
-            note = f"{s['method']} on {self.km.name}"
+            note = _("{method} on {model}").format(method=_(s["method"]), model=self.km.name)
         self.view.value = png
         self.cache[key] = (png, note)
         while len(self.cache) > self.cache_size:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import matplotlib
 import numpy as np
 import torch
+from matplotlib import font_manager
 
 from ..core.images import normalize, to_numpy_image
 
@@ -29,8 +31,13 @@ MAGNITUDE = "inferno"
 SIGNED = "RdBu_r"
 #: Categorical colours (classes, seeds): always with a legend.
 CLASSES = "tab10"
-#: Font sizes readable on a projector at 1280×720.
+#: The CJK font shipped with the kit (a subset of Noto Sans CJK SC, SIL OFL 1.1: ``fonts/OFL.txt``; made by
+#: ``tools/subset_font.py``): matplotlib falls back to it, glyph by glyph, for Chinese text in titles and labels.
+CJK_FONT = Path(__file__).resolve().parent.parent / "fonts" / "NotoSansSC-cnnviz.otf"
+CJK_FAMILY = "Noto Sans SC cnnviz"
+#: Font sizes readable on a projector at 1280×720; Latin text in the sans-serif font, Chinese in :data:`CJK_FAMILY`.
 PROJECTOR_STYLE: dict[str, Any] = {
+    "font.family": ["sans-serif", CJK_FAMILY],  # a list: matplotlib falls back along it glyph by glyph
     "font.size": 13,
     "axes.titlesize": 14,
     "axes.labelsize": 13,
@@ -55,7 +62,9 @@ class Categories:
 
 
 def use_projector_style() -> None:
-    """Apply :data:`PROJECTOR_STYLE` to matplotlib (done when this module is imported)."""
+    """Register :data:`CJK_FONT` and apply :data:`PROJECTOR_STYLE` to matplotlib (done when this module is imported)."""
+    if CJK_FAMILY not in {f.name for f in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(str(CJK_FONT))
     matplotlib.rcParams.update(cast(Any, PROJECTOR_STYLE))  # (matplotlib's stubs list every key as a Literal)
 
 

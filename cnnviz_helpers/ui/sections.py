@@ -22,6 +22,7 @@ from ..class_visualization import (
     class_visualization,
 )
 from ..core.config import budget
+from ..core.i18n import _
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
 from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
@@ -56,15 +57,17 @@ def _prior_controls(km: KitModel, l2_reg: float) -> dict[str, Any]:
     scale = km.input_size / CS231N_SIZE
     common = {"style": style, "continuous_update": False}
     return {
-        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description="steps", **common),
-        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description="learning rate", **common),
-        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description="L2 λ", **common),
-        "blur_every": w.IntSlider(value=10, min=0, max=50, description="blur every (0=off)", **common),
-        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description="blur σ", **common),
-        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description="jitter (px)", **common),
-        "decay": w.FloatSlider(value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description="L2 decay", **common),
-        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip norm %", **common),
-        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description="clip contrib. %", **common),
+        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description=_("steps"), **common),
+        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description=_("learning rate"), **common),
+        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description=_("L2 λ"), **common),
+        "blur_every": w.IntSlider(value=10, min=0, max=50, description=_("blur every (0=off)"), **common),
+        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description=_("blur σ"), **common),
+        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description=_("jitter (px)"), **common),
+        "decay": w.FloatSlider(
+            value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description=_("L2 decay"), **common
+        ),
+        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description=_("clip norm %"), **common),
+        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description=_("clip contrib. %"), **common),
     }
 
 
@@ -105,7 +108,7 @@ def class_visualization_widget(km: KitModel) -> Any:
     import ipywidgets as w
 
     target = class_picker(km)
-    objective = w.Dropdown(options=["score", "probability", "log_probability"], description="objective")
+    objective = w.Dropdown(options=["score", "probability", "log_probability"], description=_("objective"))
     return _widget(
         km, [target, objective],
         lambda **kw: class_visualization(km, picked_class(target), objective=objective.value, **kw),
@@ -142,14 +145,14 @@ def deepdream_widget(km: KitModel) -> Any:
 
     picture = image_picker(km)
     cu = {"continuous_update": False}
-    size = w.IntSlider(value=max(km.input_size, 128), min=32, max=512, step=16, description="size (px)", **cu)
+    size = w.IntSlider(value=max(km.input_size, 128), min=32, max=512, step=16, description=_("size (px)"), **cu)
     layer = layer_picker(km)
-    channel = w.BoundedIntText(value=-1, min=-1, max=4095, description="channel", tooltip="-1: the whole layer")
-    octaves = w.IntSlider(value=budget(4, 2), min=1, max=6, description="octaves", **cu)
-    scale = w.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description="octave scale", **cu)
-    steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description="steps/octave", **cu)
-    lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description="lr", **cu)
-    jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description="jitter", **cu)
+    channel = w.BoundedIntText(value=-1, min=-1, max=4095, description=_("channel"), tooltip="-1: the whole layer")
+    octaves = w.IntSlider(value=budget(4, 2), min=1, max=6, description=_("octaves"), **cu)
+    scale = w.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description=_("octave scale"), **cu)
+    steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description=_("steps/octave"), **cu)
+    lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description=_("lr"), **cu)
+    jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description=_("jitter"), **cu)
     view, update = live_image(384)
 
     def run(job: Run) -> str:
@@ -184,7 +187,7 @@ def style_blend_widget(net: TransformerNet, image: ImageLike = "chelsea", size: 
     sources: dict[str, ImageLike] = {n: n for n in sample_names()}
     first = image if isinstance(image, str) and image in sources else "your image"
     sources.setdefault(first, image)
-    picture = w.Dropdown(options=list(sources), value=first, description="content")
+    picture = w.Dropdown(options=list(sources), value=first, description=_("content"))
     sliders = [
         w.FloatSlider(value=1.0 if i == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=name, continuous_update=True)
         for i, name in enumerate(net.style_names)
@@ -228,10 +231,12 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
     import ipywidgets as w
 
     styles = style_images()  # a downloaded painting is the default style
-    style_pick = w.SelectMultiple(options=list(styles.items()), value=(styles[default_style()],), description="style(s)", rows=5)
-    norm_pick = w.Dropdown(options=["instance", "batch"], value="instance", description="norm (1 style)")
-    steps = w.IntSlider(value=budget(300, 4), min=2, max=2000, step=2, description="steps", continuous_update=False)
-    crop = w.IntSlider(value=budget(64, 32), min=32, max=256, step=16, description="crop", continuous_update=False)
+    style_pick = w.SelectMultiple(
+        options=list(styles.items()), value=(styles[default_style()],), description=_("style(s)"), rows=5
+    )
+    norm_pick = w.Dropdown(options=["instance", "batch"], value="instance", description=_("norm (1 style)"))
+    steps = w.IntSlider(value=budget(300, 4), min=2, max=2000, step=2, description=_("steps"), continuous_update=False)
+    crop = w.IntSlider(value=budget(64, 32), min=32, max=256, step=16, description=_("crop"), continuous_update=False)
     view, update = live_image(size)
     preview_img = load_image(preview, size)
     result: dict[str, Any] = {}
@@ -255,7 +260,7 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
         first, last = np.mean(history["total"][:k]), np.mean(history["total"][-k:])
         return f"{norm} norm, {steps.value} steps: perceptual loss {first:.3g} → {last:.3g} (means of the first / last {k} steps)"
 
-    panel = run_panel(run, [style_pick, norm_pick, steps, crop], description="Train", extra=[view])
+    panel = run_panel(run, [style_pick, norm_pick, steps, crop], description=_("Train"), extra=[view])
     panel.result = result
     return panel
 
@@ -276,7 +281,7 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
     from .widgets import figure_png, image_picker, layer_picker
 
     image, layer = image_picker(km), layer_picker(km, value=km.spec.layers[0])
-    channels = w.IntRangeSlider(value=(0, 15), min=0, max=15, description="channels", continuous_update=False)
+    channels = w.IntRangeSlider(value=(0, 15), min=0, max=15, description=_("channels"), continuous_update=False)
     view = w.Image(format="png", width=640)
     status = w.Label()
     busy = [False]  # setting channels.max may clamp its value, which would call draw again
@@ -452,7 +457,7 @@ def knn_widget(images: Sequence[Any], neighbors: dict[str, torch.Tensor], labels
     """
     import ipywidgets as w
 
-    query = w.IntSlider(value=0, min=0, max=len(images) - 1, description="query", continuous_update=False)
+    query = w.IntSlider(value=0, min=0, max=len(images) - 1, description=_("query"), continuous_update=False)
     box = w.VBox()
 
     def cell(i: int, caption: str) -> Any:
@@ -525,8 +530,8 @@ def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: 
     from .widgets import figure_png
 
     layer = layer_picker(km)
-    channel = w.BoundedIntText(value=0, min=0, max=10_000, description="channel")
-    view, _ = live_image(720)
+    channel = w.BoundedIntText(value=0, min=0, max=10_000, description=_("channel"))
+    view, _live = live_image(720)
 
     def run(job: Run) -> str:
         from matplotlib.figure import Figure
@@ -567,20 +572,20 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
     styles = style_images()
     names = list(styles)
     log = {"readout_format": ".1e", "continuous_update": False}
-    preset = w.Dropdown(options=list(PRESETS), value="starry_night", description="preset")
-    content = w.Dropdown(options=list(_CONTENT_PHOTOS), value="chelsea", description="content")
-    style_a = w.Dropdown(options=names, value="starry_night" if "starry_night" in styles else "gravel", description="style A")
-    style_b = w.Dropdown(options=["(none)", *names], value="(none)", description="style B")
-    blend = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="weight of A")
+    preset = w.Dropdown(options=list(PRESETS), value="starry_night", description=_("preset"))
+    content = w.Dropdown(options=list(_CONTENT_PHOTOS), value="chelsea", description=_("content"))
+    style_a = w.Dropdown(options=names, value="starry_night" if "starry_night" in styles else "gravel", description=_("style A"))
+    style_b = w.Dropdown(options=["(none)", *names], value="(none)", description=_("style B"))
+    blend = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description=_("weight of A"))
     c_weight = w.FloatLogSlider(
-        value=PRESETS["starry_night"].content_weight, base=10, min=-4, max=1, description="content w", **log
+        value=PRESETS["starry_night"].content_weight, base=10, min=-4, max=1, description=_("content w"), **log
     )
-    s_scale = w.FloatLogSlider(value=1.0, base=10, min=-3, max=3, description="style ×", **log)
-    t_weight = w.FloatLogSlider(value=PRESETS["starry_night"].tv_weight, base=10, min=-5, max=0, description="TV w", **log)
+    s_scale = w.FloatLogSlider(value=1.0, base=10, min=-3, max=3, description=_("style ×"), **log)
+    t_weight = w.FloatLogSlider(value=PRESETS["starry_night"].tv_weight, base=10, min=-5, max=0, description=_("TV w"), **log)
     s_size = w.IntSlider(
-        value=PRESETS["starry_night"].style_size, min=32, max=512, step=16, description="style size", continuous_update=False
+        value=PRESETS["starry_night"].style_size, min=32, max=512, step=16, description=_("style size"), continuous_update=False
     )
-    n_steps = w.IntSlider(value=steps, min=1, max=max(500, steps), description="steps", continuous_update=False)
+    n_steps = w.IntSlider(value=steps, min=1, max=max(500, steps), description=_("steps"), continuous_update=False)
     blend.continuous_update = False
     preview, update = live_image(384)
 
@@ -613,4 +618,4 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
         return f"{n_steps.value} steps of {preset.value}"
 
     pages = {"images": [preset, content, style_a, style_b, blend], "weights": [c_weight, s_scale, t_weight, s_size, n_steps]}
-    return run_panel(run, [_tabs(pages)], description="Transfer style", extra=[preview])
+    return run_panel(run, [_tabs(pages)], description=_("Transfer style"), extra=[preview])

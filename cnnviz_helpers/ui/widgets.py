@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..core.i18n import N_, _
 from ..core.images import load_image, sample_names
 from ..methods import Param
 from ..models.loading import KitModel
@@ -37,13 +38,13 @@ from ..models.loading import KitModel
 USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)
 
 
-def layer_picker(km: KitModel, value: str | None = None, description: str = "layer") -> Any:
+def layer_picker(km: KitModel, value: str | None = None, description: str = N_("layer")) -> Any:
     """Dropdown over the model's notable layers, shallow to deep (``km.spec.layers``)."""
     layers = list(km.spec.layers)
-    return w.Dropdown(options=layers, value=value or layers[len(layers) // 2], description=description)
+    return w.Dropdown(options=layers, value=value or layers[len(layers) // 2], description=_(description))
 
 
-def class_picker(km: KitModel, value: int | str | None = None, description: str = "class") -> Any:
+def class_picker(km: KitModel, value: int | str | None = None, description: str = N_("class")) -> Any:
     """Searchable class box: type part of a name; :func:`picked_class` reads it (or says it matches none).
 
     The box suggests the model's class names; free text is allowed while typing, and
@@ -51,7 +52,7 @@ def class_picker(km: KitModel, value: int | str | None = None, description: str 
     """
     names = [f"{i}: {c}" for i, c in enumerate(km.class_names)]
     idx = km.class_index(value) if value is not None else (km.examples[0].label if km.examples else 0)
-    box = w.Combobox(options=names, value=names[idx], description=description, ensure_option=False)
+    box = w.Combobox(options=names, value=names[idx], description=_(description), ensure_option=False)
     box.km = km
     return box
 
@@ -63,7 +64,7 @@ def resolve_class(km: KitModel, text: str) -> int:
         ValueError: no class matches, or several do (the message lists a few to pick from).
     """
     text = str(text).strip()
-    head, _, tail = text.partition(":")
+    head, _colon, tail = text.partition(":")
     if tail and head.strip().isdigit() and 0 <= int(head) < len(km.class_names) and km.class_names[int(head)] == tail.strip():
         return int(head)
     lower = [c.lower() for c in km.class_names]
@@ -73,9 +74,13 @@ def resolve_class(km: KitModel, text: str) -> int:
     if len(hits) == 1:
         return hits[0][0]
     if not hits:
-        raise ValueError(f"no class of {km.name} matches {text!r}: type part of a class name and pick a suggestion")
-    shown = ", ".join(c for _, c in hits[:5]) + (" …" if len(hits) > 5 else "")
-    raise ValueError(f"{len(hits)} classes match {text!r} ({shown}): pick one")
+        raise ValueError(
+            _("no class of {model} matches {text!r}: type part of a class name and pick a suggestion").format(
+                model=km.name, text=text
+            )
+        )
+    shown = ", ".join(c for _index, c in hits[:5]) + (" …" if len(hits) > 5 else "")
+    raise ValueError(_("{n} classes match {text!r} ({shown}): pick one").format(n=len(hits), text=text, shown=shown))
 
 
 def picked_class(picker: Any) -> int:
@@ -83,7 +88,7 @@ def picked_class(picker: Any) -> int:
     return resolve_class(picker.km, picker.value)
 
 
-def image_picker(km: KitModel, description: str = "image", photos: bool | None = None) -> Any:
+def image_picker(km: KitModel, description: str = N_("image"), photos: bool | None = None) -> Any:
     """Dropdown over the model's example images (plus the shipped photos for ImageNet models).
 
     The value is a PIL image; use it with ``km.preprocess``.
@@ -92,7 +97,7 @@ def image_picker(km: KitModel, description: str = "image", photos: bool | None =
     if photos if photos is not None else not km.offline:
         known = {e.name for e in km.examples}
         options += [(n, load_image(n)) for n in sample_names() if n not in known]
-    return w.Dropdown(options=options, description=description)
+    return w.Dropdown(options=options, description=_(description))
 
 
 def to_png(img: np.ndarray | Image.Image, size: int | None = None) -> bytes:
@@ -191,14 +196,14 @@ class RunPanel(w.VBox):
         self,
         run: Callable[[Run], Any],
         controls: Sequence[Any],
-        description: str = "Run",
+        description: str = N_("Run"),
         extra: Sequence[Any] = (),
         threaded: bool = True,
     ) -> None:
-        self.run_fn, self.description, self.threaded = run, description, threaded
-        self.button = w.Button(description=description, button_style="primary", icon="play")
+        self.run_fn, self.description, self.threaded = run, _(description), threaded
+        self.button = w.Button(description=self.description, button_style="primary", icon="play")
         self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="auto"))
-        self.status = w.Label(value="ready", layout=w.Layout(width="auto"))
+        self.status = w.Label(value=_("ready"), layout=w.Layout(width="auto"))
         self.result: dict[str, Any] = {}
         self.job: Run | None = None
         self.thread: threading.Thread | None = None
@@ -216,11 +221,11 @@ class RunPanel(w.VBox):
         with self._lock:
             if self.job is not None:
                 self.job.stop_requested.set()
-                self.status.value = "stopping after this step …"
+                self.status.value = _("stopping after this step …")
                 return
             self.job = Run(self)
-        self.button.description, self.button.icon, self.button.button_style = "Stop", "stop", "danger"
-        self.status.value = "running …"
+        self.button.description, self.button.icon, self.button.button_style = _("Stop"), "stop", "danger"
+        self.status.value = _("running …")
         if self.threaded:
             self.thread = threading.Thread(target=self._work, args=(self.job,), daemon=True)
             self.thread.start()
@@ -237,11 +242,11 @@ class RunPanel(w.VBox):
             with torch.inference_mode(False), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 note = self.run_fn(job)
-            note = "stopped: kept the image so far" if job.stopped else str(note or "done")
+            note = _("stopped: kept the image so far") if job.stopped else str(note or _("done"))
             warned = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
             self.status.value = (note + (f" — ⚠ {warned[0]}" if warned else ""))[:240]
         except RunStopped:
-            self.status.value = "stopped: kept the image so far"
+            self.status.value = _("stopped: kept the image so far")
         except USER_ERRORS as err:
             self.status.value = message(err)
         finally:
@@ -250,7 +255,11 @@ class RunPanel(w.VBox):
 
 
 def run_panel(
-    run: Callable[[Run], Any], controls: Sequence[Any], description: str = "Run", extra: Sequence[Any] = (), threaded: bool = True
+    run: Callable[[Run], Any],
+    controls: Sequence[Any],
+    description: str = N_("Run"),
+    extra: Sequence[Any] = (),
+    threaded: bool = True,
 ) -> RunPanel:
     """Controls + Run/Stop button + progress bar + status line + ``extra`` widgets (see :class:`RunPanel`).
 

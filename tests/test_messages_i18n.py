@@ -1,0 +1,60 @@
+"""The package's messages in Chinese (cnnviz_helpers.core.i18n): language choice, feedback, widget labels."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnviz_helpers import get_language, set_language
+from cnnviz_helpers.core import i18n as core_i18n
+from cnnviz_helpers.grading.catalogue import EXERCISES
+from cnnviz_helpers.grading.runner import grade
+
+
+@pytest.fixture(autouse=True)
+def _english_afterwards(monkeypatch):
+    monkeypatch.delenv("CNNVIZ_LANG", raising=False)
+    yield
+    set_language(None)
+
+
+def test_language_comes_from_set_language_then_the_environment(monkeypatch):
+    assert get_language() == "en"
+    monkeypatch.setenv("CNNVIZ_LANG", "zh_CN.UTF-8")
+    assert get_language() == "zh"
+    set_language("en")
+    assert get_language() == "en"
+    set_language(None)
+    assert get_language() == "zh"
+
+
+def test_an_unknown_language_says_which_ones_exist():
+    with pytest.raises(ValueError, match="choose one of en, zh"):
+        set_language("fr")
+
+
+def test_translation_is_looked_up_and_english_passes_through():
+    set_language("zh")
+    assert core_i18n._("Stop") == "停止"
+    assert core_i18n._("a sentence the catalogue does not have") == "a sentence the catalogue does not have"
+    set_language("en")
+    assert core_i18n._("Stop") == "Stop"
+
+
+def test_feedback_names_the_mistake_in_chinese():
+    """A real check of a catalogued mistake (softmax instead of the score), graded with the kit speaking Chinese."""
+    key, mistake = next((k, m) for k, ex in EXERCISES.items() for m in ex.mistakes if m.detector == "value")
+    english = grade(key, mistake.answer, namespace={})
+    set_language("zh")
+    chinese = grade(key, mistake.answer, namespace={})
+    assert not chinese.passed and chinese.mistake == english.mistake == mistake.name  # the id stays English
+    assert core_i18n._(mistake.name) in chinese.message and core_i18n._(mistake.name) != mistake.name
+    assert "看起来是" in chinese.message and "练习" in chinese.message and "Looks like" not in chinese.message
+
+
+def test_an_unfinished_exercise_says_so_in_chinese():
+    def unfinished(*args):
+        raise NotImplementedError
+
+    set_language("zh")
+    result = grade("00.1", unfinished, namespace={})
+    assert result.unfinished and "尚未完成" in result.message and "0 分" in result.message
