@@ -106,6 +106,51 @@ def test_term_matching_is_whole_word():
     assert term.in_english("one unit") and term.in_english("two Units") and not term.in_english("community")
 
 
+def test_term_matching_takes_hyphens_and_the_short_forms():
+    by_english = {t.english[0]: t for t in i18n.glossary()}
+    assert by_english["Gram matrix"].in_english("Gram-matrix texture synthesis")
+    assert by_english["instance normalisation"].in_english("the instance norm layers")
+    assert by_english["backpropagation"].in_english("we backpropagate the score")
+    assert not by_english["backpropagation"].in_english("backpropagator")
+
+
+def test_the_glossary_test_reads_prose_only():
+    unit = i18n.Term(("unit",), "单元", "")
+    shapes = i18n.Term(("ShapesNet",), "ShapesNet", "")
+    assert not unit.in_english(i18n.prose("a window inside the unit square, measured in pixel units"))
+    assert unit.in_english(i18n.prose("the unit square is where each unit looks"))
+    assert not shapes.in_english(i18n.prose("run `load_model('shapesnet')`\n```python\nShapesNet()\n```"))
+    assert not shapes.in_english(i18n.prose("## References\n- A. B. *ShapesNet for Toy Images.* 2020.\n"))
+    assert not unit.in_english(i18n.prose("as in *Network Dissection: Quantifying Unit Interpretability*"))
+    assert shapes.in_english(i18n.prose("ShapesNet is small.\n\n## References\n- none"))
+    assert "单元" not in i18n.prose("运行下一个单元格之前", "zh_CN")
+    assert "单元" in i18n.prose("每个单元格里可视化一个单元", "zh_CN")
+
+
+def test_the_glossary_has_the_translators_terms():
+    chinese = {e: t.chinese for t in i18n.glossary() for e in t.english}
+    for english, zh in {
+        "stride": "步幅",
+        "padding": "填充",
+        "kernel": "卷积核",
+        "effective receptive field": "有效感受野",
+        "mask": "掩码",
+        "global average pooling": "全局平均池化",
+        "perplexity": "困惑度",
+        "clamp": "截断",
+        "cross-entropy": "交叉熵",
+        "threat model": "威胁模型",
+        "randomized smoothing": "随机平滑",
+        "residual block": "残差块",
+        "reflection padding": "反射填充",
+        "transposed convolution": "转置卷积",
+        "checkerboard artifacts": "棋盘格伪影",
+        "optical flow": "光流",
+        "flicker": "闪烁",
+    }.items():
+        assert chinese[english] == zh
+
+
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
 def test_translations_use_the_glossary(src):
     """Over the translated cells of a notebook: every glossary term used in English is used in Chinese."""

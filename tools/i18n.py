@@ -275,6 +275,31 @@ def translate_notebook(nb: nbformat.NotebookNode, stem: str, lang: str) -> nbfor
     return out
 
 
+#: what the glossary test does not read as prose: fenced and inline code, a "References" section (up to the next
+#: heading) and italic paper titles ("*Sanity Checks for Saliency Maps*": three or more capitalised words)
+_NOT_PROSE = re.compile(
+    r"```.*?```|`[^`\n]*`"
+    r"|^#+[^\n]*(?:References|参考文献)[^\n]*\n(?:(?!#)[^\n]*\n?)*"
+    r"|\*(?=(?:[^*\n]*?\b[A-Z]\w+){3})[^*\n]+\*",
+    re.S | re.M,
+)
+#: English phrases in which a term's word means something else ("unit square", "pixel units", "unit test")
+_OTHER_SENSES = re.compile(
+    r"\b(?:unit (?:squares?|tests?|vectors?|norm|circle|ball|interval|length)|(?:pixel|normali[sz]ed) units?"
+    r"|in units of)\b",
+    re.I,
+)
+#: Chinese words that contain a term's Chinese but mean something else (单元格 = cell, not 单元 = unit)
+_OTHER_WORDS_ZH = re.compile("单元格")
+
+
+def prose(text: str, locale: str = "en") -> str:
+    """``text`` without what the glossary test must not read: code, references, paper titles and the words in
+    which a term means something else (:data:`_OTHER_SENSES`, :data:`_OTHER_WORDS_ZH`)."""
+    text = _NOT_PROSE.sub(" ", text)
+    return _OTHER_WORDS_ZH.sub(" ", text) if locale.startswith("zh") else _OTHER_SENSES.sub(" ", text)
+
+
 @dataclass(frozen=True)
 class Term:
     """One row of the glossary (``i18n/glossary.md``)."""
@@ -284,8 +309,14 @@ class Term:
     seed: str  # the seed notes' term, where they say otherwise ("" if not)
 
     def in_english(self, text: str) -> bool:
-        """Whether ``text`` uses the term (any spelling, case-insensitive, whole words, plural allowed)."""
-        return any(re.search(rf"(?<![\w-]){re.escape(e)}(?:s|es)?(?![\w-])", text, re.I) for e in self.english)
+        """Whether ``text`` uses the term (any spelling, case-insensitive, whole words, plural allowed; a space
+        and a hyphen between the words are the same: "Gram matrix" matches "Gram-matrix")."""
+        return any(re.search(_term_pattern(e), text, re.I) for e in self.english)
+
+
+def _term_pattern(english: str) -> str:
+    words = r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", english))
+    return rf"(?<![\w-]){words}(?:s|es)?(?![\w-])"
 
 
 def glossary() -> list[Term]:
@@ -302,8 +333,8 @@ def glossary() -> list[Term]:
 def glossary_problems(stem: str, locale: str) -> list[str]:
     """Glossary terms that the translated cells of a notebook use in English but not in Chinese."""
     pairs = translations(stem, locale)
-    english = "\n".join(msgid for _, msgid in pairs)
-    chinese = "\n".join(pairs.values())
+    english = "\n".join(prose(msgid) for _, msgid in pairs)
+    chinese = "\n".join(prose(text, locale) for text in pairs.values())
     return [
         f"{stem}: the English uses {t.english[0]!r}, the translation lacks {t.chinese!r}"
         for t in glossary()
