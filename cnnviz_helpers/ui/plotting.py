@@ -165,7 +165,7 @@ def panels_png(
     titles: Sequence[str],
     cmap: Sequence[str | None],
     width: int = 860,
-    height: int = 560,
+    height: int = 520,
     suptitle: str | None = None,
 ) -> bytes:
     """The panels of :func:`show_images` as PNG bytes for a widget, drawn without pyplot (safe in a run thread).

@@ -39,12 +39,13 @@ from ..models.loading import KitModel
 USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)
 
 #: The kit's CSS, added once per panel: status lines wrap; result images fit the visible window
-#: (width and height, aspect kept) — a projector at 1280×720 shows the whole result.
+#: (width and height, aspect kept; 130 px are left for a page title above) — a projector at 1280×720
+#: shows the whole result, at 1:1 for the figures of :func:`.plotting.panels_png`.
 CSS = """<style>
 .cnnviz-status.widget-label, .cnnviz-status { white-space: normal !important; overflow: visible !important;
   height: auto !important; line-height: 1.35 !important; overflow-wrap: anywhere; }
-img.cnnviz-result { max-width: 100% !important; max-height: calc(100vh - 24px) !important; width: auto !important;
-  height: auto !important; object-fit: contain; }
+img.cnnviz-result { max-width: 100% !important; max-height: calc(100vh - 130px) !important; width: auto !important;
+  height: auto !important; object-fit: contain; align-self: flex-start !important; flex: none !important; }
 </style>"""
 
 
