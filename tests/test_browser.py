@@ -140,6 +140,25 @@ def test_explorer_in_voila_runs_every_method_and_fits_a_projector(browser, tmp_p
             page.mouse.move(0, 0)
             page.screenshot(path=str(shots / f"explorer_{m.name.replace(' ', '_')}.png"))
             _result_fits(page, m.name, 1280, 720)
+        method.select_option("class visualization")  # Stop during a synthesis: a titled partial result
+        readout = page.locator(".widget-readout:visible").first  # its steps (the first slider)
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("500")
+        page.keyboard.press("Enter")
+        run.click()
+        _wait_status(page, "step: ")
+        page.get_by_role("button", name="Stop").click()
+        text = _wait_status(page, "class visualization: stopped at step")
+        assert text.endswith("of 500 (Run starts again)"), text
+        page.screenshot(path=str(shots / "explorer_stopped.png"))
+        _result_fits(page, "stopped", 1280, 720)
+        method.select_option("saliency")  # compare mode: A and B side by side, short titles
+        page.locator(".lm-TabBar-tabLabel", has_text="compare").click()
+        page.get_by_role("checkbox", name="compare side by side").check()
+        text = _wait_status(page, "A: saliency")
+        page.screenshot(path=str(shots / "explorer_compare.png"))
+        _result_fits(page, "compare", 1280, 720)
         assert page.get_by_text("Error displaying widget").count() == 0
         side = run.bounding_box()
         assert side is not None and side["y"] + side["height"] <= 720, side  # Run is above the fold

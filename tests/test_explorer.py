@@ -394,3 +394,19 @@ def test_results_are_drawn_at_display_resolution_beside_their_input(shapes_model
     png = Image.open(io.BytesIO(bytes(app.view.value)))
     assert 700 <= png.width <= 900 and png.height <= 590, png.size  # shown 1:1 in a 1280×720 window (130 px for a title)
     assert png.width > 1.6 * png.height  # two panels: the original and its inversion
+
+
+def test_a_change_made_during_a_run_is_answered_when_it_ends(shapes_model):
+    app = ex.explorer(shapes_model, threaded=False)
+    app.method.value = "saliency"
+    inner = app._run
+
+    def run_and_change(job):  # the lecturer ticks "compare" while saliency runs
+        note = inner(job)
+        if not app.compare.value:
+            app.compare.value = True
+        return note
+
+    app.panel.run_fn = run_and_change
+    app.panel.click()
+    assert app.panel.status.value.startswith("A: saliency") and app.calls == 3  # saliency, then A and B

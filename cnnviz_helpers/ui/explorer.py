@@ -207,6 +207,8 @@ class Explorer(w.HBox):
         self.tabs = tabs
         tabs.selected_index = 1
         self.panel = run_panel(self._run, [tabs], threaded=threaded, clears=[self.view])
+        self._pending = False
+        self.panel.on_done = self._after
         self.panel.layout = w.Layout(width="400px", min_width="360px")
         super().__init__([self.panel, w.VBox([self.view], layout=w.Layout(flex="1 1 auto", min_width="0"))])
         self.model.observe(self._new_model, "value")
@@ -225,8 +227,16 @@ class Explorer(w.HBox):
     def _changed(self, _change: Any = None) -> None:
         """A control changed: quick methods answer at once (when ``auto`` is on and nothing runs)."""
         quick = BY_NAME[self.method.value].quick and (not self.compare.value or BY_NAME[self.method_b.value].quick)
-        if self.auto.value and quick and not self.panel.running:
-            self.panel.click()
+        if self.auto.value and quick:
+            self._pending = self.panel.running  # a change during a run is answered when it ends (:meth:`_after`)
+            if not self._pending:
+                self.panel.click()
+
+    def _after(self) -> None:
+        """A run ended: answer a change made while it ran (quick methods, ``auto`` on)."""
+        if self._pending:
+            self._pending = False
+            self._changed()
 
     # --- controls ------------------------------------------------------------
     def _setup_model(self) -> None:

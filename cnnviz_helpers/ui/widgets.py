@@ -201,7 +201,7 @@ class RunPanel(w.VBox):
     images of ``clears`` (default: every image in ``extra``) to the placeholder.
 
     Attributes: ``button`` (Run), ``stop_button``, ``bar``, ``status``, ``result`` (a dict the run may
-    fill), ``thread``, ``clears``.
+    fill), ``thread``, ``clears``, ``on_done`` (called after each run).
     """
 
     def __init__(
@@ -223,6 +223,7 @@ class RunPanel(w.VBox):
         self.job: Run | None = None
         self.thread: threading.Thread | None = None
         self.clears = list(clears) if clears is not None else find_images(w.VBox(list(extra)))
+        self.on_done: Callable[[], None] | None = None  # called after every run (e.g. to answer a change made meanwhile)
         self._lock = threading.Lock()
         self.button.on_click(self.click)
         self.stop_button.on_click(self.stop)
@@ -281,6 +282,8 @@ class RunPanel(w.VBox):
         finally:
             self.job = None
             self._buttons(running=False)
+        if self.on_done is not None:
+            self.on_done()
 
 
 def image_size(image: Any) -> tuple[int, int]:
