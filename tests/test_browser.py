@@ -151,6 +151,8 @@ def test_explorer_in_voila_runs_every_method_and_fits_a_projector(browser, tmp_p
         page.get_by_role("button", name="Stop").click()
         text = _wait_status(page, "class visualization: stopped at step")
         assert text.endswith("of 500 (Run starts again)"), text
+        wraps = page.locator(".cnnviz-status").first.evaluate("e => getComputedStyle(e).whiteSpace")
+        assert wraps == "normal", wraps  # the status line wraps instead of cutting a message off
         page.screenshot(path=str(shots / "explorer_stopped.png"))
         _result_fits(page, "stopped", 1280, 720)
         method.select_option("saliency")  # compare mode: A and B side by side, short titles

@@ -209,7 +209,7 @@ class Explorer(w.HBox):
         self.panel = run_panel(self._run, [tabs], threaded=threaded, clears=[self.view])
         self._pending = False
         self.panel.on_done = self._after
-        self.panel.layout = w.Layout(width="400px", min_width="360px")
+        self.panel.layout = w.Layout(width="420px", min_width="420px")  # the side panel of RunPanel
         super().__init__([self.panel, w.VBox([self.view], layout=w.Layout(flex="1 1 auto", min_width="0"))])
         self.model.observe(self._new_model, "value")
         self.source.observe(self._new_source, "value")

@@ -164,7 +164,7 @@ def panels_png(
     images: Sequence[Any],
     titles: Sequence[str],
     cmap: Sequence[str | None],
-    width: int = 860,
+    width: int = 800,
     height: int = 520,
     suptitle: str | None = None,
 ) -> bytes:

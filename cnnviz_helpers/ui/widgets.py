@@ -42,8 +42,8 @@ USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)
 #: (width and height, aspect kept; 130 px are left for a page title above) — a projector at 1280×720
 #: shows the whole result, at 1:1 for the figures of :func:`.plotting.panels_png`.
 CSS = """<style>
-.cnnviz-status.widget-label, .cnnviz-status { white-space: normal !important; overflow: visible !important;
-  height: auto !important; line-height: 1.35 !important; overflow-wrap: anywhere; }
+.cnnviz-status, .cnnviz-status * { display: block !important; white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; height: auto !important; line-height: 1.35 !important; overflow-wrap: anywhere; }
 img.cnnviz-result { max-width: 100% !important; max-height: calc(100vh - 130px) !important; width: auto !important;
   height: auto !important; object-fit: contain; align-self: flex-start !important; flex: none !important; }
 </style>"""
@@ -228,8 +228,8 @@ class RunPanel(w.VBox):
         self.button.on_click(self.click)
         self.stop_button.on_click(self.stop)
         buttons = w.HBox([self.button, self.stop_button])
-        side = w.VBox([w.HTML(CSS), *controls, buttons, self.bar, self.status],
-                      layout=w.Layout(width="420px", min_width="340px"))  # fmt: skip
+        width = "420px" if extra else "100%"  # without results beside it, the panel fills the box it is put in
+        side = w.VBox([w.HTML(CSS), *controls, buttons, self.bar, self.status], layout=w.Layout(width=width, min_width="340px"))
         super().__init__([w.HBox([side, w.VBox(list(extra))])] if extra else [side])
 
     @property
