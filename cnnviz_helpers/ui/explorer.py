@@ -293,7 +293,7 @@ class Explorer(w.HBox):
         f = files[0]
         try:
             img = load_image(Image.open(io.BytesIO(bytes(f["content"]))))
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError):
             self.panel.status.value = f"⚠ {f['name']} is not an image this kit can read: upload a JPEG or PNG file"
             return
         self._pictures([(f["name"], img)])
