@@ -53,7 +53,7 @@ Control = Literal["layer", "unit", "class"]
 #: Shown when a ReLU'd class-activation map is zero everywhere (both UIs say it with these words).
 ZERO_CAM = (
     "{method} at {layer} is zero everywhere: the gradient-weighted sum of the channels is ≤ 0 at every position, "
-    "so the ReLU leaves nothing — try a deeper layer (the last conv layer is {last_conv})"
+    "so the ReLU leaves nothing — {hint}"
 )
 
 
@@ -146,6 +146,8 @@ class Method:
         paper: the reference.
         captum: the Captum class computing the same result (the bench compares against it).
         zero_note: said when the map is zero everywhere (:data:`ZERO_CAM`).
+        beside: what a synthesized picture is shown beside: ``"image"`` (the input it starts from or
+            reproduces) and/or ``"style"`` (the style image of the ``"style #"`` param).
     """
 
     name: str
@@ -162,10 +164,13 @@ class Method:
     paper: str = ""
     captum: Captum | None = None
     zero_note: str = ""
+    beside: tuple[Literal["image", "style"], ...] = ()
 
     def zero_message(self, layer: str, model: ModelLike) -> str:
         """:attr:`zero_note` filled in for ``layer`` ("" when the method has none)."""
-        return self.zero_note.format(method=self.name, layer=layer, last_conv=gradcam.last_conv_layer(model))
+        last = gradcam.last_conv_layer(model)
+        hint = f"try a deeper layer (the last conv layer is {last})" if layer != last else "try another class or image"
+        return self.zero_note.format(method=self.name, layer=layer, hint=hint)
 
     def defaults(self) -> dict[str, float]:
         """Every param at its default value."""
@@ -234,9 +239,14 @@ def _occlusion(c: Call) -> Any:
     return occlusion.occlusion_map(c.model, c.x[:1], c.explained, window=window, stride=stride, progress=False)
 
 
-def _style_image(c: Call) -> Any:
+def style_image(params: Mapping[str, float]) -> Any:
+    """The style image picked by a method's ``"style #"`` param (cycling through :func:`~cnnviz_helpers.style_transfer.style_images`)."""
     images = style_transfer.style_images()
-    return list(images.values())[int(c.params["style #"]) % len(images)]
+    return list(images.values())[int(params["style #"]) % len(images)]
+
+
+def _style_image(c: Call) -> Any:
+    return style_image(c.params)
 
 
 STEPS = Param("steps", budget(100, 5), 1, 500)
@@ -335,7 +345,7 @@ METHODS: tuple[Method, ...] = (
             octaves=int(c.params["octaves"]), callback=c.callback, callback_every=1, progress=False),
         "image", ("layer", "unit"),
         (Param("steps", budget(10, 2), 1, 50), Param("octaves", budget(3, 1), 1, 6), Param("one unit", 0, 0, 1)),
-        progress=("steps", "octaves"), paper="Mordvintsev, Olah & Tyka 2015",
+        progress=("steps", "octaves"), paper="Mordvintsev, Olah & Tyka 2015", beside=("image",),
     ),
     Method(
         "feature inversion", inversion.feature_inversion, "synthesis",
@@ -343,7 +353,7 @@ METHODS: tuple[Method, ...] = (
             c.model, c.x, c.layer, steps=c.steps, tv_weight=c.params["TV weight"], callback=c.callback,
             callback_every=c.every(20), progress=False),
         "image", ("layer",), (Param("steps", budget(200, 5), 1, 500), Param("TV weight", 0.3, -3, 1, 0.1, log=True)),
-        progress=("steps",), paper="Mahendran & Vedaldi 2015",
+        progress=("steps",), paper="Mahendran & Vedaldi 2015", beside=("image",),
     ),
     Method(
         "texture synthesis", texture_synthesis.texture_synthesis, "synthesis",
@@ -351,7 +361,7 @@ METHODS: tuple[Method, ...] = (
             c.model, _style_image(c), size=c.x.shape[-1], steps=c.steps, callback_every=c.every(10), callback=c.callback,
             progress=False).picture,
         "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), progress=("steps",),
-        note="style # picks one of the style images", paper="Gatys, Ecker & Bethge 2015",
+        note="style # picks one of the style images", paper="Gatys, Ecker & Bethge 2015", beside=("style",),
     ),
     Method(
         "style transfer", style_transfer.style_transfer, "synthesis",
@@ -359,7 +369,7 @@ METHODS: tuple[Method, ...] = (
             c.model, c.picture, _style_image(c), image_size=c.x.shape[-1], steps=c.steps, callback_every=c.every(10),
             callback=c.callback, progress=False, verbose=False).picture,
         "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), progress=("steps",),
-        note="content = this image", paper="Gatys, Ecker & Bethge 2016",
+        note="content = this image", paper="Gatys, Ecker & Bethge 2016", beside=("image", "style"),
     ),
 )  # fmt: skip
 
@@ -401,4 +411,5 @@ __all__ = [
     "attribution_methods",
     "methods_table",
     "occlusion_window",
+    "style_image",
 ]

@@ -8,7 +8,6 @@ is missing. Screenshots go to pytest's temporary directory (the path is printed)
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -82,7 +81,43 @@ def browser():
         b.close()
 
 
-def test_explorer_in_voila_runs_a_method_and_fits_a_projector(browser, tmp_path):
+def _artifacts(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$CNNVIZ_ARTIFACTS`` (kept for a person to look at) or pytest's tmp dir."""
+    folder = Path(os.environ.get("CNNVIZ_ARTIFACTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots: {folder}")
+    return folder
+
+
+def _status(page) -> str:
+    return page.locator(".cnnviz-status").first.inner_text()
+
+
+def _wait_status(page, prefix: str, timeout: float = 90) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = _status(page)
+        if text.startswith(prefix) or (text.startswith("⚠") and "not classified as the target" not in text):
+            return text
+        time.sleep(0.1)
+    pytest.fail(f"no {prefix!r} in the status line after {timeout} s: {_status(page)!r}")
+
+
+def _result_fits(page, name: str, width: int, height: int) -> None:
+    """The result image is inside the viewport and shown at ≥ 96 % of its pixels (titles ≥ 20 px, colorbars ≥ 16 px)."""
+    result = page.locator("img.cnnviz-result").first
+    box = result.bounding_box()
+    natural = result.evaluate("img => img.naturalWidth")
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0, (name, box)
+    assert box["x"] + box["width"] <= width + 1 and box["y"] + box["height"] <= height + 1, (name, box)
+    # panels_png draws titles at 15 pt and colorbar numbers at 12 pt at 100 dpi: 20.8 px and 16.7 px at 1:1
+    assert box["width"] >= 0.96 * natural, (name, box["width"], natural)
+
+
+def test_explorer_in_voila_runs_every_method_and_fits_a_projector(browser, tmp_path):
+    from cnnviz_helpers.methods import METHODS
+
+    shots = _artifacts(tmp_path)
     port = _free_port()
     args = ["voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "notebooks/explorer.ipynb"]
     for url in _serve(args, port, tmp_path):
@@ -90,22 +125,50 @@ def test_explorer_in_voila_runs_a_method_and_fits_a_projector(browser, tmp_path)
         page.goto(url, timeout=120_000)
         run = page.get_by_role("button", name="Run")
         run.wait_for(timeout=180_000)
-        page.locator("select").filter(has_text="Grad-CAM").first.select_option("Grad-CAM")  # quick: answers at once
-        page.get_by_text("Grad-CAM on shapesnet", exact=True).wait_for(timeout=60_000)
-        run.click()  # the same setting again: from the cache
-        page.get_by_text("Grad-CAM on shapesnet (cached)").wait_for(timeout=60_000)
+        assert page.locator("img.cnnviz-result").first.is_hidden()  # no empty grey box before the first result
+        assert page.get_by_text("Driving it from code").first.is_hidden()  # the instructions stay collapsed
+        method = page.locator("select").filter(has_text="Grad-CAM").first
+        method.select_option("saliency")
+        run.dblclick()  # a double-click on Run is one run, never Run then Stop
+        _wait_status(page, "saliency on shapesnet")
+        for m in METHODS:
+            method.select_option(m.name)
+            page.wait_for_timeout(300)  # a quick method starts by itself (Run is disabled meanwhile)
+            run.click()  # waits until Run is enabled; a quick one's setting then comes from the cache
+            text = _wait_status(page, f"{m.name} on shapesnet")
+            assert not text.startswith("⚠"), (m.name, text)
+            page.mouse.move(0, 0)
+            page.screenshot(path=str(shots / f"explorer_{m.name.replace(' ', '_')}.png"))
+            _result_fits(page, m.name, 1280, 720)
+        method.select_option("class visualization")  # Stop during a synthesis: a titled partial result
+        readout = page.locator(".widget-readout:visible").first  # its steps (the first slider)
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("500")
+        page.keyboard.press("Enter")
+        run.click()
+        _wait_status(page, "step: ")
+        page.get_by_role("button", name="Stop").click()
+        text = _wait_status(page, "class visualization: stopped at step")
+        assert text.endswith("of 500 (Run starts again)"), text
+        wraps = page.locator(".cnnviz-status").first.evaluate("e => getComputedStyle(e).whiteSpace")
+        assert wraps == "normal", wraps  # the status line wraps instead of cutting a message off
+        page.screenshot(path=str(shots / "explorer_stopped.png"))
+        _result_fits(page, "stopped", 1280, 720)
+        method.select_option("saliency")  # compare mode: A and B side by side, short titles
+        page.locator(".lm-TabBar-tabLabel", has_text="compare").click()
+        page.get_by_role("checkbox", name="compare side by side").check()
+        text = _wait_status(page, "A: saliency")
+        page.screenshot(path=str(shots / "explorer_compare.png"))
+        _result_fits(page, "compare", 1280, 720)
         assert page.get_by_text("Error displaying widget").count() == 0
-        result = page.locator("img").last
-        box = result.bounding_box()
-        shot = tmp_path / "explorer_1280x720.png"
-        page.screenshot(path=str(shot))
-        print(f"screenshot: {shot}")
-        if os.environ.get("CNNVIZ_SCREENSHOT_DIR"):
-            shutil.copy(shot, os.environ["CNNVIZ_SCREENSHOT_DIR"])
-        assert box is not None and box["width"] >= 600, box  # the result is large
-        assert box["x"] + box["width"] <= 1280 + 1, box  # and fits the projector's width
-        side = page.get_by_role("button", name="Run").bounding_box()
+        side = run.bounding_box()
         assert side is not None and side["y"] + side["height"] <= 720, side  # Run is above the fold
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        page.wait_for_timeout(300)
+        result = page.locator("img.cnnviz-result").first.bounding_box()
+        assert result is not None and result["y"] + result["height"] <= 1080, result
+        page.screenshot(path=str(shots / "explorer_1920x1080.png"))
 
 
 def test_a_lecture_notebook_runs_in_jupyterlab_without_errors(browser, tmp_path):

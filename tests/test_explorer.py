@@ -18,7 +18,7 @@ from cnnviz_helpers.models.loading import KitModel
 from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui import explorer as ex
 from cnnviz_helpers.ui import sections
-from cnnviz_helpers.ui.widgets import find_controls, find_images, placeholder_png, resolve_class, run_panel
+from cnnviz_helpers.ui.widgets import CSS, find_controls, find_images, placeholder_png, resolve_class, run_panel, to_png
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def test_the_registry_drives_the_menu_and_each_method_draws_a_picture(app, shape
             app.method.value = spec.name
             app.view.value = placeholder_png(8)
             app.panel.click()
-            assert "⚠" not in app.panel.status.value, (spec.name, app.panel.status.value)
+            fooled = "not classified as the target after"  # 5 fast-mode steps toward another class: said, not hidden
+            assert "⚠" not in app.panel.status.value or fooled in app.panel.status.value, (spec.name, app.panel.status.value)
             assert bytes(app.view.value) != placeholder_png(8), spec.name
             shown = {
                 n for n, c in (("layer", app.layer), ("unit", app.unit), ("class", app.target)) if c.layout.display != "none"
@@ -132,16 +133,21 @@ def test_units_are_bounded_by_the_layers_channels(app, shapes_model):
     for layer in shapes_model.spec.layers:
         app.layer.value = layer
         n = len(ex.filters.activation_maps(shapes_model.model, shapes_model.preprocess(app.picture.value), layer))
-        assert app.unit.max == n - 1
-        app.unit.value = 10_000  # a bounded box clamps instead of failing
-        assert app.unit.value == n - 1
+        app.unit.value = 10_000  # out of range: the last unit is used, and the status line says so
+        app.panel.click()
+        assert app.panel.status.value.endswith(f"(0..{n - 1}): used {n - 1}"), app.panel.status.value
+        assert app.key(app.settings("activations", layer))[3] == (layer, n - 1)
 
 
 def test_grad_cam_all_zero_says_why(app, monkeypatch):
     monkeypatch.setattr(gradcam, "grad_cam", lambda model, x, target, layer: torch.zeros(1, *x.shape[-2:]))
     app.method.value = "Grad-CAM"
+    app.layer.value = app.km.spec.layers[0]
     app.panel.click()
     assert "zero everywhere" in app.panel.status.value and "deeper layer" in app.panel.status.value
+    app.layer.value = app.km.spec.last_conv  # never suggests the layer already selected
+    app.panel.click()
+    assert "zero everywhere" in app.panel.status.value and "deeper layer" not in app.panel.status.value
 
 
 def test_compare_mode_runs_both_methods_on_one_image(app, monkeypatch):
@@ -164,7 +170,7 @@ def test_image_sources_and_a_bad_upload(app):
     stamp = datetime.datetime.now(datetime.timezone.utc)
     entry = {"name": "notes.txt", "type": "text/plain", "size": 13, "last_modified": stamp}
     app.upload.value = ({**entry, "content": memoryview(b"not a picture")},)
-    assert app.panel.status.value.startswith("⚠ notes.txt is not an image")
+    assert app.panel.status.value.startswith("⚠ notes.txt is not an image") and "BytesIO" not in app.panel.status.value
     png = io.BytesIO()
     Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(png, format="PNG")
     app.upload.value = ({**entry, "name": "grey.png", "content": memoryview(png.getvalue())},)
@@ -178,15 +184,19 @@ def test_stop_ends_a_synthesis_early_keeps_its_image_and_a_second_click_never_qu
     app.method.value = "class visualization"
     app.params["class visualization"]["steps"].value = 500
     started = threading.Event()
-    app.live.observe(lambda _change: started.set(), "value")
+    app.view.observe(lambda _change: started.set(), "value")
     app.panel.click()
     assert started.wait(30), "no intermediate image"
-    assert app.panel.button.description == "Stop"
-    app.panel.click()  # Stop
+    assert app.panel.button.disabled and not app.panel.stop_button.disabled
+    app.panel.click()  # a second click on Run (a double-click): ignored, the run goes on
+    assert app.panel.running and not app.panel.job.stopped
+    app.panel.stop()
     app.panel.wait(60)
-    assert not app.panel.running and app.panel.button.description == "Run"
+    assert not app.panel.running and not app.panel.button.disabled and app.panel.stop_button.disabled
     assert app.calls == 1 and 0 < app.panel.bar.value < 500, app.panel.bar.value
-    assert app.panel.status.value.startswith("stopped") and bytes(app.live.value) != placeholder_png(256)
+    k = app.panel.bar.value
+    assert app.panel.status.value.startswith(f"class visualization: stopped at step {k} of 500"), app.panel.status.value
+    assert Image.open(io.BytesIO(bytes(app.view.value))).width > 256  # the titled figure, not the 384 px preview
 
 
 def test_run_panel_turns_errors_into_one_line_and_stops_methods_that_ignore_the_flag():
@@ -316,3 +326,88 @@ def test_build_stamps_slides_from_headings_on_every_notebook():
             assert stamped == [bn.slide_type(c) for c in nb.cells], path.name
             first_text = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
             assert stamped[first_text] == "slide", f"{path.name}: the first text cell must be a '# ' title slide"
+
+
+def test_run_clicks_during_a_run_never_stop_it_and_stop_is_its_own_button():
+    runs, seen = [], []
+
+    def job_fn(job):  # a click on Run in the middle of the run (a double-click, or Run during an auto-run)
+        runs.append(job)
+        panel.click()
+        seen.append((job.stopped, panel.button.disabled, panel.stop_button.disabled))
+        return "finished"
+
+    panel = run_panel(job_fn, [], threaded=False)
+    panel.click()
+    assert len(runs) == 1 and seen == [(False, True, False)] and panel.status.value == "finished"
+    assert not panel.button.disabled and panel.stop_button.disabled
+    panel.stop()  # Stop with nothing running: nothing happens
+    assert panel.status.value == "finished" and not panel.running
+
+
+def test_a_failed_run_clears_the_old_result_and_the_status_line_wraps():
+    view = ex.w.Image(value=to_png(np.ones((8, 8, 3))), format="png")
+    fail = [False]
+
+    def job_fn(_job):
+        if fail[0]:
+            raise ValueError("bad setting")
+        return "ok"
+
+    panel = run_panel(job_fn, [], extra=[view], threaded=False)
+    panel.click()
+    assert bytes(view.value) == to_png(np.ones((8, 8, 3)))
+    fail[0] = True
+    panel.click()
+    assert panel.status.value == "⚠ bad setting" and bytes(view.value) == placeholder_png(8, 8)
+    assert "cnnviz-status" in panel.status._dom_classes and "white-space: normal" in CSS
+
+
+def test_explorer_messages_units_compare_titles_and_fooling_default(shapes_model):
+    app = ex.explorer(shapes_model, threaded=False)
+    assert app.view.layout.display == "none"  # no empty grey box before the first result
+    app.method.value = "activations"
+    n = app.channels(app.layer.value)
+    app.unit.value = 9999
+    app.panel.click()
+    assert app.panel.status.value.endswith(f"⚠ unit 9999 is out of range for {app.layer.value} (0..{n - 1}): used {n - 1}")
+    assert app.view.layout.display is None
+    app.unit.value = -5
+    app.panel.click()
+    assert "used 0" in app.panel.status.value
+    cam = METHODS[[m.name for m in METHODS].index("Grad-CAM")]
+    assert "deeper layer" not in cam.zero_message(shapes_model.spec.last_conv, shapes_model.model)
+    assert shapes_model.spec.last_conv in cam.zero_message(shapes_model.spec.layers[0], shapes_model.model)
+    s = {"method": "saliency", "layer": "features.2", "unit": None}
+    assert ex.short_title(s, "A") == "A: saliency" and ex.short_title({**s, "unit": 3}, "A") == "A: saliency\n@ features.2[3]"
+    assert ex.short_title({**s, "method": "Grad-CAM"}, "B") == "B: Grad-CAM\n@ features.2"
+    assert ex.compare_panel([("i", "input", None), ("m", "map", "inferno"), ("o", "overlay", None)])[1] == "map"
+    own = app.km.predict(app.km.preprocess(app.picture.value), 1)[0][0][0]
+    app.method.value = "fooling image"
+    assert resolve_class(app.km, app.target.value) != app.km.class_index(own)
+
+
+def test_results_are_drawn_at_display_resolution_beside_their_input(shapes_model):
+    app = ex.explorer(shapes_model, threaded=False)
+    app.method.value = "feature inversion"
+    app.params["feature inversion"]["steps"].value = 2
+    app.panel.click()
+    png = Image.open(io.BytesIO(bytes(app.view.value)))
+    assert 700 <= png.width <= 840 and png.height <= 590, png.size  # shown 1:1 in a 1280×720 window (130 px for a title)
+    assert png.width > 1.6 * png.height  # two panels: the original and its inversion
+
+
+def test_a_change_made_during_a_run_is_answered_when_it_ends(shapes_model):
+    app = ex.explorer(shapes_model, threaded=False)
+    app.method.value = "saliency"
+    inner = app._run
+
+    def run_and_change(job):  # the lecturer ticks "compare" while saliency runs
+        note = inner(job)
+        if not app.compare.value:
+            app.compare.value = True
+        return note
+
+    app.panel.run_fn = run_and_change
+    app.panel.click()
+    assert app.panel.status.value.startswith("A: saliency") and app.calls == 3  # saliency, then A and B

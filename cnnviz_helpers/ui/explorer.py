@@ -5,12 +5,15 @@ or an uploaded file) and a method of the registry (:data:`cnnviz_helpers.methods
 shared controls it uses — layer, unit, class —, its own settings, quick or slow, what it draws).
 The app holds no method table of its own: a method added to the registry appears here. Then Run:
 
-- the button turns into Stop while running; a synthesis shows its image as it improves, and Stop
-  keeps the image so far; a second click never queues a run;
+- Run starts, Stop (a separate button) stops: a synthesis shows its image as it improves in the
+  result view, and Stop leaves the image so far there, titled "stopped at step k of N"; a second
+  click on Run never stops or queues a run; a failed run clears the old result;
 - results are cached by their parameters, so going back to a setting is instant;
-- every control validates (class names must exist, units are bounded by the layer's channels);
-  a bad value is one line in the status bar, never a traceback;
-- compare mode draws two methods (or one method at two layers) on the same image side by side.
+- every control validates (class names must exist); a unit out of the layer's range is replaced by
+  the nearest one, and the status line says so; a bad value is one line in the status bar, never a
+  traceback;
+- compare mode draws two methods (or one method at two layers) on the same image side by side;
+- results are drawn at display resolution and fit the visible window (see :func:`.plotting.panels_png`).
 
 Example:
     >>> app = explorer(load_model())
@@ -37,13 +40,14 @@ from .. import filters
 from ..core.config import budget
 from ..core.i18n import _
 from ..core.images import attribution_heatmap, image_grid, load_image
-from ..methods import BY_NAME, METHODS, Method
+from ..methods import BY_NAME, METHODS, Method, style_image
 from ..models.image_sets import image_set
 from ..models.loading import SPECS, KitModel, load_model
 from .plotting import MAGNITUDE, SIGNED, overlay, panels_png
 from .widgets import (
     USER_ERRORS,
     Run,
+    RunStopped,
     image_picker,
     message,
     param_widget,
@@ -98,12 +102,45 @@ def _patches(_m: Method, top: Any, s: Shown) -> list[Panel]:
     return [(image_grid(tiles, ncols=3, per_image_norm=False), f"{s.layer}[{s.unit}]: top 9 of {s.size} images", None)]
 
 
+def _picture(km: KitModel, out: Any) -> np.ndarray:
+    """A method's image (``HxWx3`` array or normalised ``[1, 3, H, W]``) as ``HxWx3`` in [0, 1]."""
+    return out if isinstance(out, np.ndarray) else km.deprocess(out[0])
+
+
+def _beside(m: Method, s: Shown) -> list[Panel]:
+    """The panels a synthesis is shown beside (:attr:`Method.beside`): its input and / or style image."""
+    return [(s.image, "input", None) if b == "image" else (np.asarray(load_image(style_image(s.params))) / 255.0, "style", None)
+            for b in m.beside]  # fmt: skip
+
+
 def _image(m: Method, out: Any, s: Shown) -> list[Panel]:
-    """A synthesized image, with the class the model now sees in it."""
-    picture = out if isinstance(out, np.ndarray) else s.km.deprocess(out[0])
+    """A synthesized image, beside what it starts from, with the class the model now sees in it."""
+    picture = _picture(s.km, out)
     x = s.km.preprocess(Image.fromarray((np.clip(picture, 0, 1) * 255).astype(np.uint8)))
     name, p = s.km.predict(x, 1)[0][0]
-    return [(picture, f"{m.name} → {name} ({p:.0%})", None)]
+    return [*_beside(m, s), (picture, f"{m.name} → {name} ({p:.0%})", None)]
+
+
+def stopped_panels(m: Method, image: Any, s: Shown, step: int, total: int) -> list[Panel]:
+    """What Stop leaves in the view: the image so far, titled with where the run stopped."""
+    return [*_beside(m, s), (_picture(s.km, image), f"{m.name}: stopped at step {step} of {total}", None)]
+
+
+def compare_panel(panels: list[Panel]) -> Panel:
+    """The panel compare mode shows of a result: its first heatmap (drawn with a colorbar), else its last panel."""
+    return next((p for p in panels if p[2] is not None), panels[-1])
+
+
+def short_title(s: dict[str, Any], which: str) -> str:
+    """A compare-mode title: ``"A: Grad-CAM"`` and, on a second line, the layer (unit) — when the run used one.
+
+    An attribution that explains the class (no unit chosen) uses no layer unless it is Grad-CAM-like
+    (``"layer"`` without ``"unit"`` in :attr:`Method.uses`).
+    """
+    m = BY_NAME[s["method"]]
+    where = f"{s['layer']}" + (f"[{s['unit']}]" if s["unit"] is not None else "")
+    uses_layer = "layer" in m.uses and (s["unit"] is not None or "unit" not in m.uses)
+    return f"{which}: {m.name}" + (f"\n@ {where}" if uses_layer else "")
 
 
 def _adversarial(m: Method, adv: torch.Tensor, s: Shown) -> list[Panel]:
@@ -113,7 +150,7 @@ def _adversarial(m: Method, adv: torch.Tensor, s: Shown) -> list[Panel]:
             (picture, f"{m.name}: {after} ({p1:.0%})", None)]  # fmt: skip
 
 
-#: How each kind of result (:data:`cnnviz_helpers.methods.Draws`) is drawn; the last panel is the one compare mode shows.
+#: How each kind of result (:data:`cnnviz_helpers.methods.Draws`) is drawn (compare mode shows :func:`compare_panel`).
 DRAW: dict[str, Callable[[Method, Any, Shown], list[Panel]]] = {
     "map": _map, "occlusion": _occlusion, "maps": _maps, "patches": _patches, "image": _image, "adversarial": _adversarial,
 }  # fmt: skip
@@ -151,7 +188,8 @@ class Explorer(w.HBox):
         )
         self.note = w.HTML()
         self.layer = w.Dropdown(description="layer", style=style_)
-        self.unit = w.BoundedIntText(value=-1, min=-1, max=0, description="unit", style=style_)
+        self.unit = w.IntText(value=-1, description="unit", style=style_)  # checked (and clamped) in settings()
+        self.unit_min = -1
         self.target = w.Combobox(description="class", ensure_option=False, placeholder="type a class name", style=style_)
         self.params = {m.name: {p.name: param_widget(p) for p in m.params} for m in METHODS}
         self.own = w.VBox()
@@ -161,8 +199,9 @@ class Explorer(w.HBox):
             options=[(_(m.name), m.name) for m in METHODS], value="Grad-CAM", description=_("B method"), style=style_
         )
         self.layer_b = w.Dropdown(description=_("B layer"), style=style_)
-        self.view = w.Image(value=placeholder_png(view_width, view_width // 3), format="png", width=view_width)
-        self.live = w.Image(value=placeholder_png(256), format="png", width=256, layout=w.Layout(display="none"))
+        # hidden until the first result (no empty grey box); CSS keeps it inside the visible window
+        self.view = w.Image(value=placeholder_png(view_width, view_width // 3), format="png", layout=w.Layout(display="none"))
+        self.view.add_class("cnnviz-result")
         tabs = w.Tab(
             children=[
                 w.VBox([self.model, self.source, self.picture, self.upload]),
@@ -174,9 +213,11 @@ class Explorer(w.HBox):
             tabs.set_title(i, title)
         self.tabs = tabs
         tabs.selected_index = 1
-        self.panel = run_panel(self._run, [tabs], threaded=threaded)
-        self.panel.layout = w.Layout(width="400px", min_width="360px")
-        super().__init__([self.panel, w.VBox([self.live, self.view])])
+        self.panel = run_panel(self._run, [tabs], threaded=threaded, clears=[self.view])
+        self._pending = False
+        self.panel.on_done = self._after
+        self.panel.layout = w.Layout(width="420px", min_width="420px")  # the side panel of RunPanel
+        super().__init__([self.panel, w.VBox([self.view], layout=w.Layout(flex="1 1 auto", min_width="0"))])
         self.model.observe(self._new_model, "value")
         self.source.observe(self._new_source, "value")
         self.upload.observe(self._new_upload, "value")
@@ -193,8 +234,16 @@ class Explorer(w.HBox):
     def _changed(self, _change: Any = None) -> None:
         """A control changed: quick methods answer at once (when ``auto`` is on and nothing runs)."""
         quick = BY_NAME[self.method.value].quick and (not self.compare.value or BY_NAME[self.method_b.value].quick)
-        if self.auto.value and quick and not self.panel.running:
-            self.panel.click()
+        if self.auto.value and quick:
+            self._pending = self.panel.running  # a change during a run is answered when it ends (:meth:`_after`)
+            if not self._pending:
+                self.panel.click()
+
+    def _after(self) -> None:
+        """A run ended: answer a change made while it ran (quick methods, ``auto`` on)."""
+        if self._pending:
+            self._pending = False
+            self._changed()
 
     # --- controls ------------------------------------------------------------
     def _setup_model(self) -> None:
@@ -251,8 +300,10 @@ class Explorer(w.HBox):
         f = files[0]
         try:
             img = load_image(Image.open(io.BytesIO(bytes(f["content"]))))
-        except (OSError, ValueError) as err:
-            self.panel.status.value = _("⚠ {name} is not an image this kit can read ({err})").format(name=f["name"], err=err)
+        except (OSError, ValueError):
+            self.panel.status.value = _("⚠ {name} is not an image this kit can read: upload a JPEG or PNG file").format(
+                name=f["name"]
+            )
             return
         self._pictures([(f["name"], img)])
 
@@ -260,17 +311,24 @@ class Explorer(w.HBox):
         m = BY_NAME[self.method.value]
         for name, control in (("layer", self.layer), ("unit", self.unit), ("class", self.target)):
             control.layout.display = None if name in m.uses else "none"
-        self.unit.min = -1 if "class" in m.uses else 0  # an attribution explains the class at unit -1
+        self.unit_min = -1 if "class" in m.uses else 0  # an attribution explains the class at unit -1
         if change is not None and "class" in m.uses and "class" not in BY_NAME[change["old"]].uses:
             self.unit.value = -1  # from a unit method to an attribution: explain the class again
+        if "class" not in m.uses and self.unit.value < 0:
+            self.unit.value = 0  # a unit method starts at the first unit, silently
+        if change is not None and m.kind == "adversarial" and "class" in m.uses and self.picture.value is not None:
+            self.target.value = self.other_class()  # a fooling target must differ from what the model sees
         self.unit.tooltip = "-1: explain the class" if "class" in m.uses else ""
         self.own.children = list(self.params[m.name].values())
         self.note.value = f"<i>{m.note}</i>" if m.note else ""
 
+    def other_class(self) -> str:
+        """A class other than the one the model predicts for the current image (the next one)."""
+        predicted = self.km.class_index(self.km.predict(self.km.preprocess(self.picture.value), 1)[0][0][0])
+        return self.km.class_names[(predicted + 1) % len(self.km.class_names)]
+
     def _new_layer(self, _change: Any = None) -> None:
-        n = self.channels(self.layer.value)
-        self.unit.max = n - 1
-        self.unit.description = _("unit <{n}").format(n=n)
+        self.unit.description = _("unit <{n}").format(n=self.channels(self.layer.value))
 
     def channels(self, layer: str) -> int:
         """Number of channels of ``layer`` (one forward pass up to it, remembered)."""
@@ -296,11 +354,18 @@ class Explorer(w.HBox):
             raise ValueError("no image: pick one (or upload a file on the 'model & image' tab)")
         m = BY_NAME[method]
         target = resolve_class(self.km, self.target.value) if "class" in m.uses else 0
-        unit = int(self.unit.value) if "unit" in m.uses and ("class" not in m.uses or self.unit.value >= 0) else None
-        if unit is not None and not 0 <= unit < self.channels(layer):
-            raise ValueError(f"{layer} has {self.channels(layer)} channels: unit must be in 0..{self.channels(layer) - 1}")
+        unit, note = self.checked_unit(m, layer)
         params = {name: c.value for name, c in self.params[method].items()}
-        return {"method": method, "layer": layer, "unit": unit, "target": target, "params": params}
+        return {"method": method, "layer": layer, "unit": unit, "target": target, "params": params, "note": note}
+
+    def checked_unit(self, m: Method, layer: str) -> tuple[int | None, str]:
+        """The unit a method gets (``None``: explain the class) and a line saying what replaced an out-of-range one."""
+        if "unit" not in m.uses:
+            return None, ""
+        asked, n, low = int(self.unit.value), self.channels(layer), -1 if "class" in m.uses else 0
+        used = min(max(asked, low), n - 1)
+        note = f"⚠ unit {asked} is out of range for {layer} ({low}..{n - 1}): used {used}" if used != asked else ""
+        return (used if used >= 0 else None), note
 
     def key(self, s: dict[str, Any]) -> tuple:
         """The cache key: model, image and every setting that changes the result."""
@@ -310,59 +375,71 @@ class Explorer(w.HBox):
         used = tuple(s[k] for k in ("layer", "unit", "target") if k.replace("target", "class") in m.uses)
         return (self.km.name, digest, s["method"], used, tuple(sorted(s["params"].items())))
 
-    def compute(self, s: dict[str, Any], job: Run, live: bool) -> list[Panel]:
-        """Run one method through the registry (counted in :attr:`calls`) and draw its result."""
+    def compute(self, s: dict[str, Any], job: Run) -> list[Panel]:
+        """Run one method through the registry (counted in :attr:`calls`) and draw its result.
+
+        A synthesis's images so far replace the view as they come; when Stop ends it, the panels say
+        at which step (:func:`stopped_panels`).
+        """
         self.calls += 1
         m = BY_NAME[s["method"]]
         x = self.km.preprocess(self.picture.value)
 
         def show(img: Any) -> None:
-            pic = img if isinstance(img, np.ndarray) else self.km.deprocess(img[0])
-            self.live.value = to_png(pic, 256)
+            self._show(to_png(_picture(self.km, img), 384))
 
-        if live and not m.quick:
-            self.live.layout.display = None
         data: Any = x
         size = 0
         if m.data == "image set":
             images = self.dataset().images
             data, size = (self.km.preprocess(images[i : i + 64]) for i in range(0, len(images), 64)), len(images)
         callback = job.steps(m.steps(s["params"]), show) if m.progress else None
-        result = m.run(self.km, data, s["target"], layer=s["layer"], unit=s["unit"], params=s["params"], callback=callback)
         shown = Shown(self.km, x, self.km.deprocess(x[0]), s["layer"], s["unit"], s["target"], s["params"], size)
+        try:
+            result = m.run(self.km, data, s["target"], layer=s["layer"], unit=s["unit"], params=s["params"], callback=callback)
+        except RunStopped:
+            result = None
+        if job.stopped:
+            if job.last_image is None:
+                raise RunStopped
+            return stopped_panels(m, job.last_image, shown, job.step, job.total)
         return DRAW[m.draws](m, result, shown)
+
+    def _show(self, png: bytes) -> None:
+        self.view.value = png
+        self.view.layout.display = None
 
     def _run(self, job: Run) -> str:
         runs = [self.settings(self.method.value, self.layer.value)]
         if self.compare.value:
             runs.append(self.settings(self.method_b.value, self.layer_b.value))
+        notes = "".join(f" — {s['note']}" for s in runs if s["note"])
         key = tuple(self.key(s) for s in runs)
         if key in self.cache:
-            self.view.value, note = self.cache[key]
+            png, note = self.cache[key]
             self.cache.move_to_end(key)
-            return _("{note} (cached)").format(note=note)
-        results = []
-        for s in runs:
-            panels = self.compute(s, job, live=True)
-            if job.stopped:
-                return "stopped: kept the image so far"
-            results.append((s, panels))
-        self.live.layout.display = "none"
+            self._show(png)
+            return _("{note} (cached)").format(note=note) + notes
+        results = [(s, self.compute(s, job)) for s in runs]
+        if job.stopped:
+            (s, panels) = results[-1]
+            self._show(panels_png([p[0] for p in panels], [p[1] for p in panels], [p[2] for p in panels]))
+            return _("{title} (Run starts again)").format(title=panels[-1][1])
         if self.compare.value:
             (sa, pa), (sb, pb) = results
-            label = lambda s, p: f"{s['method']} @ {s['layer']}: {p[1]}"  # noqa: E731
-            png = panels_png([pa[0][0] if len(pa) > 1 else pa[-1][0], pa[-1][0], pb[-1][0]],
-                             ["input", label(sa, pa[-1]), label(sb, pb[-1])], [None, pa[-1][2], pb[-1][2]])  # fmt: skip
+            a, b = compare_panel(pa), compare_panel(pb)
+            image = self.km.deprocess(self.km.preprocess(self.picture.value)[0])
+            png = panels_png([image, a[0], b[0]], ["input", short_title(sa, "A"), short_title(sb, "B")], [None, a[2], b[2]])  # fmt: skip
             note = f"A: {sa['method']} @ {sa['layer']}  |  B: {sb['method']} @ {sb['layer']}"
         else:
             (s, panels) = results[0]
-            png = panels_png([p[0] for p in panels], [p[1] for p in panels], [p[2] for p in panels], size=3.6)
+            png = panels_png([p[0] for p in panels], [p[1] for p in panels], [p[2] for p in panels])
             note = _("{method} on {model}").format(method=_(s["method"]), model=self.km.name)
-        self.view.value = png
+        self._show(png)
         self.cache[key] = (png, note)
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
-        return note
+        return note + notes
 
 
 def explorer(km: KitModel | None = None, threaded: bool = True) -> Explorer:

@@ -163,16 +163,34 @@ def show_images(
     return image_panels(fig, images, titles, ncols, cmap, suptitle)
 
 
+#: Result PNGs are drawn at the pixels they are shown at (1 figure inch = :data:`SCREEN_DPI` px), so a
+#: point size is ``SCREEN_DPI / 72`` px: titles ≥ 20 px and colorbar numbers ≥ 16 px on the screen.
+SCREEN_DPI = 100
+SCREEN_STYLE: dict[str, Any] = {"axes.titlesize": 15, "xtick.labelsize": 12, "ytick.labelsize": 12, "figure.titlesize": 16}
+
+
 def panels_png(
-    images: Sequence[Any], titles: Sequence[str], cmap: Sequence[str | None], size: float = 3.2, suptitle: str | None = None
+    images: Sequence[Any],
+    titles: Sequence[str],
+    cmap: Sequence[str | None],
+    width: int = 800,
+    height: int = 520,
+    suptitle: str | None = None,
 ) -> bytes:
-    """The panels of :func:`show_images` as PNG bytes, drawn without pyplot (safe in a widget's run thread)."""
+    """The panels of :func:`show_images` as PNG bytes for a widget, drawn without pyplot (safe in a run thread).
+
+    Drawn at display resolution: about ``width`` px wide (each square panel at most ``height`` px), with
+    :data:`SCREEN_STYLE` fonts, so the image is shown 1:1 on a 1280×720 screen (CSS only ever shrinks it).
+    """
     from matplotlib.figure import Figure
 
     from .widgets import figure_png
 
-    fig = Figure(figsize=(size * len(images), size + (0.4 if suptitle else 0)))
-    return figure_png(image_panels(fig, images, titles, None, cmap, suptitle))
+    side = min(width / len(images), height) / SCREEN_DPI
+    extra = 0.55 + (0.4 if suptitle else 0)  # title line(s) above the panels
+    with matplotlib.rc_context(cast(Any, SCREEN_STYLE)):
+        fig = Figure(figsize=(side * len(images), side + extra))
+        return figure_png(image_panels(fig, images, titles, None, cmap, suptitle), dpi=SCREEN_DPI)
 
 
 use_projector_style()

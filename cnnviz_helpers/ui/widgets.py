@@ -3,11 +3,13 @@
 Each section widget (:mod:`.sections`) and the explorer (:mod:`.explorer`) are built from these, so
 they behave alike in front of a class:
 
-- expensive work starts on a button; while it runs the button reads **Stop** (a second click stops
-  the run, it never queues another one); the work runs in a background thread so the click arrives;
+- expensive work starts on **Run**; **Stop** is a separate button beside it, enabled only while a run
+  goes on, so a double-click on Run (or Run pressed while an automatic run goes on) never stops
+  anything and never queues a second run; the work runs in a background thread so Stop arrives;
 - a run reports progress in a bar that counts what its label says, and the image so far stays when
   it is stopped;
-- a bad value gives one line in the panel (``⚠ …``), never a traceback;
+- a bad value gives one line in the panel (``⚠ …``, wrapped, never a traceback), and the result
+  images of a failed run are cleared so an old result never stands for the new setting;
 - image widgets start with a neutral placeholder, never a broken-image icon.
 
 Example:
@@ -36,6 +38,16 @@ from ..models.loading import KitModel
 
 #: Errors a method raises for a bad setting: shown as one line in the panel.
 USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)
+
+#: The kit's CSS, added once per panel: status lines wrap; result images fit the visible window
+#: (width and height, aspect kept; 130 px are left for a page title above) — a projector at 1280×720
+#: shows the whole result, at 1:1 for the figures of :func:`.plotting.panels_png`.
+CSS = """<style>
+.cnnviz-status, .cnnviz-status * { display: block !important; white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; height: auto !important; line-height: 1.35 !important; overflow-wrap: anywhere; }
+img.cnnviz-result { max-width: 100% !important; max-height: calc(100vh - 130px) !important; width: auto !important;
+  height: auto !important; object-fit: contain; align-self: flex-start !important; flex: none !important; }
+</style>"""
 
 
 def layer_picker(km: KitModel, value: str | None = None, description: str = N_("layer")) -> Any:
@@ -121,6 +133,7 @@ def placeholder_png(width: int = 256, height: int | None = None) -> bytes:
 def live_image(size: int = 256) -> tuple[Any, Callable[[np.ndarray | Image.Image], None]]:
     """An image widget (a placeholder until the first update) and an ``update(img)`` function."""
     widget = w.Image(value=placeholder_png(size), format="png", width=size)
+    widget.add_class("cnnviz-result")
 
     def update(img: np.ndarray | Image.Image) -> None:
         widget.value = to_png(img, size)
@@ -150,6 +163,7 @@ class Run:
         self.panel = panel
         self.stop_requested = threading.Event()
         self.last_image: Any = None
+        self.step, self.total = 0, 0  # where the run is: what a stopped result's title says
 
     @property
     def stopped(self) -> bool:
@@ -157,6 +171,7 @@ class Run:
 
     def progress(self, done: int, total: int, label: str = "") -> None:
         """Set the bar to ``done`` of ``total`` with an optional label (e.g. ``"class cat (3 of 10)"``)."""
+        self.step, self.total = done, total
         bar = self.panel.bar
         bar.max = max(total, 1)
         bar.value = min(done, bar.max)
@@ -182,14 +197,16 @@ class Run:
 
 
 class RunPanel(w.VBox):
-    """Controls, a Run/Stop button, a progress bar and a one-line status in a side panel; the result widgets beside it.
+    """Controls, Run and Stop buttons, a progress bar and a wrapping status line in a side panel; the results beside it.
 
-    ``run(job)`` is called with a :class:`Run` on click, in a background thread (``threaded=False``
-    runs it in the click handler: no Stop, for tests that need no thread). While it runs the button
-    reads Stop; a click then sets the stop flag and never starts a second run. Errors of
-    :data:`USER_ERRORS` end the run with one line in ``status``.
+    ``run(job)`` is called with a :class:`Run` on a Run click, in a background thread (``threaded=False``
+    runs it in the click handler, for tests that need no thread). Run is disabled while a run goes on
+    and a click on it then does nothing (a double-click is one run); **Stop**, a separate button, sets
+    the stop flag. Errors of :data:`USER_ERRORS` end the run with one line in ``status`` and reset the
+    images of ``clears`` (default: every image in ``extra``) to the placeholder.
 
-    Attributes: ``button``, ``bar``, ``status``, ``result`` (a dict the run may fill), ``thread``.
+    Attributes: ``button`` (Run), ``stop_button``, ``bar``, ``status``, ``result`` (a dict the run may
+    fill), ``thread``, ``clears``, ``on_done`` (called after each run).
     """
 
     def __init__(
@@ -199,17 +216,25 @@ class RunPanel(w.VBox):
         description: str = N_("Run"),
         extra: Sequence[Any] = (),
         threaded: bool = True,
+        clears: Sequence[Any] | None = None,
     ) -> None:
         self.run_fn, self.description, self.threaded = run, _(description), threaded
         self.button = w.Button(description=self.description, button_style="primary", icon="play")
+        self.stop_button = w.Button(description=_("Stop"), button_style="danger", icon="stop", disabled=True)
         self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="auto"))
         self.status = w.Label(value=_("ready"), layout=w.Layout(width="auto"))
+        self.status.add_class("cnnviz-status")
         self.result: dict[str, Any] = {}
         self.job: Run | None = None
         self.thread: threading.Thread | None = None
+        self.clears = list(clears) if clears is not None else find_images(w.VBox(list(extra)))
+        self.on_done: Callable[[], None] | None = None  # called after every run (e.g. to answer a change made meanwhile)
         self._lock = threading.Lock()
         self.button.on_click(self.click)
-        side = w.VBox([*controls, self.button, self.bar, self.status], layout=w.Layout(width="420px", min_width="340px"))
+        self.stop_button.on_click(self.stop)
+        buttons = w.HBox([self.button, self.stop_button])
+        width = "420px" if extra else "100%"  # without results beside it, the panel fills the box it is put in
+        side = w.VBox([w.HTML(CSS), *controls, buttons, self.bar, self.status], layout=w.Layout(width=width, min_width="340px"))
         super().__init__([w.HBox([side, w.VBox(list(extra))])] if extra else [side])
 
     @property
@@ -217,14 +242,12 @@ class RunPanel(w.VBox):
         return self.job is not None
 
     def click(self, _button: Any = None) -> None:
-        """Run, or — while running — ask the run to stop (never queues a second run)."""
+        """Start a run (what Run does); while one goes on, do nothing: a Run click never stops or queues."""
         with self._lock:
             if self.job is not None:
-                self.job.stop_requested.set()
-                self.status.value = _("stopping after this step …")
                 return
             self.job = Run(self)
-        self.button.description, self.button.icon, self.button.button_style = _("Stop"), "stop", "danger"
+        self._buttons(running=True)
         self.status.value = _("running …")
         if self.threaded:
             self.thread = threading.Thread(target=self._work, args=(self.job,), daemon=True)
@@ -232,26 +255,48 @@ class RunPanel(w.VBox):
         else:
             self._work(self.job)
 
+    def stop(self, _button: Any = None) -> None:
+        """Ask the current run to stop after its step (what Stop does); nothing when none runs."""
+        job = self.job
+        if job is not None:
+            job.stop_requested.set()
+            self.status.value = _("stopping after this step …")
+
     def wait(self, timeout: float | None = 60) -> None:
         """Block until the current run (if any) ends — for tests and scripts."""
         if self.thread is not None:
             self.thread.join(timeout)
+
+    def _buttons(self, running: bool) -> None:
+        self.button.disabled, self.stop_button.disabled = running, not running
 
     def _work(self, job: Run) -> None:
         try:
             with torch.inference_mode(False), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 note = self.run_fn(job)
-            note = _("stopped: kept the image so far") if job.stopped else str(note or _("done"))
+            note = str(note or _("done")) if note or not job.stopped else _("stopped: kept the image so far")
             warned = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
-            self.status.value = (note + (f" — ⚠ {warned[0]}" if warned else ""))[:240]
+            self.status.value = (note + (f" — ⚠ {warned[0]}" if warned else ""))[:300]
         except RunStopped:
             self.status.value = _("stopped: kept the image so far")
         except USER_ERRORS as err:
             self.status.value = message(err)
+            for image in self.clears:  # an old result must not stand for the setting that failed
+                image.value = placeholder_png(*image_size(image))
         finally:
             self.job = None
-            self.button.description, self.button.icon, self.button.button_style = self.description, "play", "primary"
+            self._buttons(running=False)
+        if self.on_done is not None:
+            self.on_done()
+
+
+def image_size(image: Any) -> tuple[int, int]:
+    """``(width, height)`` of the PNG an ``ipywidgets.Image`` holds (256 × 256 when it holds none)."""
+    try:
+        return Image.open(io.BytesIO(bytes(image.value))).size
+    except (OSError, ValueError):
+        return 256, 256
 
 
 def run_panel(
@@ -260,12 +305,13 @@ def run_panel(
     description: str = N_("Run"),
     extra: Sequence[Any] = (),
     threaded: bool = True,
+    clears: Sequence[Any] | None = None,
 ) -> RunPanel:
-    """Controls + Run/Stop button + progress bar + status line + ``extra`` widgets (see :class:`RunPanel`).
+    """Controls + Run and Stop buttons + progress bar + status line + ``extra`` widgets (see :class:`RunPanel`).
 
     ``run(job)`` gets a :class:`Run`; what it returns (a string) becomes the status line.
     """
-    return RunPanel(run, controls, description, extra, threaded)
+    return RunPanel(run, controls, description, extra, threaded, clears)
 
 
 def figure_png(fig: Any, dpi: int = 100) -> bytes:
@@ -299,7 +345,9 @@ def find_images(root: Any) -> list[Any]:
 
 
 def param_widget(p: Param) -> Any:
-    """The slider of a registry :class:`~cnnviz_helpers.methods.Param` (log, integer or float)."""
+    """The control of a registry :class:`~cnnviz_helpers.methods.Param`: a checkbox for a 0/1 switch, else a slider."""
+    if p.integer and (p.min, p.max) == (0, 1):
+        return w.Checkbox(value=bool(p.value), description=p.name, indent=False)
     common = {"description": p.name, "continuous_update": False, "style": {"description_width": "110px"}}
     if p.log:
         return w.FloatLogSlider(value=p.value, base=10, min=p.min, max=p.max, step=p.step, **common)
