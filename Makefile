@@ -8,7 +8,7 @@ PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab present test lint unit nbval nbval-imagenet notebooks references bench offline-model robust-model \
-        fast-style-model download clean help instructor-lab course-init release collect autograde feedback export
+        fast-style-model download clean help instructor-lab course-init release collect autograde feedback export report
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
@@ -22,7 +22,7 @@ help:
 	@echo "make robust-model      adversarially fine-tune it (data/shapesnet_robust.pt, ~15 min on 2 cores)"
 	@echo "make fast-style-model  retrain the shipped fast style network (data/fast_style_cin.pt)"
 	@echo "make references        regenerate the graded exercises' stored references"
-	@echo "grading (README, 'Grading with nbgrader'): make course-init|release|collect|autograde|feedback|export COURSE=dir ..."
+	@echo "grading (README, 'Grading with nbgrader'): make course-init|release|collect|autograde|feedback|export|report COURSE=dir ..."
 
 # One environment for everything: the kit plus its dev tools, torch pinned by constraints.txt.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -90,6 +90,8 @@ feedback: $(VENV)/.instructor
 	$(PY) tools/course.py feedback $(COURSE) $(ASSIGNMENT)
 export: $(VENV)/.instructor
 	$(PY) tools/course.py export $(COURSE) $(or $(CSV),grades.csv)
+report: $(VENV)/.instructor
+	$(PY) tools/course.py report $(COURSE)
 
 notebooks: $(VENV)/.installed
 	$(PY) tools/build_notebooks.py

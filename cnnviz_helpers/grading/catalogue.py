@@ -848,16 +848,19 @@ def _content_cases(g):
     ]
 
 
-def _objective(target: torch.Tensor, weights: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A smooth non-quadratic loss of the image, standing in for Gatys' (which needs a network)."""
-    return lambda img: (weights * (img - target).pow(2)).sum() + 0.1 * torch.cos(3 * img).sum()
-
-
 def _three_steps(answer, img0, target, weights, lr, lo, hi):
-    """Run ``answer(img, optimizer, objective, lo, hi)`` three times with Adam: ``(losses, image)``."""
+    """Run ``answer(img, optimizer, objective, lo, hi)`` three times with Adam: ``(losses, image)``.
+
+    The objective is a smooth non-quadratic loss of the image, standing in for Gatys' (which needs a
+    network). Self-contained: the grader's child process runs this source around a student's answer.
+    """
+    target, weights = target.to(img0.dtype), weights.to(img0.dtype)
+
+    def objective(img):
+        return (weights * (img - target).pow(2)).sum() + 0.1 * torch.cos(3 * img).sum()
+
     img = img0.clone().requires_grad_(True)
     opt = torch.optim.Adam([img], lr=lr)
-    objective = _objective(target.to(img.dtype), weights.to(img.dtype))
     losses = [float(answer(img, opt, objective, lo.to(img.dtype), hi.to(img.dtype))) for _ in range(3)]
     return torch.tensor(losses, dtype=torch.float64), img.detach()
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .compare import as_array, rel_error
+from .compare import compare, explain
 from .spec import Case, Exercise, Mistake, is_model_ref
 from .tiny import build
 
@@ -147,56 +147,6 @@ def bound(namespace: dict[str, Any], names: dict[str, Any]) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-def _flatten(value: Any, path: str = "output") -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        return [item for k, v in value.items() for item in _flatten(v, f"{path}[{k!r}]")]
-    if isinstance(value, (tuple, list)) and value and not all(isinstance(v, (int, float, bool)) for v in value):
-        return [item for i, v in enumerate(value) for item in _flatten(v, f"{path}[{i}]")]
-    return [(path, value)]
-
-
-def _structure(value: Any) -> Any:
-    if isinstance(value, dict):
-        return ("dict", tuple(value))
-    if isinstance(value, (tuple, list)) and value and not all(isinstance(v, (int, float, bool)) for v in value):
-        return ("seq", len(value))
-    return "leaf"
-
-
-def compare(got: Any, expected: Any, tol: float, exact: bool) -> tuple[float, str]:
-    """``(error, message)``: ``error`` 0 when equal, ``inf`` on a shape or structure mismatch."""
-    if _structure(got) != _structure(expected):
-        return float("inf"), f"returned {_describe(got)}, expected {_describe(expected)}"
-    worst, where = 0.0, ""
-    for (path, g), (_, e) in zip(_flatten(got), _flatten(expected)):
-        if isinstance(e, dict) or isinstance(g, dict):
-            if list(g) != list(e):
-                return float("inf"), f"{path} has keys {list(g)}, expected {list(e)}"
-            continue
-        try:
-            ga, ea = as_array(g), as_array(e)
-        except (TypeError, ValueError):
-            return float("inf"), f"{path} is {_describe(g)}, expected {_describe(e)}"
-        if ga.shape != ea.shape:
-            return float("inf"), f"{path} has shape {tuple(ga.shape)}, expected {tuple(ea.shape)}"
-        err = float(not np.array_equal(ga, ea)) if exact else rel_error(ga, ea)
-        if err > worst:
-            worst, where = err, path
-    return worst, where
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    if isinstance(value, dict):
-        return f"a dict with keys {list(value)}"
-    if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
 def _tensors(args: Any) -> list[torch.Tensor]:
     if isinstance(args, torch.Tensor):
         return [args]
@@ -243,6 +193,8 @@ def _one_case(ex: Exercise, answer: Callable[..., Any], case: Case, expected: An
             "nograd",
         )
     err, where = compare(got, expected, ex.tol, ex.exact)
+    if err > ex.tol:
+        where = explain(got, expected, err, where, ex.tol, ex.exact)
     return err, where, None
 
 
@@ -314,10 +266,10 @@ def grade(key: str, answer: Callable[..., Any], hidden: bool = False, namespace:
         return Result(key, True, f"✓ {title}: correct on {len(cases)} {'hidden ' if hidden else ''}case(s) ({what}).")
     case, err, where = failure
     mistake = _identify(ex, answer, cases, models, detector)
-    if detector or err == float("inf"):
+    if detector:
         msg = f"✗ {title}, case {case.label!r}: {where}."
     else:
-        msg = f"✗ {title}, case {case.label!r}: {where} is wrong, relative error {err:.1e} (tolerance {ex.tol:.0e})."
+        msg = f"✗ {title}, case {case.label!r}: {where}"
     if mistake:
         msg += f"\n  Looks like: {mistake.name}. {mistake.hint}"
     return Result(key, False, msg, mistake=mistake.name if mistake else None)
