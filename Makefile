@@ -74,7 +74,7 @@ nbval-imagenet: $(VENV)/.instructor
 		solutions/
 
 references: $(VENV)/.installed
-	$(PY) -m cnnviz_helpers.grading.make_references
+	$(PY) -m cnnviz_helpers.grading.grader.make_references
 
 # The instructor's flow (README, "Grading with nbgrader"); COURSE is a directory outside the repo.
 COURSE ?= $(HOME)/cnnviz-course
@@ -96,7 +96,7 @@ report: $(VENV)/.instructor
 notebooks: $(VENV)/.installed
 	$(PY) tools/build_notebooks.py
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.instructor
 	$(PY) -m bench
 
 download: $(VENV)/.installed

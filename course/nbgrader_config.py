@@ -34,7 +34,7 @@ c.OverwriteCells.add_missing_cells = True
 c.RestoreHiddenTests.add_missing_cells = True
 
 # Restore hidden tests without nbgrader's false "checksum has changed" warning on honest submissions
-# (cnnviz_helpers.grading.nbgrader_ext explains the cause); real edits are still reported.
+# (cnnviz_helpers.grading.grader.nbgrader_ext explains the cause); real edits are still reported.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
@@ -47,7 +47,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from cnnviz_helpers.grading.nbgrader_ext import RestoreHiddenTests, StopAfterTimeout  # noqa: E402
+from cnnviz_helpers.grading.grader.nbgrader_ext import RestoreHiddenTests, StopAfterTimeout  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreHiddenTests, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [

@@ -1,10 +1,10 @@
-"""Run a student's function on the stored cases, with the kit's answer out of reach, and say what is wrong.
+"""The students' self-check: a function on the stored visible cases, the kit's answer out of reach, what is wrong.
 
 :func:`check` is what a notebook's ``# Self-check`` cell calls. It never raises (so *Run All* goes
-on past an unfinished or wrong exercise); feedback on a failure goes to stderr, which nbgrader
-scores as 0 points, a pass goes to stdout (full points). ``CNNVIZ_STRICT_CHECKS=1`` (set by
-``make test``) turns a failure into an ``AssertionError`` so that a check that fails a correct
-answer stops the test run.
+on past an unfinished or wrong exercise); feedback on a failure goes to stderr, a pass to stdout.
+``CNNVIZ_STRICT_CHECKS=1`` (set by ``make test``) turns a failure into an ``AssertionError`` so that
+a check that fails a correct answer stops the test run. It is feedback only: the grade comes from
+the grader (:mod:`cnnviz_helpers.grading.grader`, the instructor's), whatever this printed.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ from pathlib import Path
 from types import CodeType, FunctionType
 from typing import Any
 
-import numpy as np
 import torch
 
 from .compare import compare, explain
-from .spec import Case, Exercise, Mistake, is_model_ref
-from .tiny import build
+from .tiny import build, is_model_ref
 
 REFERENCES = Path(__file__).resolve().parent / "references"
 
@@ -53,16 +51,16 @@ class Result:
 
 
 def reference_path(key: str) -> Path:
-    """The file holding exercise ``key``'s inputs and float64 expected outputs."""
+    """The file holding exercise ``key``'s visible inputs, their float64 expected outputs and its settings."""
     return REFERENCES / f"{key}.pt"
 
 
 @cache
 def load_reference(key: str) -> dict[str, Any]:
-    """``{"cases": [{"label", "args", "hidden", "expected"}], "models": {name: state}}`` of exercise ``key``."""
+    """``{"settings", "cases": [{"label", "args", "expected"}], "models": {name: state}}`` of exercise ``key``."""
     path = reference_path(key)
     if not path.exists():
-        raise FileNotFoundError(f"no stored reference for exercise {key}: run `python -m cnnviz_helpers.grading.make_references`")
+        raise FileNotFoundError(f"no stored reference for exercise {key}: run `make references`")
     return torch.load(path, weights_only=True)
 
 
@@ -166,113 +164,74 @@ def _model_state(args: tuple[Any, ...]) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _one_case(ex: Exercise, answer: Callable[..., Any], case: Case, expected: Any, models: dict) -> tuple[float, str, str | None]:
-    """Run ``answer`` on one case: ``(error, what is wrong, detector of a behavioural mistake)``."""
-    args = materialise(case.args, models, torch.float32, train=ex.train_mode)
-    if ex.differentiable:
+def _one_case(st: Settings, answer: Callable[..., Any], args: tuple[Any, ...], expected: Any) -> tuple[float, str]:
+    """Run ``answer`` on one case: ``(error, what is wrong)``."""
+    if st.differentiable:
         for t in _tensors(args)[:1]:
             t.requires_grad_(True)
     before = [t.detach().clone() for t in _tensors(args)]
     flags = [t.requires_grad for t in _tensors(args)]
     state = _model_state(args)
-    got = ex.run(answer, args)
+    got = st.run(answer, args)
     if any(not torch.equal(b, t.detach()) for b, t in zip(before, _tensors(args))) or flags != [
         t.requires_grad for t in _tensors(args)
     ]:
-        return (
-            float("inf"),
-            "your function modified its input in place (work on a copy: x.clone() / x.detach().clone())",
-            "inplace",
-        )
+        return float("inf"), "your function modified its input in place (work on a copy: x.clone() / x.detach().clone())."
     if state != _model_state(args):
-        return float("inf"), "your function left the model changed (its train/eval mode, a hook or requires_grad)", "model"
-    if ex.differentiable and not (isinstance(got, torch.Tensor) and got.requires_grad):
-        return (
-            float("inf"),
-            "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)",
-            "nograd",
-        )
-    err, where = compare(got, expected, ex.tol, ex.exact)
-    if err > ex.tol:
-        where = explain(got, expected, err, where, ex.tol, ex.exact)
-    return err, where, None
+        return float("inf"), "your function left the model changed (its train/eval mode, a hook or requires_grad)."
+    if st.differentiable and not (isinstance(got, torch.Tensor) and got.requires_grad):
+        return float("inf"), "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)."
+    err, where = compare(got, expected, st.tol, st.exact)
+    return err, explain(got, expected, err, where, st.tol, st.exact) if err > st.tol else where
 
 
-def _identify(
-    ex: Exercise, answer: Callable[..., Any], cases: list[tuple[Case, Any]], models: dict, detector: str | None
-) -> Mistake | None:
-    """The catalogued mistake the answer made, if any (behavioural ones by their detector)."""
-    if detector:
-        return next((m for m in ex.mistakes if m.detector == detector), None)
-    for mistake in ex.mistakes:
-        if mistake.detector != "value":
-            continue
-        try:
-            same = all(
-                compare(
-                    ex.run(answer, materialise(c.args, models, torch.float32, ex.train_mode)),
-                    ex.run(mistake.answer, materialise(c.args, models, torch.float64, ex.train_mode)),
-                    ex.tol,
-                    ex.exact,
-                )[0]
-                <= ex.tol
-                for c, _ in cases
-            )
-        except Exception:  # noqa: BLE001  (a mistake that does not apply to this answer)
-            same = False
-        if same:
-            return mistake
-    return None
+@dataclass(frozen=True)
+class Settings:
+    """An exercise as the self-check knows it (stored with its visible cases by ``make references``)."""
+
+    function: str
+    todo: str
+    tol: float
+    exact: bool
+    train_mode: bool
+    differentiable: bool
+    kit: tuple[str, ...]
+    lends: dict[str, str]
+    call: str | None
+
+    def run(self, answer: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Run ``answer`` on materialised ``args`` the way this exercise calls it."""
+        return _resolve(self.call)(answer, *args) if self.call else answer(*args)
 
 
-def grade(key: str, answer: Callable[..., Any], hidden: bool = False, namespace: dict[str, Any] | None = None) -> Result:
-    """Check ``answer`` for exercise ``key`` on its stored (visible or ``hidden``) cases; see :func:`check`."""
-    from .catalogue import EXERCISES
-
-    ex = EXERCISES[key]
+def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None = None) -> Result:
+    """Check ``answer`` for exercise ``key`` on its stored visible cases; see :func:`check`."""
     ref = load_reference(key)
-    models = ref["models"]
-    cases = [(Case(c["label"], tuple(c["args"]), c["hidden"]), c["expected"]) for c in ref["cases"] if c["hidden"] == hidden]
-    blocked = [_resolve(s) for s in ex.kit] + [inspect.unwrap(ex.reference)]
+    st = Settings(**(ref["settings"] | {"kit": tuple(ref["settings"]["kit"])}))
+    blocked = [fn for fn in (_resolve(s) for s in st.kit) if isinstance(fn, FunctionType)]
+    lent = {name: _resolve(spec) for name, spec in st.lends.items()}
     namespace = {} if namespace is None else namespace
-    title = f"Exercise {key} ({ex.function})"
-    worst, detector, failure = 0.0, None, None
-    with bound(namespace, ex.provides), kit_blocked(blocked) as calls:
-        for case, expected in cases:
+    title = f"Exercise {key} ({st.function})"
+    worst = 0.0
+    with bound(namespace, lent), kit_blocked(blocked) as calls:
+        for case in ref["cases"]:
+            args = materialise(tuple(case["args"]), ref["models"], torch.float32, train=st.train_mode)
             try:
-                err, where, detector = _one_case(ex, answer, case, expected, models)
+                err, where = _one_case(st, answer, args, case["expected"])
             except NotImplementedError:
-                return Result(key, False, f"{title} is not done yet: {ex.todo} (0 points until then)", unfinished=True)
-            except KitCalled:
-                err, where = float("inf"), ""
+                return Result(key, False, f"{title} is not done yet: {st.todo} (0 points until then)", unfinished=True)
             except Exception as e:  # noqa: BLE001  (any error in the student's code is feedback, not a crash)
-                if calls:
-                    err, where = float("inf"), ""
-                else:
-                    return Result(key, False, f"✗ {title}: on case {case.label!r} your function raised {type(e).__name__}: {e}")
+                if not calls:
+                    return Result(key, False, f"✗ {title}: on case {case['label']!r} your function raised {type(e).__name__}: {e}")
+                err, where = float("inf"), ""
             if calls:
                 names = ", ".join(sorted(set(calls)))
-                return Result(
-                    key,
-                    False,
-                    f"✗ {title}: your function called the kit's {names}. This exercise asks for your own code (0 points).",
-                )
-            if err > ex.tol:
-                failure = (case, err, where)
-                break
+                return Result(key, False, f"✗ {title}: your function called the kit's {names}. This exercise asks for your own code.")
+            if err > st.tol:
+                return Result(key, False, f"✗ {title}, case {case['label']!r}: {where}")
             worst = max(worst, err)
-    if failure is None:
-        what = "exactly" if ex.exact else f"largest relative error {worst:.1e}"
-        return Result(key, True, f"✓ {title}: correct on {len(cases)} {'hidden ' if hidden else ''}case(s) ({what}).")
-    case, err, where = failure
-    mistake = _identify(ex, answer, cases, models, detector)
-    if detector:
-        msg = f"✗ {title}, case {case.label!r}: {where}."
-    else:
-        msg = f"✗ {title}, case {case.label!r}: {where}"
-    if mistake:
-        msg += f"\n  Looks like: {mistake.name}. {mistake.hint}"
-    return Result(key, False, msg, mistake=mistake.name if mistake else None)
+    what = "exactly" if st.exact else f"largest relative error {worst:.1e}"
+    return Result(key, True, f"✓ {title}: correct on the {len(ref['cases'])} visible case(s) ({what}); the grader checks more.")
 
 
 def strict() -> bool:
@@ -281,19 +240,24 @@ def strict() -> bool:
 
 
 def check(key: str, answer: Callable[..., Any], hidden: bool = False) -> None:
-    """Grade the student's ``answer`` to exercise ``key`` and print the feedback.
+    """Check the student's ``answer`` to exercise ``key`` on its visible cases and print the feedback.
 
-    Compares with stored float64 references (inputs and outputs in ``grading/references``), with
-    the kit's own implementation unavailable while ``answer`` runs (calling it scores 0). Prints
-    ``✓ …`` on stdout when correct; otherwise one message on stderr naming the wrong output, its
-    relative error and, when it matches one, the classic mistake made — nbgrader scores a test cell
-    with stderr output as 0. Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run All goes on.
+    Compares with the stored float64 outputs of the visible cases (``grading/references``), with the
+    kit's own implementation unavailable while ``answer`` runs. Prints ``✓ …`` on stdout when
+    correct; otherwise one message on stderr saying what is wrong (shape, first differing index, a
+    constant factor or a flipped sign …). Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run
+    All goes on. This is feedback: the grade comes from the grader (:mod:`.grader`), which runs the
+    answer in its own process on cases drawn at grading time. ``hidden=True`` (the instructor's
+    hidden tests) only says so: no hidden case is shipped.
 
     Example (a notebook's self-check cell):
         >>> check("05.1", my_saliency_map)
     """
+    if hidden:
+        print(f"Exercise {key}: the hidden cases are drawn and checked by the grader at grading time.")
+        return
     namespace = sys._getframe(1).f_globals
-    result = grade(key, answer, hidden=hidden, namespace=namespace)
+    result = grade(key, answer, namespace=namespace)
     if result.passed:
         print(result.message)
         return

@@ -19,7 +19,7 @@ The guards (see the README's "What the grader guarantees"):
   function's ``__code__``, switching tracing off, walking the grader's frames or memory, native
   code and subprocesses — each refusal is a flag;
 - the blocked kit functions are replaced by stubs in the answer's namespace and their modules;
-- a profile hook records every Python code object executed (threads are refused, so none escapes it): the code of a blocked kit function
+- a profile hook records every Python code object executed (in threads started with ``threading`` too): the code of a blocked kit function
   (however it was reached), of a blocked library, or a copy of it compiled outside the answer
   cell (same bytecode, names and constants) is a flag.
 """
@@ -29,6 +29,7 @@ from __future__ import annotations
 import builtins
 import os
 import sys
+import threading
 from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
@@ -64,13 +65,29 @@ def _codes(code: CodeType) -> list[CodeType]:
 
 
 def fingerprint(code: CodeType) -> tuple[Any, ...]:
-    """What a copy of ``code`` compiled elsewhere shares with it: bytecode, names, constants (no docstring)."""
-    consts = tuple(fingerprint(c) if isinstance(c, CodeType) else repr(c) for c in code.co_consts[1:])
-    return (code.co_code, code.co_names, code.co_varnames, consts, code.co_argcount, code.co_kwonlyargcount)
+    """What a copy of ``code`` compiled elsewhere (from source or from an AST) shares with it: its
+    instructions with their names and constants, without positions, jump targets or the docstring."""
+    import dis
+
+    ops: list[Any] = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("RESUME", "NOP", "CACHE", "PRECALL", "PUSH_NULL", "KW_NAMES", "EXTENDED_ARG"):
+            continue
+        name = "LOAD_ATTR" if ins.opname == "LOAD_METHOD" else ins.opname
+        if "JUMP" in name:
+            ops.append("JUMP")
+        elif isinstance(ins.argval, CodeType):
+            ops.append((name, fingerprint(ins.argval)))
+        else:
+            ops.append((name, repr(ins.argval)[:200]))
+    return (tuple(ops), code.co_argcount, code.co_kwonlyargcount)
 
 
 def _helpers(fn: FunctionType) -> list[FunctionType]:
-    """``fn`` and the functions of its own module it calls, transitively (private helpers included)."""
+    """``fn`` and the private functions (``_name``) of its own module it calls, transitively.
+
+    Public functions of the module are the kit's tools (``window_starts``): blocked only when an
+    exercise lists them."""
     seen: dict[int, FunctionType] = {}
     todo = [fn]
     while todo:
@@ -81,7 +98,7 @@ def _helpers(fn: FunctionType) -> list[FunctionType]:
         for code in _codes(f.__code__):
             for name in code.co_names:
                 g = f.__globals__.get(name)
-                if isinstance(g, FunctionType) and g.__module__ == fn.__module__:
+                if isinstance(g, FunctionType) and g.__module__ == fn.__module__ and name.startswith("_"):
                     todo.append(g)
     return list(seen.values())
 
@@ -159,9 +176,9 @@ class Guard:
             if self._answer_called():
                 return "walked the interpreter's frames (sys._getframe)"
         elif event in ("sys.setprofile", "sys.settrace", "sys.addaudithook", "os.kill", "os.killpg"):
+            if event == "sys.setprofile" and sys._getframe(3).f_code.co_filename == threading.__file__:
+                return None  # a new thread installing the grader's profile hook (threading.setprofile)
             return f"tried to change the grader's hooks ({event})"
-        elif event == "_thread.start_new_thread":
-            return "started a thread (an answer runs in the grader's traced thread only)"
         elif event.startswith(("gc.get_", "ctypes.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "socket.")):
             return f"used {event} (outside what an exercise needs)"
         return None
@@ -318,6 +335,7 @@ def run_job(job_path: str, result_path: str) -> None:
     _block(blocked, namespace, guard)
     out = open(result_path, "wb")  # noqa: SIM115  (opened before the answer runs; written after)
     sys.addaudithook(guard.audit)
+    threading.setprofile(guard.profile)
     sys.setprofile(guard.profile)
     guard.active = True
     try:

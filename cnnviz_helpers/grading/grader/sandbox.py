@@ -26,7 +26,7 @@ import torch
 
 from ..compare import compare, explain
 from ..runner import materialise
-from ..spec import Exercise
+from .spec import Case, Exercise
 from ..tiny import seeded_state
 
 KIT_ROOT = Path(__file__).resolve().parents[3]
@@ -83,8 +83,8 @@ def notebook_imports(sources: list[str]) -> list[str]:
 
 
 def _source(fn: Any) -> str:
-    """The self-contained source of a grader helper, with the imports every exercise file uses."""
-    return "import torch\nimport torch.nn.functional as F\n" + inspect.getsource(fn)
+    """The source of a grader function the child runs (a harness, a lent reference), with its imports."""
+    return "from __future__ import annotations\nfrom typing import Any\nimport torch\nimport torch.nn.functional as F\n" + inspect.getsource(fn)
 
 
 def _from_child(value: Any) -> Any:
@@ -203,6 +203,33 @@ def _model_names(args: Any) -> set[str]:
     return set()
 
 
+@dataclass
+class Draw:
+    """An exercise's cases drawn from one seed: float64 inputs and expected outputs (the grader's own),
+    float32 inputs (what the child receives) and the reference's run time."""
+
+    cases: list[Case]
+    inputs64: list[Any]
+    expected: list[Any]
+    inputs32: list[Any]
+    reference_s: float
+
+
+def draw(ex: Exercise, seed: int) -> Draw:
+    """Draw exercise ``ex``'s cases (visible and hidden) from ``seed`` and compute the expected outputs here."""
+    cases = ex.cases(torch.Generator().manual_seed(seed))
+    names = sorted(set().union(*(_model_names(c.args) for c in cases)))
+    models = {name: seeded_state(name, seed + i) for i, name in enumerate(names)}
+    inputs64, expected, t_ref = [], [], 0.0
+    for case in cases:
+        inputs64.append(materialise(case.args, models, torch.float64, train=ex.train_mode))
+        start = time.perf_counter()
+        expected.append(ex.run(ex.reference, materialise(case.args, models, torch.float64, train=ex.train_mode)))
+        t_ref += time.perf_counter() - start
+    inputs32 = [materialise(c.args, models, torch.float32, train=ex.train_mode) for c in cases]
+    return Draw(cases, inputs64, expected, inputs32, t_ref)
+
+
 def grade_answer(box: Sandbox, ex: Exercise, cells: list[str], preamble: list[str], seed: int) -> Verdict:
     """Grade exercise ``ex`` of one submission: ``cells`` are its answer cells (the exercise's own last).
 
@@ -210,21 +237,12 @@ def grade_answer(box: Sandbox, ex: Exercise, cells: list[str], preamble: list[st
     computed here in float64; the child runs the answer in float32 on the same inputs.
     """
     title = f"Exercise {ex.key} ({ex.function})"
-    cases = ex.cases(torch.Generator().manual_seed(seed))
-    names = sorted(set().union(*(_model_names(c.args) for c in cases)))
-    models = {name: seeded_state(name, seed + i) for i, name in enumerate(names)}
-    expected, inputs64, t_ref = [], [], 0.0
-    for case in cases:
-        args64 = materialise(case.args, models, torch.float64, train=ex.train_mode)
-        start = time.perf_counter()
-        expected.append(ex.run(ex.reference, materialise(case.args, models, torch.float64, train=ex.train_mode)))
-        t_ref += time.perf_counter() - start
-        inputs64.append(args64)
+    d = draw(ex, seed)
     job = {
         "function": ex.function,
         "cells": cells,
         "preamble": preamble,
-        "inputs": [materialise(c.args, models, torch.float32, train=ex.train_mode) for c in cases],
+        "inputs": d.inputs32,
         "differentiable": ex.differentiable,
         "call": (ex.call.__name__, _source(ex.call)) if ex.call else None,
         "provides": {name: (fn.__name__, _source(fn)) for name, fn in ex.provides.items()},
@@ -232,24 +250,28 @@ def grade_answer(box: Sandbox, ex: Exercise, cells: list[str], preamble: list[st
         "packages": list(BLOCKED_PACKAGES),
         "grading_dir": str(GRADING_DIR),
     }
-    limit = max(LIMIT_FLOOR_S, LIMIT_FACTOR * t_ref)
+    limit = max(LIMIT_FLOOR_S, LIMIT_FACTOR * d.reference_s)
     result = box.run(job, limit)
     flags = list(result.get("flags", []))
     if flags:
         return Verdict(ex.key, False, f"✗ {title}: {FLAGGED}: " + "; ".join(flags) + ". This exercise asks for your own code.", flags)
     if result.get("timeout"):
-        return Verdict(ex.key, False, f"✗ {title}: stopped after {limit:.0f} s (the reference takes {t_ref:.2f} s): an endless loop?")
+        return Verdict(ex.key, False, f"✗ {title}: stopped after {limit:.0f} s (the reference takes {d.reference_s:.2f} s): an endless loop?")
     if result.get("unfinished"):
         return Verdict(ex.key, False, f"{title} is not done yet: {ex.todo} (0 points)")
     if "error" in result:
         return Verdict(ex.key, False, f"✗ {title}: {result['error']}")
-    return _verdict(ex, title, cases, result["cases"], expected, inputs64)
+    return verdict(ex, d, result["cases"])
 
 
-def _verdict(ex: Exercise, title: str, cases: list[Any], got: list[dict[str, Any]], expected: list[Any], inputs64: list[Any]) -> Verdict:
-    """Compare the child's outputs with the expected ones; name the catalogued mistake when one matches."""
+def verdict(ex: Exercise, d: Draw, got: list[dict[str, Any]]) -> Verdict:
+    """Compare the child's outputs (``got``, one ``{"output"}`` or ``{"problem", "detector"}`` per case)
+    with the expected ones; name the catalogued mistake when one matches."""
+    title = f"Exercise {ex.key} ({ex.function})"
     outputs = [_from_child(g["output"]) if "output" in g else None for g in got]
-    for i, (case, g, exp) in enumerate(zip(cases, got, expected)):
+    if len(got) < len(d.cases) and not any("problem" in g for g in got):
+        return Verdict(ex.key, False, f"✗ {title}: your function did not run on every case.")
+    for i, (case, g, exp) in enumerate(zip(d.cases, got, d.expected)):
         label = f"{'hidden ' if case.hidden else ''}case {case.label!r}"
         if "problem" in g:
             mistake = next((m for m in ex.mistakes if m.detector == g["detector"]), None)
@@ -257,13 +279,13 @@ def _verdict(ex: Exercise, title: str, cases: list[Any], got: list[dict[str, Any
             return Verdict(ex.key, False, msg + (f"\n  Looks like: {mistake.name}. {mistake.hint}" if mistake else ""), mistake=mistake and mistake.name)
         err, where = compare(outputs[i], exp, ex.tol, ex.exact)
         if err > ex.tol:
-            mistake = _identify(ex, outputs, inputs64)
+            mistake = _identify(ex, outputs, d.inputs64)
             msg = f"✗ {title}, {label}: " + explain(outputs[i], exp, err, where, ex.tol, ex.exact)
             if mistake:
                 msg += f"\n  Looks like: {mistake.name}. {mistake.hint}"
             return Verdict(ex.key, False, msg, mistake=mistake.name if mistake else None)
-    hidden = sum(c.hidden for c in cases)
-    return Verdict(ex.key, True, f"✓ {title}: correct on {len(cases)} cases drawn at grading time ({hidden} hidden).")
+    hidden = sum(c.hidden for c in d.cases)
+    return Verdict(ex.key, True, f"✓ {title}: correct on {len(d.cases)} cases drawn at grading time ({hidden} hidden).")
 
 
 def _identify(ex: Exercise, outputs: list[Any], inputs64: list[Any]) -> Any:

@@ -12,6 +12,8 @@ import ast
 #: what a notebook may take from the grading package (its self-check cells do)
 ALLOWED_FROM_GRADING = {"check", "yours", "rel_error"}
 STREAMS = {"stdout", "stderr", "__stdout__", "__stderr__"}
+#: calls that build or read code while the notebook runs: an answer is code written in its cell
+RUNTIME_CODE = {"exec", "eval", "compile", "__import__", "inspect.getsource", "getsource", "inspect.getsourcelines", "importlib.reload"}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -70,6 +72,8 @@ def scan(source: str) -> list[str]:
                 found.append(f"referred to the grading package's files ({node.value!r})")
         elif isinstance(node, ast.Attribute) and node.attr in ("__code__", "__globals__", "__closure__"):
             found.append(f"used a function's {node.attr}")
+        elif isinstance(node, ast.Call) and _dotted(node.func) in RUNTIME_CODE:
+            found.append(f"ran or read code at run time ({_dotted(node.func)})")
         for target in _targets(node):
             name = _dotted(target)
             if isinstance(target, ast.Attribute) and target.attr in STREAMS and _dotted(target.value) == "sys":

@@ -1,10 +1,11 @@
-"""Every graded code exercise of the notebooks: stored cases, the correct answer, the kit code it must
-not call, and its catalogue of classic mistakes (each one named in the feedback and tested).
+"""Every graded code exercise of the notebooks (the grader's, not shipped): its cases, the correct answer,
+the kit code it must not call, and its catalogue of classic mistakes (each one named in the feedback
+and tested).
 
-An exercise's ``reference`` is the correct answer; ``make_references`` runs it in float64 on the
-seeded ``cases`` and stores inputs and outputs in ``references/<key>.pt``. The wrong answers of the
-catalogue are real implementations of the mistakes: the check runs them on the same inputs and
-names the one a student's output equals.
+An exercise's ``reference`` is the correct answer: the grader runs it in float64 on cases drawn at
+grading time, and ``make_references`` on the *visible* cases it stores for the students' self-check
+in ``grading/references/<key>.pt``. The wrong answers of the catalogue are real implementations of
+the mistakes: the grader runs them on the same inputs and names the one a student's output equals.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..core.layers import capture
-from ..core.regularizers import pixel_range
-from ..occlusion import window_starts
+from ...core.layers import capture
+from ...core.regularizers import pixel_range
+from ...occlusion import window_starts
+from ..harness import signs_fixed, three_steps
+from ..tiny import TINY_LAYERS
 from .spec import Case, Exercise, Mistake
-from .tiny import TINY_LAYERS
 
 A, B = "<model:a>", "<model:b>"
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -152,15 +154,6 @@ def _pca_smallest(features):
     centred = features - features.mean(0, keepdim=True)
     _, _, vh = torch.linalg.svd(centred, full_matrices=False)
     return centred @ vh[-2:].flip(0).T
-
-
-def _signs_fixed(answer, features):
-    """Principal directions have no sign: make each column's largest-magnitude entry positive."""
-    out = torch.as_tensor(answer(features))
-    if out.ndim != 2:
-        return out
-    idx = out.abs().argmax(0)
-    return out * torch.sign(out[idx, torch.arange(out.shape[1])])
 
 
 def _pca_cases(g):
@@ -848,23 +841,6 @@ def _content_cases(g):
     ]
 
 
-def _three_steps(answer, img0, target, weights, lr, lo, hi):
-    """Run ``answer(img, optimizer, objective, lo, hi)`` three times with Adam: ``(losses, image)``.
-
-    The objective is a smooth non-quadratic loss of the image, standing in for Gatys' (which needs a
-    network). Self-contained: the grader's child process runs this source around a student's answer.
-    """
-    target, weights = target.to(img0.dtype), weights.to(img0.dtype)
-
-    def objective(img):
-        return (weights * (img - target).pow(2)).sum() + 0.1 * torch.cos(3 * img).sum()
-
-    img = img0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([img], lr=lr)
-    losses = [float(answer(img, opt, objective, lo.to(img.dtype), hi.to(img.dtype))) for _ in range(3)]
-    return torch.tensor(losses, dtype=torch.float64), img.detach()
-
-
 def ref_optimisation_step(img, optimizer, objective, lo, hi):
     optimizer.zero_grad()
     loss = objective(img)
@@ -1076,7 +1052,7 @@ _LIST: list[Exercise] = [
         _pca_cases,
         ref_pca_2d,
         kit=("cnnviz_helpers.last_layer:embed_2d",),
-        call=_signs_fixed,
+        call=signs_fixed,
         mistakes=(
             _m(
                 "features not centred", "Subtract the mean feature vector before the SVD and before projecting.", _pca_not_centred
@@ -1386,6 +1362,7 @@ _LIST: list[Exercise] = [
         ref_inversion_loss,
         kit=("cnnviz_helpers.inversion:feature_inversion",),
         provides={"my_tv": ref_tv},
+        lends={"my_tv": "cnnviz_helpers.core.regularizers:tv_loss"},
         differentiable=True,
         mistakes=(
             _m(_NOGRAD, "Return the tensor itself: the optimiser needs its gradient.", _inv_item, "nograd"),
@@ -1423,6 +1400,7 @@ _LIST: list[Exercise] = [
         ref_style_loss,
         kit=("cnnviz_helpers.style:style_loss",),
         provides={"my_gram_matrix": ref_gram_matrix},
+        lends={"my_gram_matrix": "cnnviz_helpers.style:gram_matrix"},
         differentiable=True,
         mistakes=(
             _m("layer weights ignored", "Multiply each layer's term by its weight.", _style_unweighted),
@@ -1452,7 +1430,7 @@ _LIST: list[Exercise] = [
         _step_cases,
         ref_optimisation_step,
         kit=("cnnviz_helpers.style:style_transfer", "cnnviz_helpers.style:texture_synthesis"),
-        call=_three_steps,
+        call=three_steps,
         mistakes=(
             _m("gradients never zeroed (they accumulate)", "Call optimizer.zero_grad() before backward().", _step_no_zero_grad),
             _m("no clamp", "After the step: with torch.no_grad(): img.clamp_(lo, hi).", _step_no_clamp),
@@ -1488,6 +1466,7 @@ _LIST: list[Exercise] = [
         ref_conditional_instance_norm,
         kit=("torch.nn.functional:instance_norm",),
         provides={"instance_norm": ref_instance_norm},
+        lends={"instance_norm": "cnnviz_helpers.grading.harness:instance_norm"},
         mistakes=(
             _m("shift beta missing", "Add beta = style @ beta_table after scaling.", _cin_no_beta),
             _m("style weights not applied", "Mix the table rows with the style vector: style @ gamma_table.", _cin_mean_style),
