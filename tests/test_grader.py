@@ -101,7 +101,10 @@ TRICKS = {
         "__code__",
     ),
     "captum": ("def my_tv(x, beta=2.0, eps=1e-8):\n    from captum.attr import Saliency\n    return 0", "imported captum"),
-    "the grading package": ("from cnnviz_helpers.grading.grader.catalogue import ref_tv as my_tv", "imported cnnviz_helpers.grading"),
+    "the grading package": (
+        "from cnnviz_helpers.grading.grader.catalogue import ref_tv as my_tv",
+        "imported cnnviz_helpers.grading",
+    ),
     "the stored references": (
         "import os, torch, cnnviz_helpers\n"
         "p = os.path.join(os.path.dirname(cnnviz_helpers.__file__), 'grading', 'references', '09.1.pt')\n"
@@ -114,7 +117,10 @@ TRICKS = {
         "    t.start()\n    t.join()\n    return out[0]",
         "executed the kit's",
     ),
-    "switching tracing off": ("import sys\ndef my_tv(x, beta=2.0, eps=1e-8):\n    sys.setprofile(None)\n    return 0", "sys.setprofile"),
+    "switching tracing off": (
+        "import sys\ndef my_tv(x, beta=2.0, eps=1e-8):\n    sys.setprofile(None)\n    return 0",
+        "sys.setprofile",
+    ),
 }
 
 
@@ -148,7 +154,10 @@ def test_a_runaway_that_swallows_interrupts_is_killed_and_the_next_exercise_grad
     "source, detector",
     [
         ("def my_tv(x, beta=2.0, eps=1e-8):\n    x.mul_(1)\n    x[0, 0, 0, 0] = 7\n    return x.sum()", "in place"),
-        ("def my_inversion_loss(features, target, image, tv_weight):\n    return float((features - target).pow(2).sum())", "no gradient"),
+        (
+            "def my_inversion_loss(features, target, image, tv_weight):\n    return float((features - target).pow(2).sum())",
+            "no gradient",
+        ),
     ],
 )
 def test_behavioural_mistakes_are_seen_in_the_child(box, source, detector):
@@ -205,15 +214,21 @@ def test_every_solution_notebook_answer_passes_the_grader(box):
     assert graded == set(EXERCISES)
 
 
-@pytest.mark.parametrize("key, kit", [("10.1", "cnnviz_helpers.style:gram_matrix"), ("09.1", "cnnviz_helpers.core.regularizers:tv_loss")])
+@pytest.mark.parametrize(
+    "key, kit", [("10.1", "cnnviz_helpers.style:gram_matrix"), ("09.1", "cnnviz_helpers.core.regularizers:tv_loss")]
+)
 def test_the_kits_own_source_written_in_the_answer_cell_passes(box, key, kit):
     """A student who types the kit's function (here: pasted, renamed) into the answer cell wrote code of their
     own as far as the grader can tell; it passes (a copy made at run time does not)."""
     import importlib
 
     module, _, name = kit.partition(":")
-    source = inspect.getsource(getattr(importlib.import_module(module), name)).replace(f"def {name}(", f"def {EXERCISES[key].function}(", 1)
-    imports = "import torch\nimport torch.nn.functional as F\nfrom typing import Literal, Union\nNormalization = Union[bool, str]\n"
+    source = inspect.getsource(getattr(importlib.import_module(module), name)).replace(
+        f"def {name}(", f"def {EXERCISES[key].function}(", 1
+    )
+    imports = (
+        "import torch\nimport torch.nn.functional as F\nfrom typing import Literal, Union\nNormalization = Union[bool, str]\n"
+    )
     v = grade_answer(box, EXERCISES[key], [imports + source], PREAMBLE, seed=13)
     assert v.score == 1.0, v.message
 

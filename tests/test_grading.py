@@ -67,7 +67,11 @@ def test_hidden_self_check_only_says_the_grader_runs_it(capsys):
         (4 * torch.arange(1.0, 7.0).view(2, 3), torch.arange(1.0, 7.0).view(2, 3), "4× the expected ones everywhere"),
         (-torch.arange(1.0, 7.0), torch.arange(1.0, 7.0), "sign is flipped everywhere"),
         (torch.arange(1.0, 7.0) + 0.5, torch.arange(1.0, 7.0), "plus a constant 0.5"),
-        (torch.tensor([1.0, 2.0, 9.0, 4.0]), torch.tensor([1.0, 2.0, 3.0, 4.0]), "1 of 4 entries differ, the first at index (2,)"),
+        (
+            torch.tensor([1.0, 2.0, 9.0, 4.0]),
+            torch.tensor([1.0, 2.0, 3.0, 4.0]),
+            "1 of 4 entries differ, the first at index (2,)",
+        ),
         (torch.zeros(3, 4), torch.zeros(2, 3, 4), "dimension 0 (size 2) is missing"),
         (torch.zeros(2, 4, 3), torch.zeros(2, 3, 4), "another order"),
         (torch.zeros(2, 1, 3), torch.zeros(2, 3), "an extra dimension 1 of size 1"),
@@ -156,7 +160,7 @@ def test_the_student_wheel_ships_no_grader_no_hidden_case_and_no_captum(tmp_path
             assert len(ref["cases"]) == sum(not c.hidden for c in EXERCISES[Path(name).stem].cases(torch.Generator()))
     assert not [n for n in names if "/grader/" in n or n.endswith(("catalogue.py", "spec.py", "make_references.py"))]
     captum = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: captum")]
-    assert captum and all("extra == \"instructor\"" in line for line in captum), captum
+    assert captum and all('extra == "instructor"' in line for line in captum), captum
     assert REFERENCES.is_dir()
 
 

@@ -222,11 +222,15 @@ def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None
                 return Result(key, False, f"{title} is not done yet: {st.todo} (0 points until then)", unfinished=True)
             except Exception as e:  # noqa: BLE001  (any error in the student's code is feedback, not a crash)
                 if not calls:
-                    return Result(key, False, f"✗ {title}: on case {case['label']!r} your function raised {type(e).__name__}: {e}")
+                    return Result(
+                        key, False, f"✗ {title}: on case {case['label']!r} your function raised {type(e).__name__}: {e}"
+                    )
                 err, where = float("inf"), ""
             if calls:
                 names = ", ".join(sorted(set(calls)))
-                return Result(key, False, f"✗ {title}: your function called the kit's {names}. This exercise asks for your own code.")
+                return Result(
+                    key, False, f"✗ {title}: your function called the kit's {names}. This exercise asks for your own code."
+                )
             if err > st.tol:
                 return Result(key, False, f"✗ {title}, case {case['label']!r}: {where}")
             worst = max(worst, err)

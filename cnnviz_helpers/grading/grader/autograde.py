@@ -59,7 +59,7 @@ def tasks(source: nbformat.NotebookNode) -> list[Task]:
             continue
         key = match.group(1)
         own = next(i for i, (_, src) in enumerate(answers) if _defines(src, EXERCISES[key].function))
-        out.append(Task(key, meta["grade_id"], [gid for gid, _ in answers[: own + 1]]))
+        out.append(Task(key, meta["grade_id"], [str(gid) for gid, _ in answers[: own + 1]]))
     return out
 
 

@@ -179,7 +179,9 @@ class Guard:
             if event == "sys.setprofile" and sys._getframe(3).f_code.co_filename == threading.__file__:
                 return None  # a new thread installing the grader's profile hook (threading.setprofile)
             return f"tried to change the grader's hooks ({event})"
-        elif event.startswith(("gc.get_", "ctypes.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "socket.")):
+        elif event.startswith(
+            ("gc.get_", "ctypes.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "socket.")
+        ):
             return f"used {event} (outside what an exercise needs)"
         return None
 
@@ -260,7 +262,11 @@ def _model_state(args: Any) -> list[Any]:
         return len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) + len(m._backward_pre_hooks)
 
     return [
-        (tuple(m.training for m in a.modules()), tuple(p.requires_grad for p in a.parameters()), sum(hooks(m) for m in a.modules()))
+        (
+            tuple(m.training for m in a.modules()),
+            tuple(p.requires_grad for p in a.parameters()),
+            sum(hooks(m) for m in a.modules()),
+        )
         for a in args
         if isinstance(a, torch.nn.Module)
     ]
@@ -279,11 +285,20 @@ def _run_case(job: dict[str, Any], answer: Any, call: Any, args: tuple[Any, ...]
     if any(not (b.shape == t.shape and bool((b == t.detach()).all())) for b, t in zip(before, tensors)) or flags != [
         t.requires_grad for t in tensors
     ]:
-        return {"problem": "your function modified its input in place (work on a copy: x.clone() / x.detach().clone())", "detector": "inplace"}
+        return {
+            "problem": "your function modified its input in place (work on a copy: x.clone() / x.detach().clone())",
+            "detector": "inplace",
+        }
     if state != _model_state(args):
-        return {"problem": "your function left the model changed (its train/eval mode, a hook or requires_grad)", "detector": "model"}
+        return {
+            "problem": "your function left the model changed (its train/eval mode, a hook or requires_grad)",
+            "detector": "model",
+        }
     if job["differentiable"] and not (hasattr(got, "requires_grad") and got.requires_grad):
-        return {"problem": "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)", "detector": "nograd"}
+        return {
+            "problem": "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)",
+            "detector": "nograd",
+        }
     return {"output": _safe(got)}
 
 

@@ -26,8 +26,8 @@ import torch
 
 from ..compare import compare, explain
 from ..runner import materialise
-from .spec import Case, Exercise
 from ..tiny import seeded_state
+from .spec import Case, Exercise
 
 KIT_ROOT = Path(__file__).resolve().parents[3]
 GRADING_DIR = Path(__file__).resolve().parents[1]
@@ -36,7 +36,15 @@ CHILD = Path(__file__).resolve().parent / "child.py"
 #: other libraries' implementations of the course's methods: never importable by an answer, never executed
 BLOCKED_PACKAGES = ("cnnviz_helpers.grading", "captum", "pytorch_grad_cam", "torchcam", "lucent", "torchray", "zennit")
 #: imports of the notebook that an answer never needs (and that only slow the child's start)
-SKIPPED_IMPORTS = ("cnnviz_helpers.grading", "cnnviz_helpers.ui", "IPython", "ipywidgets", "matplotlib", "importlib", "subprocess")
+SKIPPED_IMPORTS = (
+    "cnnviz_helpers.grading",
+    "cnnviz_helpers.ui",
+    "IPython",
+    "ipywidgets",
+    "matplotlib",
+    "importlib",
+    "subprocess",
+)
 #: the child's time limit: this many times the reference's own run time, and never below LIMIT_FLOOR_S
 LIMIT_FACTOR = 100
 LIMIT_FLOOR_S = 10.0
@@ -84,7 +92,10 @@ def notebook_imports(sources: list[str]) -> list[str]:
 
 def _source(fn: Any) -> str:
     """The source of a grader function the child runs (a harness, a lent reference), with its imports."""
-    return "from __future__ import annotations\nfrom typing import Any\nimport torch\nimport torch.nn.functional as F\n" + inspect.getsource(fn)
+    return (
+        "from __future__ import annotations\nfrom typing import Any\nimport torch\nimport torch.nn.functional as F\n"
+        + inspect.getsource(fn)
+    )
 
 
 def _from_child(value: Any) -> Any:
@@ -254,9 +265,13 @@ def grade_answer(box: Sandbox, ex: Exercise, cells: list[str], preamble: list[st
     result = box.run(job, limit)
     flags = list(result.get("flags", []))
     if flags:
-        return Verdict(ex.key, False, f"✗ {title}: {FLAGGED}: " + "; ".join(flags) + ". This exercise asks for your own code.", flags)
+        return Verdict(
+            ex.key, False, f"✗ {title}: {FLAGGED}: " + "; ".join(flags) + ". This exercise asks for your own code.", flags
+        )
     if result.get("timeout"):
-        return Verdict(ex.key, False, f"✗ {title}: stopped after {limit:.0f} s (the reference takes {d.reference_s:.2f} s): an endless loop?")
+        return Verdict(
+            ex.key, False, f"✗ {title}: stopped after {limit:.0f} s (the reference takes {d.reference_s:.2f} s): an endless loop?"
+        )
     if result.get("unfinished"):
         return Verdict(ex.key, False, f"{title} is not done yet: {ex.todo} (0 points)")
     if "error" in result:
@@ -276,7 +291,12 @@ def verdict(ex: Exercise, d: Draw, got: list[dict[str, Any]]) -> Verdict:
         if "problem" in g:
             mistake = next((m for m in ex.mistakes if m.detector == g["detector"]), None)
             msg = f"✗ {title}, {label}: {g['problem']}."
-            return Verdict(ex.key, False, msg + (f"\n  Looks like: {mistake.name}. {mistake.hint}" if mistake else ""), mistake=mistake and mistake.name)
+            return Verdict(
+                ex.key,
+                False,
+                msg + (f"\n  Looks like: {mistake.name}. {mistake.hint}" if mistake else ""),
+                mistake=mistake.name if mistake else None,
+            )
         err, where = compare(outputs[i], exp, ex.tol, ex.exact)
         if err > ex.tol:
             mistake = _identify(ex, outputs, d.inputs64)
@@ -294,7 +314,9 @@ def _identify(ex: Exercise, outputs: list[Any], inputs64: list[Any]) -> Any:
         if mistake.detector != "value" or any(o is None for o in outputs):
             continue
         try:
-            if all(compare(o, ex.run(mistake.answer, _fresh(a)), ex.tol, ex.exact)[0] <= ex.tol for o, a in zip(outputs, inputs64)):
+            if all(
+                compare(o, ex.run(mistake.answer, _fresh(a)), ex.tol, ex.exact)[0] <= ex.tol for o, a in zip(outputs, inputs64)
+            ):
                 return mistake
         except Exception:  # noqa: BLE001, S112  (a mistake that does not apply to these inputs)
             continue

@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 import torch
 
-
 Detector = Literal["value", "inplace", "nograd", "model", "error"]
 
 

@@ -13,7 +13,16 @@ import ast
 ALLOWED_FROM_GRADING = {"check", "yours", "rel_error"}
 STREAMS = {"stdout", "stderr", "__stdout__", "__stderr__"}
 #: calls that build or read code while the notebook runs: an answer is code written in its cell
-RUNTIME_CODE = {"exec", "eval", "compile", "__import__", "inspect.getsource", "getsource", "inspect.getsourcelines", "importlib.reload"}
+RUNTIME_CODE = {
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "inspect.getsource",
+    "getsource",
+    "inspect.getsourcelines",
+    "importlib.reload",
+}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -28,7 +37,7 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
-def _targets(node: ast.AST) -> list[ast.AST]:
+def _targets(node: ast.AST) -> list[ast.expr]:
     if isinstance(node, ast.Assign):
         return node.targets
     if isinstance(node, (ast.AugAssign, ast.AnnAssign)):
@@ -58,7 +67,9 @@ def scan(source: str) -> list[str]:
                 if node.module != "cnnviz_helpers.grading" or alias.name not in ALLOWED_FROM_GRADING:
                     found.append(f"imported {node.module}.{alias.name}")
                     grading_names.add(alias.asname or alias.name)
-        elif isinstance(node, ast.ImportFrom) and node.module == "cnnviz_helpers" and any(a.name == "grading" for a in node.names):
+        elif (
+            isinstance(node, ast.ImportFrom) and node.module == "cnnviz_helpers" and any(a.name == "grading" for a in node.names)
+        ):
             found.append("imported cnnviz_helpers.grading")
             grading_names |= {a.asname or a.name for a in node.names if a.name == "grading"}
         elif isinstance(node, ast.Import):
