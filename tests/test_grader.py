@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cnnviz_helpers.grading.grader.autograde import tasks
-from cnnviz_helpers.grading.grader.catalogue import EXERCISES
+from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.grader.sandbox import Sandbox, draw, grade_answer, notebook_imports, verdict
 from cnnviz_helpers.grading.grader.tamper import scan
 
@@ -102,7 +102,7 @@ TRICKS = {
     ),
     "captum": ("def my_tv(x, beta=2.0, eps=1e-8):\n    from captum.attr import Saliency\n    return 0", "imported captum"),
     "the grading package": (
-        "from cnnviz_helpers.grading.grader.catalogue import ref_tv as my_tv",
+        "from cnnviz_helpers.grading.grader.exercises.ex_09_1 import ref_tv as my_tv",
         "imported cnnviz_helpers.grading",
     ),
     "the stored references": (

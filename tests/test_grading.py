@@ -12,7 +12,7 @@ import torch
 
 from cnnviz_helpers.grading import grade, rel_error
 from cnnviz_helpers.grading.compare import compare, explain
-from cnnviz_helpers.grading.grader.catalogue import EXERCISES
+from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.grader.make_references import stale
 from cnnviz_helpers.grading.runner import REFERENCES, _resolve, load_reference
 

@@ -54,7 +54,7 @@ TRICKS = {
         None,
     ),
     "private_catalogue": (
-        "from cnnviz_helpers.grading.grader.catalogue import ref_tv as my_tv",
+        "from cnnviz_helpers.grading.grader.exercises.ex_09_1 import ref_tv as my_tv",
         None,
     ),
     "code_swap": (
@@ -77,7 +77,7 @@ TRICKS = {
     ),
     "tolerance": (
         "import torch\ndef my_tv(x, beta=2.0, eps=1e-8):\n    return torch.zeros(1)",
-        "from cnnviz_helpers.grading.grader.catalogue import EXERCISES\nfor ex in EXERCISES.values():\n    object.__setattr__(ex, 'tol', float('inf'))",
+        "from cnnviz_helpers.grading.grader.exercises import EXERCISES\nfor ex in EXERCISES.values():\n    object.__setattr__(ex, 'tol', float('inf'))",
     ),
     "stderr": (NO_ANSWER, "import sys\nsys.stderr = sys.stdout"),
 }

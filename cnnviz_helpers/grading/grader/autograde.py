@@ -24,7 +24,7 @@ from typing import Any
 
 import nbformat
 
-from .catalogue import EXERCISES
+from .exercises import EXERCISES
 from .sandbox import Sandbox, Verdict, grade_answer, notebook_imports
 from .tamper import scan
 

@@ -20,7 +20,7 @@ import torch
 
 from ..runner import load_reference, materialise, reference_path
 from ..tiny import is_model_ref, seeded_state
-from .catalogue import EXERCISES
+from .exercises import EXERCISES
 from .spec import Exercise
 
 
