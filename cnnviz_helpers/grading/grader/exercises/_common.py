@@ -39,7 +39,7 @@ _NOGRAD = ".item() / detached loss (no gradient)"
 
 
 def _m(name: str, hint: str, answer: Callable[..., Any], detector: str = "value") -> Mistake:
-    return Mistake(name, hint, answer, detector)
+    return Mistake(name, hint, answer, detector)  # type: ignore[arg-type]
 
 
 # The kit's helpers an answer uses, written out here so that no expected output depends on the kit.
