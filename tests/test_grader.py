@@ -235,3 +235,15 @@ def test_the_kits_own_source_written_in_the_answer_cell_passes(box, key, kit):
 
 def _without_markers(source: str) -> str:
     return "\n".join(line for line in source.split("\n") if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_every_blocked_and_lent_kit_path_exists(key):
+    """A kit function that moved (another module, a new name) must be renamed in its exercise file, or the
+    grader would silently stop blocking it."""
+    import importlib
+
+    ex = EXERCISES[key]
+    for spec in (*ex.kit, *ex.lends.values()):
+        module, _, name = spec.partition(":")
+        assert callable(getattr(importlib.import_module(module), name, None)), f"exercise {key}: {spec} does not exist"
