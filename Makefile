@@ -7,7 +7,7 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab present test lint unit nbval nbval-imagenet notebooks references bench offline-model robust-model \
+.PHONY: lab present test lint unit nbval nbval-imagenet notebooks methods-table references bench offline-model robust-model \
         fast-style-model download clean help instructor-lab course-init release collect autograde feedback export report
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make test       unit tests + every solution notebook in fast mode"
 	@echo "make lint       ruff check + ruff format --check + mypy on the package (CI runs it first)"
 	@echo "make notebooks  regenerate notebooks/ from solutions/"
+	@echo "make methods-table  regenerate README's methods table from cnnviz_helpers/methods.py"
 	@echo "make bench      speed ratios against reference implementations"
 	@echo "make download   pre-fetch ImageNet weights and optional assets"
 	@echo "make offline-model     retrain the offline ShapesNet (data/shapesnet.pt)"
@@ -96,6 +97,9 @@ report: $(VENV)/.instructor
 notebooks: $(VENV)/.installed
 	$(PY) tools/build_notebooks.py
 
+methods-table: $(VENV)/.installed
+	$(PY) tools/methods_table.py
+
 bench: $(VENV)/.instructor
 	$(PY) -m bench
 
@@ -110,7 +114,7 @@ robust-model: $(VENV)/.installed
 		--lr 0.001 --init data/shapesnet.pt --out data/shapesnet_robust.pt
 
 fast-style-model: $(VENV)/.installed
-	$(PY) -m cnnviz_helpers.training.train_fast_style
+	$(PY) -m cnnviz_helpers.training.train_fast_style_net
 
 clean:
 	rm -rf $(VENV) .pytest_cache

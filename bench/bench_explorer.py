@@ -47,8 +47,10 @@ def _direct(method: str, app) -> object:
     table = {
         "activations": lambda: activation_maps(km.model, x, layer),
         "saliency": lambda: saliency_map(km, x, target),
-        "Grad-CAM": lambda: grad_cam(km, x, layer, target),
-        "occlusion": lambda: occlusion_map(km.model, x, target, km.input_size // 4, km.input_size // 4),
+        "Grad-CAM": lambda: grad_cam(km, x, target, layer=layer),
+        "occlusion": lambda: occlusion_map(
+            km.model, x, target, window=km.input_size // 4, stride=km.input_size // 4, progress=False
+        ),
     }
     return table[method]()
 

@@ -45,7 +45,9 @@ def setup() -> dict:
 
 
 def kit(inputs: dict) -> torch.Tensor:
-    return occlusion_map(inputs["model"], inputs["x"], TARGET, WINDOW, STRIDE, fill=0.0, batch_size=64, progress=False).heatmap
+    return occlusion_map(
+        inputs["model"], inputs["x"], TARGET, window=WINDOW, stride=STRIDE, fill=0.0, batch_size=64, progress=False
+    ).heatmap
 
 
 def reference(inputs: dict) -> torch.Tensor:

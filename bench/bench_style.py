@@ -18,8 +18,8 @@ import torch
 
 from bench import Case
 from cnnviz_helpers import load_model
-from cnnviz_helpers.models import KitModel
-from cnnviz_helpers.regularizers import tv_loss
+from cnnviz_helpers.core.regularizers import tv_loss
+from cnnviz_helpers.models.loading import KitModel
 from cnnviz_helpers.style import preset_layers, style_transfer
 
 SIZE, STEPS = 256, 8  # enough steps that the one-time target computation is amortised

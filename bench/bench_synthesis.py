@@ -23,8 +23,8 @@ from scipy import ndimage
 from bench import Case
 from cnnviz_helpers import KitModel, load_model
 from cnnviz_helpers.class_visualization import class_visualization
+from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.deepdream import deepdream
-from cnnviz_helpers.layers import capture
 
 CV = dict(target=76, steps=10, lr=25.0, l2_reg=1e-3, blur_every=5, sigma=0.5, jitter=16, seed=0)
 DD = dict(steps=4, lr=1.5 / 255, octaves=3, octave_scale=1.4, jitter=32, seed=0)

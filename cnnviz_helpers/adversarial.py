@@ -40,10 +40,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
-from .core.compat import renamed_arguments
 from .core.images import IMAGENET_STD, channel_view, from_pixels, to_pixels
 from .core.layers import Hooks
-from .core.targets import Callback, ModelLike, Target, class_targets, model_device, resolve_target, stop_requested, unwrap
+from .core.options import Callback
+from .models.targets import ModelLike, Target, class_targets, model_device, resolve_target, stop_requested, unwrap
 
 Labels = Target
 """One class for the whole batch or one per image: indices, or names when the model is a KitModel."""
@@ -72,7 +72,6 @@ def perturbation_size(
     return delta.abs().amax(1), delta.norm(dim=1)
 
 
-@renamed_arguments(max_steps="steps")
 def fooling_image(
     model: ModelLike,
     x: torch.Tensor,
@@ -103,9 +102,9 @@ def fooling_image(
         mean, std: the input normalisation; default: the KitModel's, else ImageNet's.
         step_size: :math:`\eta`, the L2 length of one step in pixel units ([0, 1] scale; the
             CS231n step of 1 in normalised ImageNet units is about 0.23 pixel units).
-        steps: give up after this many steps (with a warning); ``max_steps=`` is the deprecated old name.
+        steps: give up after this many steps (with a warning).
         callback: ``callback(step, image) -> stop?`` after every step, ``image`` the current
-            normalised batch (detached) — e.g. to update a :func:`cnnviz_helpers.widgets.live_image`;
+            normalised batch (detached) — e.g. to update a :func:`cnnviz_helpers.ui.widgets.live_image`;
             returning ``True`` stops early and returns the images so far.
         progress: show a tqdm progress bar.
 
@@ -146,7 +145,7 @@ def fooling_image(
         warnings.warn(
             f"{int(todo.sum())} of {len(x)} images are not classified as the target after {steps} steps; "
             "increase steps or step_size",
-            stacklevel=3,  # the caller of fooling_image (through its renamed_arguments wrapper)
+            stacklevel=2,  # the caller of fooling_image
         )
     return from_pixels(p, mean, std).detach()
 

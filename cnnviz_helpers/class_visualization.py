@@ -40,16 +40,15 @@ import torch
 from torch import nn
 from tqdm.auto import trange
 
-from .core.compat import moved_names
 from .core.config import seeded_generator
 from .core.images import conv_layout
 from .core.layers import Hooks, capture, check_channel
-from .core.models import KitModel
 from .core.options import ImagePriors, Schedule, split_options
 from .core.regularizers import blur_every as blur_step
 from .core.regularizers import clip_small_contribution, clip_small_norm, l2_decay, pixel_range, random_jitter
-from .core.scores import target_scores
-from .core.targets import ModelLike, Target, class_targets, model_device, single_class, stop_requested, unwrap
+from .engines.scores import target_scores
+from .models.loading import KitModel
+from .models.targets import ModelLike, Target, class_targets, model_device, single_class, stop_requested, unwrap
 
 CS231N_SIZE = 224  # the input size the CS231n hyper-parameters were chosen for
 CS231N_LR, CS231N_JITTER = 25.0, 16
@@ -489,9 +488,3 @@ def multifaceted_visualization(
         class_visualization(model, target, init=s[None], size=size, seed=seed + k, **kwargs) for k, s in enumerate(starts.starts)
     ]
     return Facets(images=torch.cat(out), starts=starts)
-
-
-__getattr__ = moved_names(
-    __name__,
-    {"class_visualization_widget": "cnnviz_helpers.ui.sections", "unit_visualization_widget": "cnnviz_helpers.ui.sections"},
-)  # the section widget lives in the UI package now

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
 from .core.config import seeded_generator
 from .core.images import conv_layout
 from .core.layers import capture, check_channel
-from .core.models import KitModel
+from .core.options import Callback
 from .core.regularizers import pixel_range, random_jitter
-from .core.targets import Callback, model_device, stop_requested, unwrap
+from .models.loading import KitModel
+from .models.targets import model_device, stop_requested, unwrap
 
 GOOGLE_LR = 1.5 / 255  # the original notebook's step of 1.5 on a 0–255 pixel scale
 GOOGLE_JITTER, GOOGLE_SIZE = 32, 224
@@ -153,8 +153,3 @@ def _resize(x: torch.Tensor, size: tuple[int, int], antialias: bool = False) -> 
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=antialias)
-
-
-__getattr__ = moved_names(
-    __name__, {"deepdream_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

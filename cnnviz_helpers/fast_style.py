@@ -27,15 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names, renamed_arguments
 from .core.config import default_device, seeded_generator
 from .core.images import DATA_DIR, ImageLike, preprocess
 from .core.layers import Hooks
-from .core.models import KitModel
 from .core.options import OptionGroup, Schedule, split_options
 from .core.regularizers import tv_loss
-from .core.targets import ModelLike, as_kit_model, model_device
 from .datasets.assets import load_weights_file
+from .models.loading import KitModel
+from .models.targets import ModelLike, as_kit_model, model_device
 from .style import content_loss, layer_features, style_loss, style_targets
 
 NormKind = Literal["instance", "batch", "conditional"]
@@ -171,12 +170,16 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    """Johnson et al.'s image transformation network, in a configurable width.
+    """Johnson et al.'s image transformation network as PyTorch's examples adapt it, in a configurable width.
 
     ``conv_in`` 9x9 (c0) → ``down1`` 3x3 stride 2 (c1) → ``down2`` 3x3 stride 2 (c2) → ``residual``
     blocks (c2) → ``up1`` nearest upsample + 3x3 conv (c1) → ``up2`` upsample + 3x3 conv (c0) →
-    ``conv_out`` 9x9 (3) → sigmoid. Every conv uses reflection padding. Upsample-then-conv replaces
-    Johnson's transposed convolutions, which leave checkerboard artifacts (Odena et al., 2016).
+    ``conv_out`` 9x9 (3) → sigmoid. Johnson et al. (supplementary Table 1) pad 40 px once at the input,
+    use unpadded residual convolutions (centre-cropping the identity), fractionally strided convolutions,
+    batch norm after every convolution and a scaled tanh output. Here, as in ``pytorch/examples``
+    (fast_neural_style), every conv uses reflection padding, upsample-then-conv replaces the fractionally
+    strided convolutions, which leave checkerboard artifacts (Odena et al., 2016), and the default
+    normalisation is Ulyanov et al.'s instance norm; the sigmoid output (images in [0, 1]) is the kit's own.
 
     Input and output are RGB images in [0, 1] (``[N, 3, H, W]``), independent of the loss network.
     The output has exactly the input's size for every ``H, W >= 8``: each upsampling goes back to the
@@ -332,7 +335,7 @@ class PerceptualLoss:
     dots lights up deep "polka dot" channels), and without this one style would dominate a
     multi-style network and each style would need its own weights. The loss network runs only up
     to its deepest requested layer and is left exactly as it was (the kit's
-    :func:`~cnnviz_helpers.layers.capture`).
+    :func:`~cnnviz_helpers.core.layers.capture`).
 
     Args:
         km: the loss network (VGG-16 with ImageNet weights in the paper; offline, the kit's ShapesNet).
@@ -448,7 +451,6 @@ FAST_STYLE_LR = 5e-3  # Adam learning rate for the transformer network
 TRAINING = Schedule(steps=300, lr=FAST_STYLE_LR, seed=0, callback_every=25)  # the default training schedule
 
 
-@renamed_arguments(every="callback_every")
 def train_fast_style(
     km: ModelLike,
     styles: ImageLike | Sequence[ImageLike],
@@ -492,7 +494,7 @@ def train_fast_style(
         schedule: :class:`~cnnviz_helpers.core.options.Schedule` (default :data:`TRAINING`); its fields
             may also be given as keywords: ``steps`` (300; use :func:`~cnnviz_helpers.budget` in
             notebooks), ``lr`` (Adam, 5e-3), ``seed`` (initial weights and crops, so a run can be
-            repeated), ``progress``, ``callback_every`` (25; ``every=`` is the deprecated old name).
+            repeated), ``progress``, ``callback_every`` (25).
         callback: a training callback ``callback(step, net, losses) -> stop?`` every
             ``callback_every`` steps and after the last one (for intermediate results); the network
             is in train mode, so call :func:`stylize` (which switches to eval and back). Returning
@@ -610,7 +612,7 @@ def load_fast_style(path: str | Path = WEIGHTS_PATH, device: torch.device | str 
     ckpt = load_weights_file(
         path,
         "Restore it (`git checkout -- data/fast_style_cin.pt` in a clone, or reinstall the kit) or retrain it with "
-        "`python -m cnnviz_helpers.training.train_fast_style` (`make fast-style-model`), or train your own with train_fast_style().",
+        "`python -m cnnviz_helpers.training.train_fast_style_net` (`make fast-style-model`), or train your own with train_fast_style().",
     )
     net = TransformerNet(**ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
@@ -619,8 +621,3 @@ def load_fast_style(path: str | Path = WEIGHTS_PATH, device: torch.device | str 
 
 
 # --------------------------------------------------------------------------- widgets
-
-
-__getattr__ = moved_names(
-    __name__, {"style_blend_widget": "cnnviz_helpers.ui.sections", "fast_style_training_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

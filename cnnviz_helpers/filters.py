@@ -22,10 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core.compat import moved_names
 from .core.images import image_grid
 from .core.layers import capture, check_channel, first_conv, get_layer
-from .core.targets import ModelLike, model_device, unwrap
+from .models.targets import ModelLike, model_device, unwrap
 
 
 def filter_images(weight: torch.Tensor) -> np.ndarray:
@@ -157,8 +156,3 @@ def zero_maps(maps: torch.Tensor) -> torch.Tensor:
         >>> zero_maps(activation_maps(km.model, x, "features.2")).float().mean()   # fraction of "dead" maps
     """
     return maps.flatten(1).eq(0).all(1)
-
-
-__getattr__ = moved_names(
-    __name__, {"activations_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

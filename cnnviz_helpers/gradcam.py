@@ -13,7 +13,7 @@ product, *guided Grad-CAM*, is both.
 Example:
     >>> km = load_model()
     >>> x = km.preprocess(km.examples[0].image)
-    >>> cam = grad_cam(km.model, x, km.spec.last_conv)[0]          # [H, W], predicted class
+    >>> cam = grad_cam(km, x)[0]               # [H, W], predicted class, at the last conv layer
     >>> show_images([overlay(km.deprocess(x), cam, alpha=0.5)])
     >>> display(attribution_widget(km))                             # image × method × class × layer
 """
@@ -26,19 +26,47 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core.compat import moved_names
-from .core.layers import Hooks
-from .core.models import KitModel
-from .core.scores import class_scores
-from .core.targets import Target, model_input, resolve_target, unwrap
+from .core.layers import Hooks, layer_names
+from .engines.scores import target_scores
 from .guided_backprop import guided_backprop
+from .models.loading import KitModel
+from .models.targets import ModelLike, Target, Unit, model_input, resolve_target, unwrap
+
+#: Modules that act on each channel separately: the last conv layer's "block" includes those that follow it.
+_CHANNELWISE = (nn.BatchNorm2d, nn.ReLU)
+
+
+def last_conv_layer(model: ModelLike) -> str:
+    """The default Grad-CAM layer: ``km.spec.last_conv`` for a KitModel; for a plain ``nn.Module``
+    its last ``nn.Conv2d``, together with the ``BatchNorm2d`` / ``ReLU`` modules that directly follow
+    it in the same container (so ShapesNet's block gives ``features.14``, as its spec says).
+
+    Raises:
+        ValueError: the model has no ``nn.Conv2d``.
+    """
+    if isinstance(model, KitModel) and model.spec.last_conv:
+        return model.spec.last_conv
+    net = unwrap(model)[0]
+    convs = layer_names(net, nn.Conv2d)
+    if not convs:
+        raise ValueError(f"{type(net).__name__} has no nn.Conv2d layer: pass Grad-CAM's layer= yourself")
+    parent_name, _, child = convs[-1].rpartition(".")
+    parent = net.get_submodule(parent_name)
+    names = [n for n, _ in parent.named_children()]
+    last = child
+    for name in names[names.index(child) + 1 :]:
+        if not isinstance(getattr(parent, name), _CHANNELWISE):
+            break
+        last = name
+    return f"{parent_name}.{last}" if parent_name else last
 
 
 def grad_cam(
     model: nn.Module | KitModel,
     x: torch.Tensor,
-    layer: str,
-    target: Target = None,
+    target: Target | Unit = None,
+    *,
+    layer: str | None = None,
     relu: bool = True,
     upsample: bool = True,
 ) -> torch.Tensor:
@@ -50,10 +78,11 @@ def grad_cam(
     Args:
         model: the network; left exactly as it was.
         x: normalised batch ``[N, 3, H, W]``.
-        layer: a layer whose output is a ``[N, C, h, w]`` feature map, called once per forward pass
-            (``km.spec.last_conv`` is the usual choice; shallower layers give finer, less
-            class-specific maps).
-        target: class per image / one class / ``None`` for the predicted class.
+        target: class per image / one class / ``None`` for the predicted class, or a
+            :class:`~cnnviz_helpers.models.targets.Unit` of a layer deeper than ``layer``.
+        layer: a layer whose output is a ``[N, C, h, w]`` feature map, called once per forward pass;
+            default: the last convolutional layer (:func:`last_conv_layer`); shallower layers give
+            finer, less class-specific maps.
         relu: keep only the positive part (the paper's choice); ``False`` gives the signed map.
         upsample: resize bilinearly to the input's ``H x W``; ``False`` keeps the layer's ``h x w``.
 
@@ -62,13 +91,15 @@ def grad_cam(
 
     Raises:
         KeyError: unknown layer (with close names).
-        ValueError: the layer's output is not a 4-D feature map, or the layer runs more than once
-            per forward pass (like ResNet's ``layerK.M.relu``: pick the block ``layerK.M`` instead).
+        ValueError: the layer's output is not a 4-D feature map, the layer runs more than once
+            per forward pass (like ResNet's ``layerK.M.relu``: pick the block ``layerK.M`` instead),
+            or a ``Unit`` target's layer comes before ``layer``.
 
     Example:
-        >>> cams = grad_cam(km.model, x, "features.12", target=[3, 7])   # two images, two classes
+        >>> cams = grad_cam(km.model, x, [3, 7], layer="features.12")   # two images, two classes
     """
     target = resolve_target(model, target)
+    layer = last_conv_layer(model) if layer is None else layer
     model = unwrap(model)[0]
     recorded: list[torch.Tensor] = []
 
@@ -82,13 +113,16 @@ def grad_cam(
 
     with Hooks(model) as hooks:
         hooks.forward(layer, record)
-        logits = model(model_input(model, x))
+        scores = target_scores(model, model_input(model, x), target)
+        if not recorded and isinstance(target, Unit):
+            raise ValueError(f"the forward pass stops at the unit's layer {target.layer!r} before Grad-CAM's layer {layer!r}: "
+                             "pick a Grad-CAM layer below the unit")  # fmt: skip
         if len(recorded) != 1:
             raise ValueError(
                 f"{layer!r} ran {len(recorded)} times in one forward pass; Grad-CAM needs a layer that runs "
                 "once (for a module reused inside a block, like ResNet's layer4.1.relu, pick the block: layer4.1)"
             )
-        (grads,) = torch.autograd.grad(class_scores(logits, target).sum(), recorded[0])
+        (grads,) = torch.autograd.grad(scores.sum(), recorded[0])
     weights = grads.mean((2, 3), keepdim=True)  # alpha_k: global-average-pooled gradients
     cam = (weights * recorded[0].detach()).sum(1)
     cam = cam.clamp(min=0) if relu else cam
@@ -97,7 +131,9 @@ def grad_cam(
     return cam
 
 
-def guided_grad_cam(model: nn.Module | KitModel, x: torch.Tensor, layer: str, target: Target = None) -> torch.Tensor:
+def guided_grad_cam(
+    model: nn.Module | KitModel, x: torch.Tensor, target: Target | Unit = None, *, layer: str | None = None
+) -> torch.Tensor:
     r"""Guided Grad-CAM: guided backprop (sharp) times the upsampled Grad-CAM map (class discriminative).
 
     .. math:: \text{Guided Grad-CAM} = \text{GuidedBackprop}_c(x) \odot \mathrm{upsample}\big(L^c_{\text{Grad-CAM}}\big)
@@ -108,12 +144,7 @@ def guided_grad_cam(model: nn.Module | KitModel, x: torch.Tensor, layer: str, ta
         ``[N, 3, H, W]`` signed map on the model's device.
 
     Example:
-        >>> g = guided_grad_cam(km.model, x, km.spec.last_conv, target=km.examples[0].label)
+        >>> g = guided_grad_cam(km, x, km.examples[0].label)
         >>> show_images([normalize(g[0])])
     """
-    return guided_backprop(model, x, target) * grad_cam(model, x, layer, target)[:, None]
-
-
-__getattr__ = moved_names(
-    __name__, {"attribution_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now
+    return guided_backprop(model, x, target) * grad_cam(model, x, target, layer=layer)[:, None]

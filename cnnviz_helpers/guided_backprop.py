@@ -25,28 +25,27 @@ Example:
     >>> km = load_model()
     >>> x = km.preprocess(km.examples[0].image)
     >>> g = guided_backprop(km.model, x)                                   # predicted class
-    >>> u = guided_backprop(km.model, x, layer=km.spec.layers[-1], channel=7, position="max")
+    >>> u = guided_backprop(km.model, x, Unit(km.spec.layers[-1], 7, "max"))   # one unit
     >>> show_images([km.deprocess(x), normalize(g), normalize(u)])
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .core.layers import Hooks, capture, check_channel
-from .core.models import KitModel
-from .core.scores import input_gradient
-from .core.targets import Target, model_input, resolve_target, unwrap
+from .core.layers import Hooks
+from .engines.scores import input_gradient
+from .models.loading import KitModel
+from .models.targets import Target, Unit, resolve_target, unwrap
 
 #: Activation functions (PyTorch function names) guided backprop has no rule for.
 UNSUPPORTED_ACTIVATIONS = frozenset(
     "silu gelu elu selu celu leaky_relu rrelu prelu hardtanh relu6 hardswish mish softplus glu softsign".split()
 )
-Position = tuple[int, int] | Literal["max"] | None
 
 
 class _ActivationGuard(TorchFunctionMode):
@@ -92,83 +91,39 @@ def _positive(grad: torch.Tensor) -> torch.Tensor:
     return grad.clamp(min=0)
 
 
-def _unit_objective(out: torch.Tensor, channel: int, position: Position, layer: str) -> torch.Tensor:
-    """Per-image value of one unit of ``out`` (``[N, C]`` or ``[N, C, h, w]``): the channel's sum,
-    its maximum, or its value at one spatial position."""
-    check_channel(out, channel, layer)
-    a = out[:, channel].flatten(1) if out.ndim > 2 else out[:, channel, None]
-    if position is None:
-        return a.sum(1)
-    if position == "max":
-        return a.amax(1)
-    if out.ndim != 4:
-        raise ValueError(f"{layer} has no spatial dimensions (output {tuple(out.shape)}): leave position=None")
-    (h, w), (r, c) = out.shape[-2:], position
-    if not (0 <= r < h and 0 <= c < w):
-        raise IndexError(
-            f"{layer}'s maps are {h}x{w}: position must be (row, col) with row in 0..{h - 1}, col in 0..{w - 1}, got {position}"
-        )
-    return out[:, channel, r, c]
-
-
-def guided_backprop(
-    model: nn.Module | KitModel,
-    x: torch.Tensor,
-    target: Target = None,
-    *,
-    layer: str | None = None,
-    channel: int | None = None,
-    position: Position = None,
-) -> torch.Tensor:
+def guided_backprop(model: nn.Module | KitModel, x: torch.Tensor, target: Target | Unit = None) -> torch.Tensor:
     r"""Guided backpropagation map of a class score, or of one unit of an intermediate layer.
 
-    Without ``layer``: the gradient of the unnormalised score of ``target`` (as in
-    :func:`cnnviz_helpers.saliency.saliency_map`), with the guided ReLU rule. With ``layer`` and
-    ``channel``: the gradient of that channel's activation — summed over the feature map
-    (``position=None``), at its strongest position in each image (``"max"``, Springenberg's
-    "reconstruction of the maximally activated neuron"), or at a given ``(row, col)``.
-    The forward pass stops at ``layer``.
+    For a class target: the gradient of its unnormalised score (as in
+    :func:`cnnviz_helpers.saliency.saliency_map`), with the guided ReLU rule. For a
+    :class:`~cnnviz_helpers.models.targets.Unit`: the gradient of that unit's activation — the
+    channel's mean over the map (``position=None``), its strongest position in each image
+    (``"max"``, Springenberg's "reconstruction of the maximally activated neuron"), the centre
+    neuron or a given ``(row, col)``; the forward pass then stops at the unit's layer.
 
     Args:
         model: a ReLU network whose ReLUs are ``nn.ReLU`` modules (in place or not); left exactly as it was.
         x: normalised batch ``[N, 3, H, W]``.
-        target: class per image / one class / ``None`` for the predicted class (class mode only).
-        layer: name of an intermediate layer (see ``km.spec.layers`` / :func:`cnnviz_helpers.layer_names`).
-        channel: the unit's channel in ``layer`` (required with ``layer``).
-        position: ``None``, ``"max"`` or ``(row, col)`` in the layer's feature map.
+        target: class per image / one class / ``None`` for the predicted class, or a ``Unit``.
 
     Returns:
         ``[N, 3, H, W]`` signed gradient on the model's device (show it with
         :func:`cnnviz_helpers.normalize`, or take ``.abs().amax(1)`` for a heatmap).
 
     Raises:
-        ValueError: the network applies ReLU as a function, or uses another activation (see module
-            docstring); ``target`` together with ``layer``; ``layer`` without ``channel``.
+        ValueError: the network applies ReLU as a function, or uses another activation (see module docstring).
         KeyError, IndexError: unknown layer (with close names), channel or position out of range.
 
     Example:
         >>> g = guided_backprop(km.model, x, target=km.examples[0].label)
-        >>> unit = guided_backprop(km.model, x, layer="features.10", channel=3, position="max")
+        >>> unit = guided_backprop(km.model, x, Unit("features.10", 3, "max"))
     """
     target = resolve_target(model, target)
     model = unwrap(model)[0]
-    if layer is None and (channel is not None or position is not None):
-        raise ValueError("channel / position select a unit of a layer: pass layer= as well")
-    if layer is not None and channel is None:
-        raise ValueError(f"pass channel= to choose which unit of {layer!r} to explain")
-    if layer is not None and target is not None:
-        raise ValueError("explain either a class score (target=) or a unit (layer=, channel=), not both")
     guard = _ActivationGuard(model)
     with Hooks(model) as hooks, guard:
         for module in model.modules():
             if isinstance(module, nn.ReLU):
                 hooks.forward_pre(module, guard.count_module)
                 hooks.output_grad(module, _positive)
-        if layer is None or channel is None:  # (channel is always given with layer: checked above)
-            return input_gradient(model, x, target)
-        x = model_input(model, x).requires_grad_(True)
-        with capture(model, layer) as acts:
-            acts.run(x)
-            objective = _unit_objective(acts[layer], channel, position, layer)
-            (grad,) = torch.autograd.grad(objective.sum(), x)
-        return grad.contiguous()
+        return input_gradient(model, x, target)

@@ -22,9 +22,10 @@ from tqdm.auto import trange
 
 from .core.images import from_pixels, to_pixels
 from .core.layers import capture
-from .core.models import KitModel
+from .core.options import Callback
 from .core.regularizers import tv_loss
-from .core.targets import Callback, model_device, stop_requested, unwrap
+from .models.loading import KitModel
+from .models.targets import model_device, stop_requested, unwrap
 
 
 def feature_inversion(
@@ -53,7 +54,7 @@ def feature_inversion(
 
     where :math:`\Phi` is the output of ``layer`` and :math:`\Phi_0 = \Phi(x)`. Dividing by
     :math:`\|\Phi_0\|^2` (as the paper does) makes the feature term start near 1 at every layer (from noise), and
-    dividing the total variation (:func:`cnnviz_helpers.regularizers.tv_loss`) by :math:`HW` (the
+    dividing the total variation (:func:`cnnviz_helpers.core.regularizers.tv_loss`) by :math:`HW` (the
     paper's :math:`HWB^\beta` with pixel range :math:`B = 1`) makes ``tv_weight`` independent of
     the image size. Optimised with Adam (cosine learning-rate decay) from seeded random noise;
     pixels are clipped to [0, 1] after every step. The forward pass stops at ``layer`` (deeper
@@ -72,7 +73,7 @@ def feature_inversion(
         init: the normalised starting image(s) instead of random noise.
         callback: ``callback(step, image) -> stop?`` after every step, ``image`` the current
             normalised reconstruction (detached) — e.g. to update a
-            :func:`cnnviz_helpers.widgets.live_image`; returning ``True`` stops early and returns
+            :func:`cnnviz_helpers.ui.widgets.live_image`; returning ``True`` stops early and returns
             the reconstruction so far.
         progress: show a tqdm progress bar with the two loss terms.
 

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
 from .core.images import load_image
 from .core.layers import capture
-from .core.targets import ModelLike, model_device, unwrap
-from .datasets.image_sets import ImageSet, image_set, load_image_folder  # noqa: F401  (the section's data, re-exported)
+from .datasets.image_sets import ImageSet, load_image_folder  # noqa: F401  (the section's data, re-exported)
+from .models.image_sets import image_set  # noqa: F401  (the section's data, re-exported)
+from .models.targets import ModelLike, model_device, unwrap
 
 
 @torch.inference_mode()
@@ -208,8 +208,3 @@ def embedding_grid(images: Sequence[Any], coords: np.ndarray, cols: int | None =
             np.asarray(load_image(img, (tile, tile)), dtype=np.float64) / 255
         )
     return canvas
-
-
-__getattr__ = moved_names(
-    __name__, {"plot_embedding": "cnnviz_helpers.ui.sections", "knn_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

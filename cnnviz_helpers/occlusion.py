@@ -10,15 +10,15 @@ Speed: the occluded copies go through the network in batches under ``torch.infer
 occluder changes (and only the target class's output). The result equals the plain
 one-window-at-a-time computation (up to float rounding); this module is the readable reference.
 
-The lecture also occludes to see what drives *one intermediate unit*: with ``layer``/``channel``
-(and optionally ``position``) the watched score is that unit's activation instead of a class
-score — the network is then cut after ``layer`` (:func:`unit_model`, a ``torch.fx`` graph ending
-there), so nothing deeper is computed.
+The lecture also occludes to see what drives *one intermediate unit*: with a
+:class:`~cnnviz_helpers.models.targets.Unit` target the watched score is that unit's activation
+instead of a class score — the network is then cut after the unit's layer (:func:`unit_model`, a
+``torch.fx`` graph ending there), so nothing deeper is computed.
 
 Example:
     >>> x = km.preprocess(km.examples[0].image)
     >>> occ = occlusion_map(km.model, x, target=km.examples[0].label, window=16, stride=8)
-    >>> unit = occlusion_map(km, x, layer="features.6", channel=3, window=8, stride=4)
+    >>> unit = occlusion_map(km, x, Unit("features.6", 3), window=8, stride=4)
     >>> show_images([km.deprocess(x[0]), overlay(km.deprocess(x[0]), occ.heatmap)])
 """
 
@@ -31,12 +31,12 @@ import torch
 from torch import fx, nn
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
 from .core.images import as_pair
-from .core.layers import Hooks, capture, check_channel, get_layer
-from .core.targets import ModelLike, Target, model_device, resolve_target, single_class, unwrap
+from .core.layers import Hooks, capture, get_layer
 from .engines.occlusion_engine import Occluder
 from .engines.receptive_field import trace_model
+from .engines.scores import unit_activation
+from .models.targets import ModelLike, Target, Unit, model_device, resolve_target, single_class, unwrap
 
 IntOrPair = int | tuple[int, int]
 
@@ -62,38 +62,40 @@ def window_starts(size: int, window: int, stride: int) -> list[int]:
     return [i * stride for i in range(-(-(size - window) // stride) + 1)]
 
 
-def unit_model(model: nn.Module, x: torch.Tensor, layer: str, channel: int, position: tuple[int, int] | None = None) -> nn.Module:
-    """``model`` cut after ``layer``, returning one unit's activation as a ``[N, 1]`` score.
+def unit_model(model: nn.Module, x: torch.Tensor, unit: Unit) -> nn.Module:
+    """``model`` cut after ``unit.layer``, returning the unit's activation as a ``[N, 1]`` score.
 
-    The unit is channel ``channel`` of ``layer``'s output at ``position`` ``(row, col)``, or its
-    spatial mean when ``position`` is None (for a fully connected layer: unit ``channel``). The
-    result is a ``torch.fx.GraphModule`` sharing ``model``'s sub-modules (nothing is copied or
-    changed); ``x`` (one input) is only used to check ``channel`` and ``position``.
+    The unit is channel ``unit.channel`` of its layer's output at ``unit.position``: a ``(row, col)``,
+    ``"center"``, ``"max"`` (the position where ``x`` activates the channel most, then kept fixed),
+    or its spatial mean when ``None`` (for a fully connected layer: unit ``channel``). The result
+    is a ``torch.fx.GraphModule`` sharing ``model``'s sub-modules (nothing is copied or changed);
+    ``x`` (one input) is used to check the unit and to place ``"center"`` / ``"max"``.
 
     Raises:
-        KeyError: unknown ``layer`` (with close names). IndexError: ``channel`` or ``position``
-        outside the layer's output.
+        KeyError: unknown layer (with close names). IndexError: channel or position outside the layer's output.
     """
+    layer, channel = unit.layer, unit.channel
     get_layer(model, layer)
     with capture(model, layer) as acts:
         acts.run(x)
         out = acts[layer]
-    check_channel(out, channel, layer)
-    if position is not None:
-        if out.ndim != 4 or not all(0 <= p < n for p, n in zip(position, out.shape[2:])):
-            raise IndexError(f"position must be (row, col) inside {layer}'s {tuple(out.shape[2:])} map, got {position}")
+    unit_activation(out, unit)  # checks channel and position
+    position = unit.position
+    if position in ("center", "max"):
+        a = out[0, channel]
+        position = (a.shape[0] // 2, a.shape[1] // 2) if position == "center" else divmod(int(a.argmax()), a.shape[1])
     graph, outputs, _ = trace_model(model)
     cut, env = fx.Graph(), dict[fx.Node, fx.Node]()
     for node in graph.nodes:
         env[node] = cut.node_copy(node, env.__getitem__)
         if node is outputs[layer]:
             break
-    unit = cut.call_function(operator.getitem, (env[outputs[layer]], (slice(None), channel)))
+    value = cut.call_function(operator.getitem, (env[outputs[layer]], (slice(None), channel)))
     if position is not None:
-        unit = cut.call_function(operator.getitem, (unit, (slice(None), *position)))
+        value = cut.call_function(operator.getitem, (value, (slice(None), *position)))
     elif out.ndim > 2:
-        unit = cut.call_method("mean", (cut.call_method("flatten", (unit, 1)), 1))
-    cut.output(cut.call_method("unsqueeze", (unit, 1)))
+        value = cut.call_method("mean", (cut.call_method("flatten", (value, 1)), 1))
+    cut.output(cut.call_method("unsqueeze", (value, 1)))
     gm = fx.GraphModule(model, cut)
     gm.graph.eliminate_dead_code()  # e.g. other branches that do not lead to the unit
     gm.recompile()
@@ -104,17 +106,14 @@ def unit_model(model: nn.Module, x: torch.Tensor, layer: str, channel: int, posi
 def occlusion_map(
     model: ModelLike,
     x: torch.Tensor,
-    target: Target = None,
+    target: Target | Unit = None,
+    *,
     window: IntOrPair = 32,
     stride: IntOrPair = 16,
     fill: float | torch.Tensor = 0.0,
     batch_size: int = 64,
     probability: bool = False,
     progress: bool = True,
-    *,
-    layer: str | None = None,
-    channel: int | None = None,
-    position: tuple[int, int] | None = None,
 ) -> OcclusionMap:
     r"""Occlusion sensitivity of the ``target`` score to every region of ``x`` (Zeiler & Fergus 2014).
 
@@ -130,7 +129,8 @@ def occlusion_map(
             ``[N, classes]`` scores (left unchanged: modes restored).
         x: one preprocessed image ``[1, 3, H, W]`` (or ``[3, H, W]``).
         target: the class whose score is watched: an index, a class name (with a KitModel), a
-            one-element list / tensor, or ``None`` for the class the model predicts for ``x``.
+            one-element list / tensor, or ``None`` for the class the model predicts for ``x``; or a
+            :class:`~cnnviz_helpers.models.targets.Unit`, whose activation is watched (:func:`unit_model`).
         window: side of the occluder (or ``(height, width)``).
         stride: step between windows (or a pair); at most ``window`` so every pixel is covered.
         fill: occluder value in the normalised input space: ``0.0`` is the dataset mean colour;
@@ -139,28 +139,19 @@ def occlusion_map(
         batch_size: occluded copies scored per forward pass.
         probability: watch the softmax probability instead of the raw score (logit).
         progress: show a progress bar counting the windows.
-        layer, channel: watch one intermediate unit instead of a class (then leave ``target`` out):
-            channel ``channel`` of ``layer``'s output — its spatial mean, or the neuron at
-            ``position`` ``(row, col)``; see :func:`unit_model`.
-        position: ``(row, col)`` of one neuron in ``layer``'s map.
 
     Returns:
         An :class:`OcclusionMap` with ``heatmap`` ``[H, W]``, per-window ``drops`` and the clean ``score``.
 
     Raises:
         ValueError: window larger than the image, or stride larger than the window.
-        IndexError: target outside the model's classes (or channel / position outside the layer).
-        TypeError: ``target`` together with ``layer``, or ``layer`` without ``channel``.
+        IndexError: target outside the model's classes (or a Unit's channel / position outside its layer).
 
     Example:
         >>> grey = km.preprocess(Image.new("RGB", (km.input_size,) * 2, (128, 128, 128)))
         >>> occ = occlusion_map(km.model, x, target=281, window=32, stride=16, fill=grey)
         >>> plt.imshow(overlay(km.deprocess(x[0]), occ.heatmap))
     """
-    if layer is not None and target is not None or (layer is None) != (channel is None):
-        raise TypeError("give either target (a class) or layer and channel (one unit), not both")
-    if position is not None and layer is None:
-        raise TypeError("position needs layer and channel")
     target = resolve_target(model, target)
     model = unwrap(model)[0]
     x = x.unsqueeze(0) if x.ndim == 3 else x
@@ -179,8 +170,8 @@ def occlusion_map(
     xs = torch.tensor(window_starts(size[1], win[1], step[1]), device=device)
     grid_y, grid_x = (g.flatten() for g in torch.meshgrid(ys, xs, indexing="ij"))
     with Hooks(model):
-        if layer is not None:  # the unit's activation is the one "class" of a network cut after the layer
-            model, index, probability = unit_model(model, x, layer, channel, position), 0, False  # type: ignore[arg-type]
+        if isinstance(target, Unit):  # the unit's activation is the one "class" of a network cut after its layer
+            model, index, probability = unit_model(model, x, target), 0, False
         else:
             index = int(model(x).argmax(1)[0]) if target is None else single_class(model, target)
         occluder = Occluder(model, x, index, probability)  # the fast engine (engines.occlusion_engine)
@@ -201,8 +192,3 @@ def occlusion_map(
     ).to(x.dtype)
     heat = cover_y.T @ drops_grid @ cover_x / (cover_y.sum(0)[:, None] * cover_x.sum(0)[None, :])
     return OcclusionMap(heatmap=heat, drops=drops_grid, score=occluder.clean)
-
-
-__getattr__ = moved_names(
-    __name__, {"occlusion_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

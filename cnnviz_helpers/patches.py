@@ -25,10 +25,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
 from .core.layers import capture, check_channel
-from .core.targets import ModelLike, model_device, unwrap
 from .engines.receptive_field import ReceptiveField, receptive_field
+from .models.targets import ModelLike, model_device, unwrap
 
 
 @dataclass
@@ -148,8 +147,3 @@ def max_activating_patches(
     shape = (x.shape[-2], x.shape[-1])
     boxes = torch.tensor([field.box(int(r), int(c), shape) for _, r, c in index.tolist()], dtype=torch.long).view(-1, 4)
     return TopPatches(values, index[:, 0], index[:, 1:], boxes, patches, field)
-
-
-__getattr__ = moved_names(
-    __name__, {"patches_widget": "cnnviz_helpers.ui.sections"}
-)  # the section widget lives in the UI package now

@@ -33,17 +33,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.compat import renamed_arguments
 from .core.images import ImageLike, gaussian_blur, load_image, to_numpy_image
 from .core.layers import Hooks
-from .core.models import KitModel
-from .core.scores import input_gradient
-from .core.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
+from .engines.scores import input_gradient
+from .models.loading import KitModel
+from .models.targets import Attribution, Target, Unit, class_targets, model_input, resolve_target, unwrap
 
 SMOOTHGRAD_CPU_BATCH, SMOOTHGRAD_GPU_BATCH = 8, 32  # noisy copies per pass (measured on squeezenet1_1, 224 px)
 
 
-def saliency_map(model: nn.Module | KitModel, x: torch.Tensor, target: Target = None) -> torch.Tensor:
+def saliency_map(model: nn.Module | KitModel, x: torch.Tensor, target: Target | Unit = None) -> torch.Tensor:
     r"""Saliency map (Simonyan et al. 2014): :math:`M_{ij} = \max_c \left|\partial S_{y} / \partial x_{c,i,j}\right|`.
 
     The gradient of the *unnormalised* score :math:`S_y` (not the softmax probability, which can
@@ -53,8 +52,9 @@ def saliency_map(model: nn.Module | KitModel, x: torch.Tensor, target: Target = 
     Args:
         model: the network (``nn.Module`` or :class:`KitModel`); left exactly as it was.
         x: normalised batch ``[N, 3, H, W]``.
-        target: class per image (list / tensor), one class for all (int), or ``None`` for each
-            image's predicted class.
+        target: class per image (list / tensor), one class for all (int), ``None`` for each
+            image's predicted class, or a :class:`~cnnviz_helpers.models.targets.Unit` (the naive
+            gradient of that unit's activation).
 
     Returns:
         ``[N, H, W]`` non-negative maps, on the model's device.
@@ -62,6 +62,7 @@ def saliency_map(model: nn.Module | KitModel, x: torch.Tensor, target: Target = 
     Example:
         >>> x = km.preprocess(km.examples[0].image)
         >>> m = saliency_map(km.model, x)[0]          # predicted class
+        >>> u = saliency_map(km.model, x, Unit("features.6", 3))[0]   # one unit
         >>> show_images([km.deprocess(x), m], cmap=[None, "hot"])
     """
     return input_gradient(model, x, target).abs().amax(1)
@@ -70,7 +71,8 @@ def saliency_map(model: nn.Module | KitModel, x: torch.Tensor, target: Target = 
 def smoothgrad(
     model: nn.Module | KitModel,
     x: torch.Tensor,
-    target: Target = None,
+    target: Target | Unit = None,
+    *,
     n_samples: int = 25,
     noise_level: float = 0.15,
     batch_size: int | None = None,
@@ -87,19 +89,21 @@ def smoothgrad(
     ``noise_level`` means the same thing for any normalisation. The ``N × n_samples`` noisy copies
     go through the network ``batch_size`` at a time (one backward per batch), each copy with its
     image's target. With ``target=None`` the target is the class predicted for the *clean* image,
-    so every noisy copy explains the same class.
+    so every noisy copy explains the same class; a :class:`~cnnviz_helpers.models.targets.Unit`
+    target explains that unit in every copy.
 
     Args:
         model: the network; left exactly as it was.
         x: normalised batch ``[N, 3, H, W]``.
-        target: see :func:`saliency_map`.
+        target: see :func:`saliency_map` (a ``Unit`` too).
         n_samples: noisy copies per image.
         noise_level: noise standard deviation as a fraction of the image's range (``max - min``).
         batch_size: noisy copies per forward/backward pass; default 8 on the CPU (larger batches
             no longer fit the CPU caches and get slower per copy), 32 on a GPU. Lower it if
             memory is short.
-        attribution: the map to average, ``fn(model, x, target)``; :func:`saliency_map` by default
-            (pass e.g. :func:`cnnviz_helpers.guided_backprop.guided_backprop` for SmoothGrad on guided backprop).
+        attribution: the map to average, any attribution method ``fn(model, x, target)``;
+            :func:`saliency_map` by default (pass e.g. :func:`cnnviz_helpers.guided_backprop.guided_backprop`
+            or :func:`cnnviz_helpers.gradcam.grad_cam` as it is: no wrapper needed).
         seed: seed of the noise (default 0: repeatable maps, as every method's seed; ``None``: PyTorch's global generator).
         progress: show a progress bar over the batches.
 
@@ -119,8 +123,11 @@ def smoothgrad(
         batch_size = SMOOTHGRAD_CPU_BATCH if device.type == "cpu" else SMOOTHGRAD_GPU_BATCH
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    with Hooks(model), torch.no_grad():
-        targets = class_targets(model(x), target)  # the clean image's class when target is None
+    if isinstance(target, Unit):
+        targets: Unit | torch.Tensor = target
+    else:
+        with Hooks(model), torch.no_grad():
+            targets = class_targets(model(x), target)  # the clean image's class when target is None
     sigma = noise_level * (x.flatten(1).amax(1) - x.flatten(1).amin(1))
     gen = torch.Generator(device).manual_seed(seed) if seed is not None else None
     image_of = torch.arange(n, device=device).repeat_interleave(n_samples)  # copy k belongs to image image_of[k]
@@ -128,13 +135,13 @@ def smoothgrad(
     for start in tqdm(range(0, len(image_of), batch_size), desc="SmoothGrad", disable=not progress, leave=False):
         idx = image_of[start : start + batch_size]
         noise = torch.randn((len(idx), *x.shape[1:]), generator=gen, device=device, dtype=x.dtype)
-        maps = attribution(model, x[idx] + sigma[idx].view(-1, *[1] * (x.ndim - 1)) * noise, targets[idx])
+        copies = x[idx] + sigma[idx].view(-1, *[1] * (x.ndim - 1)) * noise
+        maps = attribution(model, copies, targets if isinstance(targets, Unit) else targets[idx])
         part = torch.zeros((n, *maps.shape[1:]), device=device, dtype=maps.dtype).index_add_(0, idx, maps)
         total = part if start == 0 else total + part
     return total / n_samples
 
 
-@renamed_arguments(iterations="steps")
 def saliency_segmentation(
     image: ImageLike,
     saliency: torch.Tensor | np.ndarray,
@@ -162,7 +169,7 @@ def saliency_segmentation(
             probable_foreground < foreground < 1``).
         blur_sigma: Gaussian blur of the map before thresholding, in pixels (0 = none); joins the
             speckles of a raw gradient into blobs.
-        steps: GrabCut iterations (``iterations=`` is the deprecated old name).
+        steps: GrabCut iterations.
         seed: OpenCV's random seed (GrabCut initialises its colour models with k-means), for
             repeatable masks.
 

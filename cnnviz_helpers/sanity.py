@@ -9,12 +9,14 @@ network learned.
 
 The similarity score is Spearman's rank correlation between the absolute maps (the paper's
 "Spearman rank correlation (ABS)"): 1 for the same ranking of pixels, about 0 for unrelated maps.
-The user's model is never modified: a deep copy is randomized.
+The user's model is never modified: a deep copy is randomized. The default methods are the quick
+attribution methods of the method registry (:func:`cnnviz_helpers.methods.attribution_methods`; the
+registry sits above the sections, so :data:`DEFAULT_METHODS` names them here and a test keeps the two equal).
 
 Example:
     >>> km = load_model()
     >>> x = km.preprocess([e.image for e in km.examples[:4]])
-    >>> res = cascading_randomization(km.model, x, gradcam_layer=km.spec.last_conv)
+    >>> res = cascading_randomization(km.model, x)
     >>> res.plot(index=0, image=km.deprocess(x[0]))
     >>> res.plot_similarity()
 """
@@ -32,11 +34,19 @@ from tqdm.auto import tqdm
 
 from .core.images import attribution_heatmap, normalize
 from .core.layers import Hooks, get_layer, layer_names
-from .core.models import KitModel
-from .core.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
-from .gradcam import grad_cam
+from .gradcam import grad_cam, guided_grad_cam
 from .guided_backprop import guided_backprop
+from .models.loading import KitModel
+from .models.targets import Attribution, Target, class_targets, model_input, resolve_target, unwrap
 from .saliency import saliency_map
+
+#: The methods tested by default: the registry's quick attribution methods, each passed as it is.
+DEFAULT_METHODS: dict[str, Attribution] = {
+    "saliency": saliency_map,
+    "guided backprop": guided_backprop,
+    "Grad-CAM": grad_cam,
+    "guided Grad-CAM": guided_grad_cam,
+}
 
 
 def _ranks(v: torch.Tensor) -> torch.Tensor:
@@ -147,7 +157,6 @@ def cascading_randomization(
     x: torch.Tensor,
     target: Target = None,
     *,
-    gradcam_layer: str | None = None,
     methods: Mapping[str, Attribution] | None = None,
     layers: Sequence[str] | None = None,
     seed: int = 0,
@@ -160,9 +169,9 @@ def cascading_randomization(
         x: normalised batch ``[N, 3, H, W]``.
         target: class per image / one class / ``None`` for the trained model's prediction; the
             same classes are explained at every step.
-        gradcam_layer: add Grad-CAM at this layer to the default methods (``km.spec.last_conv``).
-        methods: name → ``fn(model, x, target)``; default saliency, guided backprop (and Grad-CAM
-            when ``gradcam_layer`` is given). Each map is compared as ``|map|`` (max over colour channels).
+        methods: name → attribution method ``fn(model, x, target)`` (any of the kit's, passed as it
+            is); default :data:`DEFAULT_METHODS`, the quick attribution methods of the registry
+            (saliency, guided backprop, Grad-CAM and guided Grad-CAM at the last conv layer). Each map is compared as ``|map|`` (max over colour channels).
         layers: the layers to re-initialise, in order; default every ``Conv2d`` / ``Linear`` from
             the output towards the input. Each step re-initialises all parameterised modules
             inside the named layer with PyTorch's default init.
@@ -173,15 +182,12 @@ def cascading_randomization(
         A :class:`SanityResult` (``.plot()``, ``.plot_similarity()``).
 
     Example:
-        >>> res = cascading_randomization(km.model, x, gradcam_layer=km.spec.last_conv)
+        >>> res = cascading_randomization(km.model, x, methods={"IG": integrated_gradients})
         >>> {m: s[-1].mean().item() for m, s in res.similarity.items()}   # fully randomized
     """
     target = resolve_target(model, target)
     model = unwrap(model)[0]
-    if methods is None:
-        methods = {"saliency": saliency_map, "guided backprop": guided_backprop}
-        if gradcam_layer is not None:
-            methods["Grad-CAM"] = lambda m, xs, t: grad_cam(m, xs, gradcam_layer, t)
+    methods = DEFAULT_METHODS if methods is None else methods
     order = list(layers) if layers is not None else layer_names(model, (nn.Conv2d, nn.Linear))[::-1]
     for name in order:
         get_layer(model, name)  # unknown names fail before any work, with suggestions

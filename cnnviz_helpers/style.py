@@ -5,9 +5,8 @@ in one forward pass):
 
 - :func:`gram_matrix`     channel co-occurrence statistics of a feature map, divided by C·H·W;
 - :func:`layer_features`  the outputs of a few layers, running the model only up to the deepest one
-  (``extract_features`` is its deprecated old name: :func:`cnnviz_helpers.last_layer.extract_features`
-  is the one-vector-per-image function of section 2);
-- :func:`content_loss`, :func:`style_loss` (and :func:`~cnnviz_helpers.regularizers.tv_loss`) — the
+  (:func:`cnnviz_helpers.last_layer.extract_features` is the one-vector-per-image function of section 2);
+- :func:`content_loss`, :func:`style_loss` (and :func:`~cnnviz_helpers.core.regularizers.tv_loss`) — the
   CS231n / EECS 498 definitions;
 - :func:`style_targets`   the (optionally blended) Gram matrices of one or several style images.
 
@@ -16,7 +15,7 @@ neighbourhoods (Efros & Leung 1999; Wei & Levoy 2000), the method the lecture sh
 
 The methods: :func:`texture_synthesis` (Gatys et al. 2015: match Gram matrices starting from noise)
 and :func:`style_transfer` (Gatys et al. 2016: content + style + TV, Adam or L-BFGS, with the
-CS231n weight sets as :data:`PRESETS`), plus :func:`style_transfer_widget`.
+CS231n weight sets as :data:`PRESETS`); its widget is :func:`cnnviz_helpers.ui.sections.style_transfer_widget`.
 
 Example:
     >>> km = load_model()
@@ -36,15 +35,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core.compat import moved_names
 from .core.config import seeded_generator
 from .core.images import ImageLike, load_image
 from .core.layers import capture, get_layer
-from .core.models import KitModel
 from .core.options import OptionGroup, Schedule, split_options
 from .core.regularizers import clamp_pixels, pixel_range, tv_loss
-from .core.targets import ModelLike, as_kit_model, model_device, stop_requested, unwrap
 from .datasets.assets import ASSETS, asset_path
+from .models.loading import KitModel
+from .models.targets import ModelLike, as_kit_model, model_device, stop_requested, unwrap
 
 Layer = Union[str, int]
 Normalization = Union[bool, Literal["chw", "hw", "none"]]
@@ -203,7 +201,7 @@ def layer_features(model: ModelLike, x: torch.Tensor, layers: Sequence[Layer], d
     """Outputs of ``layers`` for input ``x``, computing the model only up to the deepest of them.
 
     The forward pass stops as soon as every requested layer has produced its output
-    (:func:`~cnnviz_helpers.layers.capture` with ``stop=True``), so for style transfer nothing after
+    (:func:`~cnnviz_helpers.core.layers.capture` with ``stop=True``), so for style transfer nothing after
     the last style / content layer — e.g. SqueezeNet's ``features.8``–``12`` and classifier — is
     ever computed. Inside, the model is in eval mode with frozen parameters; afterwards it is
     exactly as before (no hooks, same modes and ``requires_grad``). Gradients flow to ``x``.
@@ -596,7 +594,7 @@ def texture_synthesis(
         size: side of the square output (default ``km.input_size``).
         texture_size: shorter side the texture is resized to (default ``size``); a smaller value
             shrinks its elements (fewer pixels per stone or brick), and they stay that small in the result.
-        tv_weight: optional total-variation weight (:func:`~cnnviz_helpers.regularizers.tv_loss`).
+        tv_weight: optional total-variation weight (:func:`~cnnviz_helpers.core.regularizers.tv_loss`).
         optimizer: ``"lbfgs"`` (Gatys; fewer, costlier steps) or ``"adam"`` (CS231n schedule).
         normalize: Gram normalisation (:func:`gram_matrix`).
         schedule: :class:`~cnnviz_helpers.core.options.Schedule`; its fields may also be given as
@@ -851,14 +849,3 @@ def neighbour_synthesis(
         bar.update(len(ring))
     bar.close()
     return out[r : r + h, r : r + w]
-
-
-# ---------------------------------------------------------------------------------------------
-# Widget
-# ---------------------------------------------------------------------------------------------
-
-
-__getattr__ = moved_names(
-    __name__,
-    {"style_transfer_widget": "cnnviz_helpers.ui.sections", "extract_features": "cnnviz_helpers.style:layer_features"},
-)  # the section widget lives in the UI package now; extract_features was renamed layer_features

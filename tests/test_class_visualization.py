@@ -7,8 +7,8 @@ import torch
 
 from cnnviz_helpers import KitModel
 from cnnviz_helpers.class_visualization import class_visualization, unit_visualization
-from cnnviz_helpers.images import gaussian_blur
-from cnnviz_helpers.layers import capture
+from cnnviz_helpers.core.images import gaussian_blur
+from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.ui.sections import class_visualization_widget, unit_visualization_widget
 from cnnviz_helpers.ui.widgets import find_controls, find_images
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from cnnviz_helpers import KitModel
+from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.deepdream import deepdream, octave_sizes
-from cnnviz_helpers.layers import capture
 from cnnviz_helpers.ui.sections import deepdream_widget
 from cnnviz_helpers.ui.widgets import find_controls, find_images
 

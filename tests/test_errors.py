@@ -10,10 +10,10 @@ import torch
 import torchvision
 
 from cnnviz_helpers import load_image, load_model
-from cnnviz_helpers.core.models import cached_weights_path, damaged_download
 from cnnviz_helpers.datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
 from cnnviz_helpers.fast_style import WEIGHTS_PATH as FAST_STYLE_PATH
 from cnnviz_helpers.fast_style import load_fast_style
+from cnnviz_helpers.models.loading import cached_weights_path, damaged_download
 
 WEIGHTS = torchvision.models.get_model_weights("squeezenet1_1").DEFAULT
 

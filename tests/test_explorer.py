@@ -12,7 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnviz_helpers.core.models import KitModel
+from cnnviz_helpers import gradcam, saliency
+from cnnviz_helpers.methods import METHODS
+from cnnviz_helpers.models.loading import KitModel
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui import explorer as ex
 from cnnviz_helpers.ui import sections
 from cnnviz_helpers.ui.widgets import find_controls, find_images, placeholder_png, resolve_class, run_panel
@@ -38,10 +41,10 @@ def _spy(monkeypatch, module, name: str) -> list[tuple]:
     return calls
 
 
-def test_the_method_table_drives_the_menu_and_each_method_draws_a_picture(app, shapes_model, unchanged):
-    assert list(app.method.options) == [m.name for m in ex.METHODS]
+def test_the_registry_drives_the_menu_and_each_method_draws_a_picture(app, shapes_model, unchanged):
+    assert list(app.method.options) == [m.name for m in METHODS] and "Integrated Gradients" in app.method.options
     with unchanged(shapes_model.model):
-        for spec in ex.METHODS:
+        for spec in METHODS:
             app.method.value = spec.name
             app.view.value = placeholder_png(8)
             app.panel.click()
@@ -54,18 +57,18 @@ def test_the_method_table_drives_the_menu_and_each_method_draws_a_picture(app, s
 
 
 def test_grad_cam_gets_the_chosen_layer_and_class(app, shapes_model, monkeypatch):
-    calls = _spy(monkeypatch, ex.gradcam, "grad_cam")
+    calls = _spy(monkeypatch, gradcam, "grad_cam")
     app.method.value = "Grad-CAM"
     app.layer.value = shapes_model.spec.layers[-2]
     app.target.value = "star"
     app.panel.click()
-    ((args, _kw),) = calls
-    assert args[2] == shapes_model.spec.layers[-2] and args[3] == shapes_model.class_names.index("star")
+    ((args, kw),) = calls
+    assert kw["layer"] == shapes_model.spec.layers[-2] and args[2] == shapes_model.class_names.index("star")
     assert torch.equal(args[1], shapes_model.preprocess(app.picture.value))
 
 
 def test_a_cached_setting_does_not_recompute_and_a_changed_one_does(app, monkeypatch):
-    calls = _spy(monkeypatch, ex.saliency, "saliency_map")
+    calls = _spy(monkeypatch, saliency, "saliency_map")
     app.method.value = "saliency"
     app.panel.click()
     first = bytes(app.view.value)
@@ -81,7 +84,7 @@ def test_a_cached_setting_does_not_recompute_and_a_changed_one_does(app, monkeyp
 
 @pytest.mark.parametrize("text", ["dog", "", "s"])
 def test_a_class_the_model_does_not_have_is_one_line_and_runs_nothing(app, monkeypatch, text):
-    calls = _spy(monkeypatch, ex.saliency, "saliency_map")
+    calls = _spy(monkeypatch, saliency, "saliency_map")
     app.method.value = "saliency"
     app.target.value = text
     app.panel.click()
@@ -89,11 +92,11 @@ def test_a_class_the_model_does_not_have_is_one_line_and_runs_nothing(app, monke
 
 
 def test_quick_methods_answer_every_change_and_slow_ones_wait_for_run(shapes_model, monkeypatch):
-    cam = _spy(monkeypatch, ex.gradcam, "grad_cam")
+    cam = _spy(monkeypatch, gradcam, "grad_cam")
     app = ex.explorer(shapes_model, threaded=False)
     app.method.value = "Grad-CAM"  # quick: runs at once
     app.layer.value = shapes_model.spec.layers[-2]
-    assert [c[0][2] for c in cam] == [shapes_model.spec.last_conv, shapes_model.spec.layers[-2]]
+    assert [c[1]["layer"] for c in cam] == [shapes_model.spec.last_conv, shapes_model.spec.layers[-2]]
     app.layer.value = shapes_model.spec.last_conv  # back: from the cache, no new call
     assert len(cam) == 2 and app.panel.status.value.endswith("(cached)")
     before = app.calls
@@ -112,6 +115,17 @@ def test_resolve_class_accepts_names_suggestions_and_unique_parts(shapes_model):
         resolve_class(shapes_model, "zebra")
 
 
+def test_an_attribution_explains_a_unit_when_one_is_chosen(app, shapes_model, monkeypatch):
+    calls = _spy(monkeypatch, saliency, "saliency_map")
+    app.method.value = "saliency"
+    assert app.unit.value == -1  # the class
+    app.panel.click()
+    app.unit.value = 3
+    app.panel.click()
+    assert calls[0][0][2] == app.km.class_names.index(app.target.value)
+    assert calls[1][0][2] == Unit(app.layer.value, 3, "max")
+
+
 def test_units_are_bounded_by_the_layers_channels(app, shapes_model):
     app.method.value = "activations"
     for layer in shapes_model.spec.layers:
@@ -123,18 +137,18 @@ def test_units_are_bounded_by_the_layers_channels(app, shapes_model):
 
 
 def test_grad_cam_all_zero_says_why(app, monkeypatch):
-    monkeypatch.setattr(ex.gradcam, "grad_cam", lambda model, x, layer, target: torch.zeros(1, *x.shape[-2:]))
+    monkeypatch.setattr(gradcam, "grad_cam", lambda model, x, target, layer: torch.zeros(1, *x.shape[-2:]))
     app.method.value = "Grad-CAM"
     app.panel.click()
     assert "zero everywhere" in app.panel.status.value and "deeper layer" in app.panel.status.value
 
 
 def test_compare_mode_runs_both_methods_on_one_image(app, monkeypatch):
-    sal, cam = _spy(monkeypatch, ex.saliency, "saliency_map"), _spy(monkeypatch, ex.gradcam, "grad_cam")
+    sal, cam = _spy(monkeypatch, saliency, "saliency_map"), _spy(monkeypatch, gradcam, "grad_cam")
     app.method.value, app.method_b.value = "saliency", "Grad-CAM"
     app.compare.value = True
     app.panel.click()
-    assert len(sal) == 1 and len(cam) == 1 and cam[0][0][2] == app.layer_b.value
+    assert len(sal) == 1 and len(cam) == 1 and cam[0][1]["layer"] == app.layer_b.value
     assert torch.equal(sal[0][0][1], cam[0][0][1])  # the same image
     assert "A: saliency" in app.panel.status.value and "B: Grad-CAM" in app.panel.status.value
 
@@ -225,19 +239,21 @@ def test_widgets_start_with_a_placeholder_and_a_bad_unit_is_one_line(shapes_mode
 
 
 def test_occlusion_widget_calls_the_method_with_its_sliders(shapes_model, monkeypatch):
-    calls = _spy(monkeypatch, sections, "occlusion_map")
+    from cnnviz_helpers import occlusion
+
+    calls = _spy(monkeypatch, occlusion, "occlusion_map")
     panel = sections.occlusion_widget(shapes_model)
     controls = find_controls(panel)
-    controls["window"].value, controls["stride"].value = 16, 8
+    controls["window"].value, controls["stride"].value = 25, 13  # % of the 64-px image: 16 and 8 px
     panel.click()
     panel.wait()
-    ((args, _kw),) = calls
-    assert args[3:5] == (16, 8) and panel.bar.value == panel.bar.max == 7 * 7
+    ((_args, kw),) = calls
+    assert (kw["window"], kw["stride"]) == (16, 8) and panel.bar.value == panel.bar.max == 7 * 7
     assert panel.status.value.startswith("49 windows")
 
 
 def test_grad_cam_widget_explains_an_all_black_map(shapes_model, monkeypatch):
-    monkeypatch.setattr(sections, "grad_cam", lambda model, x, layer, target: torch.zeros(1, *x.shape[-2:]))
+    monkeypatch.setattr(gradcam, "grad_cam", lambda model, x, target, layer: torch.zeros(1, *x.shape[-2:]))
     panel = sections.attribution_widget(shapes_model, method="Grad-CAM", size=64)
     assert "zero everywhere" in panel.children[2].value
 
@@ -279,14 +295,13 @@ def test_a_methods_warning_is_part_of_the_status_line():
 
 # --- presenting: slides ---------------------------------------------------------------------------
 def test_build_stamps_slides_from_headings_on_every_notebook():
-    import sys
     from pathlib import Path
 
     import nbformat
 
+    from tools import build_notebooks as bn
+
     root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "tools"))
-    import build_notebooks as bn
 
     cell = nbformat.v4.new_markdown_cell
     assert [bn.slide_type(cell(s)) for s in ("# Title", "## 2. Part", "### detail", "text", "#no space")] == [

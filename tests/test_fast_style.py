@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from cnnviz_helpers.core.images import load_image, preprocess
 from cnnviz_helpers.fast_style import (
     CARD_PATH,
     WEIGHTS_PATH,
@@ -19,9 +20,8 @@ from cnnviz_helpers.fast_style import (
     stylize,
     train_fast_style,
 )
-from cnnviz_helpers.images import load_image, preprocess
-from cnnviz_helpers.training.train_fast_style import SHIPPED_STYLES
-from cnnviz_helpers.training.train_fast_style import main as train_cli
+from cnnviz_helpers.training.train_fast_style_net import SHIPPED_STYLES
+from cnnviz_helpers.training.train_fast_style_net import main as train_cli
 from cnnviz_helpers.ui.sections import fast_style_training_widget, style_blend_widget
 from cnnviz_helpers.ui.widgets import find_controls, find_images
 

@@ -14,9 +14,9 @@ from PIL import Image
 from torch import nn
 
 import cnnviz_helpers as cv
-from cnnviz_helpers import models as models_mod
-from cnnviz_helpers.shapes import CLASS_NAMES, make_shapes
-from cnnviz_helpers.shapesnet import ShapesNet, accuracy
+from cnnviz_helpers.datasets.shapes import CLASS_NAMES, make_shapes
+from cnnviz_helpers.datasets.shapesnet import ShapesNet, accuracy
+from cnnviz_helpers.models import loading
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,10 +92,10 @@ def test_imagenet_weights_load_from_prepopulated_cache(monkeypatch, tmp_path):
     assert len(km.class_names) == 1000 and km.input_size == 224
     assert not km.model.training and not any(p.requires_grad for p in km.model.parameters())
     # examples are looked up by class name, not hard-coded indices
-    assert [km.class_names[e.label] for e in km.examples] == [c for _, c in models_mod.SPECS["squeezenet1_1"].examples]
+    assert [km.class_names[e.label] for e in km.examples] == [c for _, c in loading.SPECS["squeezenet1_1"].examples]
 
 
-@pytest.mark.parametrize("name", models_mod.IMAGENET_MODELS)
+@pytest.mark.parametrize("name", loading.IMAGENET_MODELS)
 def test_every_model_builds_and_its_layers_exist(name):
     km = cv.load_model(name, weights="random", device="cpu")
     assert "RANDOM" in km.description and not km.offline
@@ -257,7 +257,7 @@ def test_capture_gradient_flows_to_input_through_inplace_relu(unchanged):
 
 
 def test_layer_input_stops_before_the_layer(squeezenet_random, unchanged):
-    from cnnviz_helpers.layers import layer_input
+    from cnnviz_helpers.core.layers import layer_input
 
     x = torch.randn(2, 3, 64, 64, requires_grad=True)
     deeper = []
@@ -327,9 +327,11 @@ def test_budget_and_device(monkeypatch):
 
 
 def test_plotting_helpers():
+    from cnnviz_helpers.ui.plotting import overlay
+
     grid = cv.image_grid(np.random.rand(5, 4, 4, 3), ncols=3, pad=1)
     assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 3)
-    over = cv.overlay(np.zeros((8, 8, 3)), np.eye(4), alpha=0.5)
+    over = overlay(np.zeros((8, 8, 3)), np.eye(4), alpha=0.5)
     assert over.shape == (8, 8, 3) and 0 <= over.min() and over.max() <= 1
 
 
@@ -339,9 +341,9 @@ def test_student_notebooks_are_up_to_date():
 
 
 def test_build_replaces_solutions_and_drops_hidden_tests():
-    sys.path.insert(0, str(ROOT / "tools"))
-    import build_notebooks as bn
     import nbformat
+
+    from tools import build_notebooks as bn
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [

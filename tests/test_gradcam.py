@@ -7,11 +7,12 @@ import torch
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 from compare import assert_same
 
-from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam
-from cnnviz_helpers.layers import get_layer
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
-from cnnviz_helpers.ui.sections import METHODS, attribution_widget
+from cnnviz_helpers.core.layers import get_layer
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
+from cnnviz_helpers.gradcam import grad_cam, guided_grad_cam, last_conv_layer
+from cnnviz_helpers.models.targets import Unit
+from cnnviz_helpers.ui.sections import ATTRIBUTIONS, attribution_widget
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")
 
@@ -23,16 +24,16 @@ def test_equals_captum_layer_gradcam(net, layer, request, unchanged):
     x = torch.randn(2, 3, 64, 64)
     target = [11, 901]
     with unchanged(model):
-        coarse = grad_cam(model, x, layer, target, upsample=False)
-        fine = grad_cam(model, x, layer, target)
-        guided = guided_grad_cam(model, x, layer, target)
+        coarse = grad_cam(model, x, target, layer=layer, upsample=False)
+        fine = grad_cam(model, x, target, layer=layer)
+        guided = guided_grad_cam(model, x, target, layer=layer)
     theirs = LayerGradCam(model, get_layer(model, layer)).attribute(x, target=target, relu_attributions=True)
     assert coarse.amax() > 0
     assert_same(coarse, theirs[:, 0])
     assert_same(fine, LayerAttribution.interpolate(theirs, (64, 64), "bilinear")[:, 0])
     reference = GuidedGradCam(model, get_layer(model, layer)).attribute(x, target=target, interpolate_mode="bilinear")
     assert_same(guided, reference)
-    signed = grad_cam(model, x, layer, target, relu=False, upsample=False)
+    signed = grad_cam(model, x, target, layer=layer, relu=False, upsample=False)
     torch.testing.assert_close(signed.clamp(min=0), coarse)
 
 
@@ -40,7 +41,7 @@ def test_layer_followed_by_inplace_relu_equals_a_hand_split_network(shapes_model
     model = shapes_model.model  # features.13 is a BatchNorm whose output the in-place ReLU features.14 overwrites
     x = to_tensor(make_shapes(3, seed=21)[0])
     with unchanged(model):
-        ours = grad_cam(model, x, "features.13", [1, 4, 8], upsample=False)
+        ours = grad_cam(model, x, [1, 4, 8], layer="features.13", upsample=False)
     with torch.no_grad():
         acts = model.features[:14](x)
     acts.requires_grad_(True)
@@ -53,7 +54,7 @@ def test_layer_followed_by_inplace_relu_equals_a_hand_split_network(shapes_model
 def test_gradcam_mass_inside_object_mask(shapes_model):
     images, labels, masks = make_shapes(20, seed=2024)
     masks = torch.as_tensor(masks).float()
-    cams = grad_cam(shapes_model.model, to_tensor(images), shapes_model.spec.last_conv, labels.tolist())
+    cams = grad_cam(shapes_model.model, to_tensor(images), labels.tolist())  # default layer: the last conv block
     assert cams.shape == masks.shape
     inside = ((cams * masks).flatten(1).sum(1) / cams.flatten(1).sum(1)).mean()
     area = masks.flatten(1).mean(1).mean()
@@ -65,13 +66,13 @@ def test_bad_layers_give_clear_errors_and_leave_the_model(shapes_model, resnet18
     x = to_tensor(make_shapes(1, seed=22)[0])
     model = shapes_model.model
     with unchanged(model), pytest.raises(ValueError, match=r"\[N, C, h, w\]"):
-        grad_cam(model, x, "classifier.2")
+        grad_cam(model, x, layer="classifier.2")
     with unchanged(model), pytest.raises(KeyError, match="features.1"):
-        grad_cam(model, x, "feature.12")
+        grad_cam(model, x, layer="feature.12")
     with unchanged(model), pytest.raises(IndexError, match=r"0\.\.9"):
-        guided_grad_cam(model, x, "features.14", 12)
+        guided_grad_cam(model, x, 12, layer="features.14")
     with unchanged(resnet18_random), pytest.raises(ValueError, match="2 times"):
-        grad_cam(resnet18_random, torch.randn(1, 3, 64, 64), "layer4.1.relu")
+        grad_cam(resnet18_random, torch.randn(1, 3, 64, 64), layer="layer4.1.relu")
 
 
 def test_widget_runs_every_method(shapes_model):
@@ -80,7 +81,8 @@ def test_widget_runs_every_method(shapes_model):
     status, view = panel.children[2], panel.children[3]
     assert [c for _, c in target.options][0] == int(shapes_model.model(shapes_model.preprocess(image.value)).argmax())
     assert len(target.options) == 5
-    for name in (*METHODS[1:], METHODS[0]):  # starts on METHODS[0]: every value is a change
+    assert "Integrated Gradients" in ATTRIBUTIONS  # read from the registry
+    for name in (*ATTRIBUTIONS[1:], ATTRIBUTIONS[0]):  # starts on ATTRIBUTIONS[0]: every value is a change
         view.value = b""
         method.value = name
         assert bytes(view.value).startswith(b"\x89PNG") and "⚠" not in status.value, (name, status.value)
@@ -96,3 +98,25 @@ def test_widget_runs_every_method(shapes_model):
     image.value = image.options[3][1]
     top = int(shapes_model.model(shapes_model.preprocess(image.value)).argmax())
     assert target.value == top and status.value == f"guided backprop of {shapes_model.class_names[top]}"
+
+
+def test_default_layer_is_the_last_conv_block_of_any_plain_cnn(shapes_model, squeezenet_random):
+    assert last_conv_layer(shapes_model) == shapes_model.spec.last_conv == last_conv_layer(shapes_model.model)
+    assert last_conv_layer(squeezenet_random) == "classifier.2"  # its last Conv2d (the 1x1 classifier) and its ReLU
+    x = to_tensor(make_shapes(2, seed=23)[0])
+    torch.testing.assert_close(grad_cam(shapes_model.model, x), grad_cam(shapes_model.model, x, layer="features.14"))
+
+
+def test_unit_target_explains_a_deeper_unit_and_a_shallower_one_is_refused(shapes_model, unchanged):
+    model = shapes_model.model
+    x = to_tensor(make_shapes(2, seed=24)[0])
+    with unchanged(model):
+        cam = grad_cam(model, x, Unit("features.14", 5, (4, 4)), layer="features.10", upsample=False)
+    with torch.no_grad():
+        acts = model.features[:11](x)
+    acts.requires_grad_(True)
+    unit = model.features[11:](acts.clone())[:, 5, 4, 4]
+    (grads,) = torch.autograd.grad(unit.sum(), acts)
+    torch.testing.assert_close(cam, (grads.mean((2, 3), keepdim=True) * acts.detach()).sum(1).clamp(min=0))
+    with unchanged(model), pytest.raises(ValueError, match="below the unit"):
+        grad_cam(model, x, Unit("features.6", 0), layer="features.10")

@@ -13,10 +13,13 @@ import nbformat
 import pytest
 import torch
 
+from cnnviz_helpers import style
+from cnnviz_helpers.core import regularizers
 from cnnviz_helpers.grading.grader.autograde import tasks
 from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.grader.sandbox import Sandbox, draw, grade_answer, notebook_imports, verdict
 from cnnviz_helpers.grading.grader.tamper import scan
+from cnnviz_helpers.grading.runner import kit_name, load_reference, loaded
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = sorted(EXERCISES)
@@ -214,18 +217,11 @@ def test_every_solution_notebook_answer_passes_the_grader(box):
     assert graded == set(EXERCISES)
 
 
-@pytest.mark.parametrize(
-    "key, kit", [("10.1", "cnnviz_helpers.style:gram_matrix"), ("09.1", "cnnviz_helpers.core.regularizers:tv_loss")]
-)
+@pytest.mark.parametrize("key, kit", [("10.1", style.gram_matrix), ("09.1", regularizers.tv_loss)])
 def test_the_kits_own_source_written_in_the_answer_cell_passes(box, key, kit):
     """A student who types the kit's function (here: pasted, renamed) into the answer cell wrote code of their
     own as far as the grader can tell; it passes (a copy made at run time does not)."""
-    import importlib
-
-    module, _, name = kit.partition(":")
-    source = inspect.getsource(getattr(importlib.import_module(module), name)).replace(
-        f"def {name}(", f"def {EXERCISES[key].function}(", 1
-    )
+    source = inspect.getsource(kit).replace(f"def {kit.__name__}(", f"def {EXERCISES[key].function}(", 1)
     imports = (
         "import torch\nimport torch.nn.functional as F\nfrom typing import Literal, Union\nNormalization = Union[bool, str]\n"
     )
@@ -238,12 +234,12 @@ def _without_markers(source: str) -> str:
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_every_blocked_and_lent_kit_path_exists(key):
-    """A kit function that moved (another module, a new name) must be renamed in its exercise file, or the
-    grader would silently stop blocking it."""
-    import importlib
-
+def test_the_self_check_finds_every_blocked_and_lent_function_by_its_stored_name(key):
+    """The self-check knows the kit functions only by the ``"module:qualname"`` stored in its settings: each
+    name must lead back to the very function of the exercise file, or the self-check would silently stop
+    blocking it (a function defined under another name, a wrapper without ``functools.wraps``)."""
     ex = EXERCISES[key]
-    for spec in (*ex.kit, *ex.lends.values()):
-        module, _, name = spec.partition(":")
-        assert callable(getattr(importlib.import_module(module), name, None)), f"exercise {key}: {spec} does not exist"
+    stored = load_reference(key)["settings"]
+    assert stored["kit"] == [kit_name(fn) for fn in ex.kit]
+    for fn in (*ex.kit, *ex.lends.values()):
+        assert loaded(kit_name(fn)) is inspect.unwrap(fn), f"exercise {key}: {kit_name(fn)} leads elsewhere"

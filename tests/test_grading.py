@@ -14,7 +14,7 @@ from cnnviz_helpers.grading import grade, rel_error
 from cnnviz_helpers.grading.compare import compare, explain
 from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.grader.make_references import stale
-from cnnviz_helpers.grading.runner import REFERENCES, _resolve, load_reference
+from cnnviz_helpers.grading.runner import REFERENCES, load_reference
 
 KEYS = sorted(EXERCISES)
 
@@ -25,7 +25,7 @@ def _copy(fn):
 
 
 def test_references_are_up_to_date():
-    assert stale() == [], "run `python -m cnnviz_helpers.grading.make_references` and commit the files"
+    assert stale() == [], "run `make references` and commit the files"
 
 
 def test_rel_error_is_cs231n_with_a_scale_floor():
@@ -120,8 +120,8 @@ def test_calling_the_kit_scores_nothing_under_any_name(key, call):
     answer = eval(call, namespace)  # noqa: S307
     result = grade(key, answer, namespace=namespace)
     assert not result.passed and "your own code" in result.message, result.message
-    for spec in EXERCISES[key].kit:
-        assert inspect.unwrap(_resolve(spec)).__code__.co_name != "_blocked"  # the kit works again afterwards
+    for fn in EXERCISES[key].kit:
+        assert inspect.unwrap(fn).__code__.co_name != "_blocked"  # the kit works again afterwards
 
 
 def test_style_loss_check_uses_a_correct_gram_not_the_students():

@@ -9,11 +9,12 @@ from captum.attr import GuidedBackprop, NeuronGuidedBackprop
 from compare import assert_same
 from torch import nn
 
+from cnnviz_helpers.core.layers import get_layer
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.guided_backprop import guided_backprop
-from cnnviz_helpers.layers import get_layer
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.saliency import input_gradient
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore:(Input Tensor|Setting backward hooks):UserWarning")
 
@@ -40,11 +41,13 @@ def test_unit_targets_equal_captum_neuron_guided_backprop(shapes_model, unchange
     layer, channel = "features.10", 5
     captum = NeuronGuidedBackprop(model, get_layer(model, layer))
     with unchanged(model):
-        at = guided_backprop(model, x, layer=layer, channel=channel, position=(3, 4))
-        total = guided_backprop(model, x, layer=layer, channel=channel)
-        strongest = guided_backprop(model, x, layer=layer, channel=channel, position="max")
+        at = guided_backprop(model, x, Unit(layer, channel, (3, 4)))
+        mean = guided_backprop(model, x, Unit(layer, channel))
+        strongest = guided_backprop(model, x, Unit(layer, channel, "max"))
+        center = guided_backprop(model, x, Unit(layer, channel, "center"))
     assert_same(at, captum.attribute(x.clone().requires_grad_(), neuron_selector=(channel, 3, 4)))
-    assert_same(total, captum.attribute(x.clone().requires_grad_(), neuron_selector=lambda out: out[:, channel].sum((1, 2))))
+    assert_same(center, captum.attribute(x.clone().requires_grad_(), neuron_selector=(channel, 8, 8)))  # 16x16 map
+    assert_same(mean, captum.attribute(x.clone().requires_grad_(), neuron_selector=lambda out: out[:, channel].mean((1, 2))))
     with torch.no_grad():
         maps = model.features[:11](x)[:, channel]  # features.10's output
     for i, flat in enumerate(maps.flatten(1).argmax(1).tolist()):
@@ -56,10 +59,10 @@ def test_unit_targets_equal_captum_neuron_guided_backprop(shapes_model, unchange
 def test_unit_at_a_linear_layer(shapes_model):
     model = shapes_model.model
     x = to_tensor(make_shapes(1, seed=12)[0])
-    unit = guided_backprop(model, x, layer="classifier.5", channel=3)
+    unit = guided_backprop(model, x, Unit("classifier.5", 3))
     torch.testing.assert_close(unit, guided_backprop(model, x, 3))  # the logit unit is the class score
     with pytest.raises(ValueError, match="no spatial"):
-        guided_backprop(model, x, layer="classifier.5", channel=3, position=(0, 0))
+        guided_backprop(model, x, Unit("classifier.5", 3, (0, 0)))
 
 
 class FunctionalReLUNet(nn.Module):
@@ -112,14 +115,12 @@ def test_model_left_as_it_was_also_on_errors(shapes_model, unchanged):
     model = shapes_model.model
     x = to_tensor(make_shapes(1, seed=13)[0])
     with unchanged(model), pytest.raises(IndexError, match=r"0\.\.127"):
-        guided_backprop(model, x, layer="features.10", channel=128)
+        guided_backprop(model, x, Unit("features.10", 128))
     with unchanged(model), pytest.raises(KeyError, match="features"):
-        guided_backprop(model, x, layer="feature.10", channel=1)
+        guided_backprop(model, x, Unit("feature.10", 1))
     with unchanged(model), pytest.raises(IndexError, match=r"0\.\.15"):
-        guided_backprop(model, x, layer="features.10", channel=1, position=(16, 0))
+        guided_backprop(model, x, Unit("features.10", 1, (16, 0)))
     with unchanged(model), pytest.raises(IndexError, match=r"0\.\.9"):
         guided_backprop(model, x, 10)
-    with pytest.raises(ValueError, match="not both"):
-        guided_backprop(model, x, 3, layer="features.10", channel=1)
-    with pytest.raises(ValueError, match="channel="):
-        guided_backprop(model, x, layer="features.10")
+    with unchanged(model), pytest.raises(ValueError, match="position"):
+        guided_backprop(model, x, Unit("features.10", 1, "corner"))

@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from imagenette_tree import make_imagenette_tree
 from torchvision.datasets import Imagenette
 
 from cnnviz_helpers import load_image, load_model
 from cnnviz_helpers.core.images import sample_names
-from cnnviz_helpers.datasets.image_sets import image_set
 from cnnviz_helpers.datasets.imagenette import (
     FOLDER,
     WNID_TO_IMAGENET,
     ImagenetteUnavailable,
     download_imagenette,
     imagenette_samples,
+    make_imagenette_tree,
 )
+from cnnviz_helpers.models.image_sets import image_set
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,24 @@ def test_load_model_picks_one_imagenette_example_per_class(cache, capsys):
     assert all(a[0] > b[0] or (a[0] == b[0] and a[1] >= b[1] - 1e-6) for a, b in zip(keys, keys[1:])), keys
     assert all(km.class_names[e.label] in e.name for e in tagged)
     assert len(km.examples) == 10 + 3  # then the kit's photos
+
+
+def test_examples_are_picked_on_first_access_not_by_load_model(cache, monkeypatch):
+    from cnnviz_helpers.models import loading
+
+    make_imagenette_tree(cache, per_class=1)
+    picks = []
+    real = loading.imagenette_examples
+    monkeypatch.setattr(loading, "imagenette_examples", lambda *a, **k: picks.append(1) or real(*a, **k))
+    km = load_model("squeezenet1_1", weights="random", device="cpu")
+    assert picks == []  # load_model ran no network on Imagenette
+    forwards = []
+    km.model.register_forward_hook(lambda *_: forwards.append(1))
+    km.model.train()  # the picking runs in eval mode and gives the model back as it was
+    assert len(km.examples) == 10 + 3 and picks == [1] and forwards == [1]  # one batched forward pass
+    assert km.model.training
+    assert km.examples is km.examples and picks == [1] and forwards == [1]  # picked once
+    assert load_model("shapesnet").examples[0].mask is not None  # ShapesNet: generated shapes with masks
 
 
 def _fallback_line(capsys, km, expected: str) -> None:
@@ -131,7 +149,7 @@ def test_download_replaces_a_partial_copy(cache, monkeypatch):
 
 
 def test_class_set_labels_images_with_the_models_classes(cache, squeezenet_km, shapes_model, capsys):
-    from cnnviz_helpers.datasets.image_sets import class_set
+    from cnnviz_helpers.models.image_sets import class_set
 
     fallback = class_set(squeezenet_km, n=100)  # no Imagenette: the model's example photos, one line
     assert fallback.targets.tolist() == [e.label for e in squeezenet_km.examples]

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from cnnviz_helpers import capture
+from cnnviz_helpers.core.regularizers import tv_loss
 from cnnviz_helpers.inversion import feature_inversion
-from cnnviz_helpers.regularizers import tv_loss
 
 
 def _feature_loss(model, layer: str, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from cnnviz_helpers import load_model
-from cnnviz_helpers.images import sample_names
+from cnnviz_helpers.core.images import sample_names
+from cnnviz_helpers.datasets.shapes import make_shapes
 from cnnviz_helpers.last_layer import (
     embed_2d,
     embedding_grid,
@@ -19,7 +20,6 @@ from cnnviz_helpers.last_layer import (
     nearest_neighbors,
     retrieval_precision,
 )
-from cnnviz_helpers.shapes import make_shapes
 from cnnviz_helpers.ui.sections import knn_widget
 
 

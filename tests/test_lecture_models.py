@@ -7,7 +7,7 @@ import re
 import torch
 import torchvision
 
-from cnnviz_helpers.core import models
+from cnnviz_helpers.models import loading
 
 
 def test_densenet_checkpoint_keys_are_renamed_as_torchvision_does():
@@ -21,7 +21,7 @@ def test_densenet_checkpoint_keys_are_renamed_as_torchvision_does():
         if not k.endswith("num_batches_tracked")
     }
     assert "features.denseblock1.denselayer1.norm.1.weight" in old_style  # the checkpoint's spelling
-    renamed = {models._DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in old_style.items()}
+    renamed = {loading._DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in old_style.items()}
     assert set(renamed) == {k for k in new_style if not k.endswith("num_batches_tracked")}
     fresh = torchvision.models.densenet121(weights=None)
     fresh.load_state_dict(renamed)  # strict: every key matches
@@ -30,7 +30,7 @@ def test_densenet_checkpoint_keys_are_renamed_as_torchvision_does():
 
 def test_alexnet_and_densenet_are_offered_with_their_first_convolutions():
     for name, first, kernel in (("alexnet", "features.0", 11), ("densenet121", "features.conv0", 7)):
-        km = models.load_model(name, weights="random", device="cpu")
+        km = loading.load_model(name, weights="random", device="cpu")
         conv = km.model.get_submodule(first)
         assert isinstance(conv, torch.nn.Conv2d) and conv.kernel_size == (kernel, kernel) and conv.in_channels == 3
-        assert "RANDOM" in km.description and name in models.IMAGENET_MODELS
+        assert "RANDOM" in km.description and name in loading.IMAGENET_MODELS

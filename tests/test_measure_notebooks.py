@@ -32,11 +32,8 @@ def test_measures_a_notebook_and_names_its_slowest_cells(tmp_path):
 
 
 def test_fake_downloads_are_read_by_the_kits_loaders(tmp_path, monkeypatch):
-    sys.path.insert(0, str(TOOL.parent))
-    try:
-        from measure_notebooks import fake_downloads
-    finally:
-        sys.path.remove(str(TOOL.parent))
+    from tools.measure_notebooks import fake_downloads
+
     cache = fake_downloads(per_class=2)
     monkeypatch.setenv("CNNVIZ_DATA", str(cache))
     from cnnviz_helpers.datasets.assets import ASSETS

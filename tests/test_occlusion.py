@@ -8,9 +8,9 @@ import pytest
 import torch
 from captum.attr import Occlusion
 
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.occlusion import occlusion_map, window_starts
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 
 
 def _naive(model, x, target, window, stride, fill=0.0, probability=False):
@@ -42,7 +42,7 @@ def shapes64(shapes_model):
 @pytest.mark.parametrize("window,stride", [(13, 9), (16, 16), (9, 7)])
 def test_equals_naive_loop_shapesnet(shapes64, window, stride):
     model, x, label = shapes64
-    occ = occlusion_map(model, x, label, window, stride, batch_size=16)
+    occ = occlusion_map(model, x, label, window=window, stride=stride, batch_size=16)
     drops, heat = _naive(model, x, label, window, stride)
     torch.testing.assert_close(occ.drops, drops, rtol=0, atol=1e-10)
     torch.testing.assert_close(occ.heatmap, heat, rtol=0, atol=1e-10)
@@ -56,7 +56,7 @@ def test_equals_naive_loop_squeezenet_and_resnet(squeezenet_random, resnet18_ran
         model = copy.deepcopy(net).double()
         x = torch.randn(1, 3, size, size, dtype=torch.float64)
         fill = torch.randn(1, 3, size, size, dtype=torch.float64)
-        occ = occlusion_map(model, x, 7, window, stride, fill=fill, batch_size=5)
+        occ = occlusion_map(model, x, 7, window=window, stride=stride, fill=fill, batch_size=5)
         drops, heat = _naive(model, x, 7, window, stride, fill)
         scale = drops.abs().max()
         assert scale > 0
@@ -66,7 +66,7 @@ def test_equals_naive_loop_squeezenet_and_resnet(squeezenet_random, resnet18_ran
 
 def test_probability_score_equals_naive(shapes64):
     model, x, label = shapes64
-    occ = occlusion_map(model, x, label, 16, 12, probability=True)
+    occ = occlusion_map(model, x, label, window=16, stride=12, probability=True)
     drops, _ = _naive(model, x, label, 16, 12, probability=True)
     assert drops.abs().max() > 1e-6
     torch.testing.assert_close(occ.drops, drops, rtol=0, atol=1e-12)
@@ -77,7 +77,7 @@ def test_equals_captum_occlusion(shapes64):
     model, x, label = shapes64
     grey = ((0.5 - torch.tensor(0.5)) / 0.25 + torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64)).view(1, 3, 1, 1)
     for fill, window, stride in ((0.0, 12, 8), (grey, 15, 9)):
-        occ = occlusion_map(model, x, label, window, stride, fill=fill)
+        occ = occlusion_map(model, x, label, window=window, stride=stride, fill=fill)
         ref = Occlusion(model).attribute(
             x,
             sliding_window_shapes=(3, window, window),
@@ -93,7 +93,7 @@ def test_equals_captum_occlusion(shapes64):
 
 def test_float32_close_to_captum_on_squeezenet(squeezenet_random):
     x = torch.randn(1, 3, 64, 64)
-    occ = occlusion_map(squeezenet_random, x, 3, 16, 8)
+    occ = occlusion_map(squeezenet_random, x, 3, window=16, stride=8)
     ref = Occlusion(squeezenet_random).attribute(
         x, (3, 16, 16), strides=(3, 8, 8), baselines=0.0, target=3, perturbations_per_eval=64
     )
@@ -106,13 +106,13 @@ def test_state_restored_and_clear_errors(shapes_model, unchanged):
     model.train()  # must come back in train mode, and occlusion must run in eval mode meanwhile
     try:
         with unchanged(model):
-            occ = occlusion_map(model, x, 0, 32, 16)
+            occ = occlusion_map(model, x, 0, window=32, stride=16)
             with pytest.raises(IndexError, match="0..9"):
-                occlusion_map(model, x, 10, 32, 16)
+                occlusion_map(model, x, 10, window=32, stride=16)
             with pytest.raises(ValueError, match="stride"):
-                occlusion_map(model, x, 0, 8, 16)
+                occlusion_map(model, x, 0, window=8, stride=16)
             with pytest.raises(ValueError, match="window"):
-                occlusion_map(model, x, 0, 65, 16)
+                occlusion_map(model, x, 0, window=65, stride=16)
     finally:
         model.eval()
     with torch.no_grad():

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from build_notebooks import INSTALL_CELL, KIT_SOURCE  # noqa: E402
+from tools.build_notebooks import INSTALL_CELL, KIT_SOURCE
 
+ROOT = Path(__file__).resolve().parents[1]
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "cnnviz_helpers", "data")
 
 

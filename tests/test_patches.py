@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz_helpers import capture
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.patches import max_activating_patches, receptive_field
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 
 
 def _linearized(model: nn.Module) -> nn.Module:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnnviz_helpers.images import deprocess, jitter
-from cnnviz_helpers.regularizers import (
+from cnnviz_helpers.core.images import deprocess, jitter
+from cnnviz_helpers.core.regularizers import (
     blur_every,
     clamp_pixels,
     clip_small_contribution,

@@ -11,9 +11,9 @@ from captum.attr import Saliency
 from compare import assert_same
 from torch import nn
 
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.saliency import input_gradient, saliency_map, saliency_segmentation, smoothgrad
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor:UserWarning")  # Captum on inputs without requires_grad
 MASK_SEED = 2024  # 20 generated images with ground-truth masks, not used for training

@@ -7,10 +7,11 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from cnnviz_helpers.layers import layer_names
-from cnnviz_helpers.sanity import cascading_randomization, rank_correlation
-from cnnviz_helpers.shapes import make_shapes
-from cnnviz_helpers.shapesnet import to_tensor
+from cnnviz_helpers.core.layers import layer_names
+from cnnviz_helpers.datasets.shapes import make_shapes
+from cnnviz_helpers.datasets.shapesnet import to_tensor
+from cnnviz_helpers.methods import attribution_methods
+from cnnviz_helpers.sanity import DEFAULT_METHODS, cascading_randomization, rank_correlation
 
 
 def test_rank_correlation_equals_scipy_with_ties():
@@ -30,8 +31,9 @@ def test_cascade_changes_saliency_and_gradcam_but_barely_guided_backprop(shapes_
     x = to_tensor(make_shapes(6, seed=31)[0])
     weights = layer_names(model, (nn.Conv2d, nn.Linear))[::-1]
     with unchanged(model):  # the user's model: same parameters, buffers, modes, no hooks
-        res = cascading_randomization(model, x, gradcam_layer=shapes_model.spec.last_conv, layers=weights[:3], progress=False)
+        res = cascading_randomization(model, x, layers=weights[:3], progress=False)
     assert res.steps == ["original", "classifier.5", "classifier.2", "features.12"]
+    assert res.maps.keys() == attribution_methods().keys()  # the registry's quick attribution methods
     assert torch.equal(res.target, model(x).argmax(1))
     for method, sim in res.similarity.items():
         assert sim.shape == (4, 6) and res.maps[method].shape == (4, 6, 64, 64)
@@ -61,3 +63,7 @@ def test_custom_methods_and_bad_layers(shapes_model, unchanged):
     torch.testing.assert_close(res.similarity["scaled input"][1], torch.ones(2, dtype=torch.float64))  # rank-invariant to scale
     with unchanged(model), pytest.raises(KeyError, match="classifier"):
         cascading_randomization(model, x, layers=["classifer.5"], progress=False)
+
+
+def test_the_default_methods_are_the_registrys_quick_attribution_methods():
+    assert DEFAULT_METHODS == attribution_methods()

@@ -1,4 +1,4 @@
-"""Target-class scores without the other classes (cnnviz_helpers.scores)."""
+"""Target-class scores without the other classes (cnnviz_helpers.engines.scores)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from cnnviz_helpers import Hooks
-from cnnviz_helpers.core.targets import class_targets
 from cnnviz_helpers.engines.score_shortcut import _HEADS, target_rows
-from cnnviz_helpers.scores import target_scores
+from cnnviz_helpers.engines.scores import target_scores
+from cnnviz_helpers.models.targets import class_targets
 
 
 def score_and_grad(model: nn.Module, x: torch.Tensor, target) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from cnnviz_helpers import get_layer, load_image, model_state
-from cnnviz_helpers.regularizers import tv_loss
+from cnnviz_helpers.core.regularizers import tv_loss
 from cnnviz_helpers.style import (
     PRESETS,
     content_loss,
@@ -283,7 +283,7 @@ def test_widget_runs_a_blended_transfer_and_shows_it(shapes_model, unchanged):
 
 def test_downloaded_paintings_become_styles(tmp_path, monkeypatch, capsys):
     import cnnviz_helpers.training.download as dl
-    from cnnviz_helpers.images import sample_path
+    from cnnviz_helpers.core.images import sample_path
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tmp_path))
     assert "starry_night" not in style_images()

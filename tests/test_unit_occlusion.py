@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from cnnviz_helpers import capture
+from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.occlusion import occlusion_map, window_starts
 
 
@@ -38,7 +39,7 @@ def _naive_unit_drops(model, x, layer, channel, position, window, stride):
 def test_unit_occlusion_equals_a_naive_loop(shapes_model, unchanged, layer, channel, position):
     x = shapes_model.preprocess(shapes_model.examples[3].image)
     with unchanged(shapes_model.model):
-        occ = occlusion_map(shapes_model.model, x, layer=layer, channel=channel, position=position, window=12, stride=6)
+        occ = occlusion_map(shapes_model.model, x, Unit(layer, channel, position), window=12, stride=6)
     clean, drops = _naive_unit_drops(shapes_model.model, x, layer, channel, position, 12, 6)
     assert occ.score == pytest.approx(clean, abs=1e-5)
     assert torch.allclose(occ.drops, drops, atol=1e-4), (occ.drops - drops).abs().max()
@@ -47,20 +48,30 @@ def test_unit_occlusion_equals_a_naive_loop(shapes_model, unchanged, layer, chan
 
 def test_unit_occlusion_on_a_branching_torchvision_net(resnet18_random):
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    occ = occlusion_map(resnet18_random, x, layer="layer2", channel=3, position=(2, 5), window=16, stride=16)
+    occ = occlusion_map(resnet18_random, x, Unit("layer2", 3, (2, 5)), window=16, stride=16)
     _, drops = _naive_unit_drops(resnet18_random, x, "layer2", 3, (2, 5), 16, 16)
     assert torch.allclose(occ.drops, drops, atol=1e-4)
 
 
 def test_unit_occlusion_errors_say_what_to_do(shapes_model):
     x = shapes_model.preprocess(shapes_model.examples[0].image)
-    with pytest.raises(TypeError, match="either target"):
-        occlusion_map(shapes_model.model, x, 1, layer="features.6", channel=0)
-    with pytest.raises(TypeError, match="either target"):
-        occlusion_map(shapes_model.model, x, layer="features.6")
+    with pytest.raises(TypeError, match="positional"):
+        occlusion_map(shapes_model.model, x, 1, 16, 8)  # options are keyword-only
     with pytest.raises(KeyError, match="features"):
-        occlusion_map(shapes_model.model, x, layer="feature.6", channel=0)
+        occlusion_map(shapes_model.model, x, Unit("feature.6", 0))
     with pytest.raises(IndexError, match="channels"):
-        occlusion_map(shapes_model.model, x, layer="features.6", channel=999)
+        occlusion_map(shapes_model.model, x, Unit("features.6", 999))
     with pytest.raises(IndexError, match="position"):
-        occlusion_map(shapes_model.model, x, layer="features.6", channel=0, position=(40, 0))
+        occlusion_map(shapes_model.model, x, Unit("features.6", 0, (40, 0)))
+
+
+def test_max_and_center_units_are_the_clean_images_strongest_and_centre_neurons(shapes_model):
+    x = shapes_model.preprocess(shapes_model.examples[3].image)
+    with capture(shapes_model.model, "features.6") as acts:
+        acts.run(x)
+        a = acts["features.6"][0, 5]
+    strongest = divmod(int(a.argmax()), a.shape[1])
+    for position, fixed in (("max", strongest), ("center", (a.shape[0] // 2, a.shape[1] // 2))):
+        occ = occlusion_map(shapes_model.model, x, Unit("features.6", 5, position), window=12, stride=6, progress=False)
+        ref = occlusion_map(shapes_model.model, x, Unit("features.6", 5, fixed), window=12, stride=6, progress=False)
+        assert torch.equal(occ.drops, ref.drops)

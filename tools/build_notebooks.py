@@ -7,7 +7,21 @@
 - ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``: removed from the student version;
 - a code cell whose first line starts with ``# Self-check`` is an autograded test cell (1 point);
 - a markdown cell with a solution is a manually graded written answer (1 point; nbgrader's "manually
-  graded answer": ``solution`` and ``grade`` both true); its answer stays in solutions/ only.
+  graded answer": ``solution`` and ``grade`` both true); its answer stays in solutions/ only;
+- a cell tagged ``solution_only`` (cell metadata ``tags``; in Jupyter: the property inspector's cell
+  tags) is left out of the student version and of the notebooks `tools/course.py release` hands out:
+  the observations that would answer a question before the student has written an answer.
+
+The student version asks before it tells, and the build enforces it (:func:`check_asks_before_tells`,
+an error naming the notebook and the cell). In a markdown cell, a *question* is a prompt (the text
+``**Question``) or a written-answer cell (``### BEGIN SOLUTION``); a *notice* cell is one whose first
+line, without ``#`` and ``*``, starts with "What to notice" or "Observation". A *section* runs from one
+markdown cell that starts with a ``#`` heading to the next. Two rules:
+
+1. every question prompt is followed by its answer cell before the next code cell or heading (a
+   prediction is written down before the cell that shows the result runs);
+2. a notice cell that comes before a question of its own section must be tagged ``solution_only``
+   (it would answer it).
 
 Empty cells are dropped.
 
@@ -49,6 +63,9 @@ if importlib.util.find_spec("cnnviz_helpers") is None:
     importlib.invalidate_caches()"""
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S)
+#: The cell tag of observations that only the solutions keep (see the module docstring).
+SOLUTION_ONLY = "solution_only"
+_NOTICE = re.compile(r"^[#*\s]*(what to notice|observation)", re.I)
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
@@ -75,12 +92,77 @@ def slide_type(cell: nbformat.NotebookNode) -> str | None:
     return "subslide" if first.startswith("### ") else None
 
 
+def is_notice(cell: nbformat.NotebookNode) -> bool:
+    """A markdown cell whose first line starts with "What to notice" or "Observation" (after ``#`` / ``*``)."""
+    first = cell.source.lstrip().split("\n", 1)[0]
+    return cell.cell_type == "markdown" and bool(_NOTICE.match(first))
+
+
+def is_answer(cell: nbformat.NotebookNode) -> bool:
+    """A written-answer cell: markdown with ``### BEGIN SOLUTION``."""
+    return cell.cell_type == "markdown" and "### BEGIN SOLUTION" in cell.source
+
+
+def is_prompt(cell: nbformat.NotebookNode) -> bool:
+    """A markdown cell that asks a question (``**Question``) and is not itself the answer cell."""
+    return cell.cell_type == "markdown" and "**Question" in cell.source and not is_answer(cell)
+
+
+def is_solution_only(cell: nbformat.NotebookNode) -> bool:
+    """Tagged :data:`SOLUTION_ONLY`: kept in solutions/, left out of every student version."""
+    return SOLUTION_ONLY in cell.metadata.get("tags", [])
+
+
+def _is_heading(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "markdown" and cell.source.lstrip().startswith("#") and not is_answer(cell)
+
+
+def check_asks_before_tells(nb: nbformat.NotebookNode, name: str) -> None:
+    """Raise ``ValueError`` (naming ``name`` and the cell) where the student version would tell before it asks.
+
+    The two rules of the module docstring: a question prompt needs its answer cell before the next code
+    cell or heading, and a notice cell before a question of its section must be tagged ``solution_only``.
+    """
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if not is_prompt(cell):
+            continue
+        nxt = next(
+            (j for j in range(i + 1, len(cells)) if cells[j].cell_type == "code" or _is_heading(cells[j]) or is_answer(cells[j])),
+            None,
+        )
+        if nxt is None or not is_answer(cells[nxt]):
+            raise ValueError(
+                f"{name}, cell {i}: a question with no answer cell before the next code cell or heading; add a markdown "
+                "cell with ### BEGIN SOLUTION / ### END SOLUTION after it (the student writes a prediction there)"
+            )
+    starts = [i for i, c in enumerate(cells) if _is_heading(c)]
+    for lo, hi in zip([0, *starts], [*starts, len(cells)]):
+        questions = [i for i in range(lo, hi) if is_prompt(cells[i]) or is_answer(cells[i])]
+        for i in range(lo, max(questions, default=lo)):
+            if is_notice(cells[i]) and not is_solution_only(cells[i]):
+                raise ValueError(
+                    f"{name}, cell {i}: a 'What to notice' cell before the question in cell {questions[-1]} of its "
+                    f"section would answer it: tag it {SOLUTION_ONLY!r} (or move it after the answer cell)"
+                )
+
+
+def _free_id(nb: nbformat.NotebookNode, stem: str, kind: str, counts: dict[str, int], taken: set[str]) -> str:
+    """The next ``{stem}_{kind}_{n}`` that no cell of ``nb`` uses yet."""
+    used = taken | {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    while True:
+        counts[kind] += 1
+        if (grade_id := f"{stem}_{kind}_{counts[kind]}") not in used:
+            return grade_id
+
+
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     """Clear outputs, set the kernel, slide metadata (:func:`slide_type`) and nbgrader metadata on marked
     cells (in place; returns ``nb``)."""
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     counts = {"solution": 0, "test": 0, "answer": 0}
     nb.cells = [cell for cell in nb.cells if cell.source.strip()]
+    taken: set[str] = set()  # grade ids stay unique: a cell inserted before old ones gets a new number
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -98,9 +180,11 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         else:
             cell.metadata.pop("nbgrader", None)
             continue
-        counts[kind] += 1
         old = cell.metadata.get("nbgrader", {})
-        grade_id = old.get("grade_id") or f"{stem}_{kind}_{counts[kind]}"
+        grade_id = old.get("grade_id")
+        if not grade_id or grade_id in taken:
+            grade_id = _free_id(nb, stem, kind, counts, taken)
+        taken.add(grade_id)
         cell.metadata["nbgrader"] = _nbgrader_meta(kind, grade_id) | (
             {"points": old["points"]} if kind in ("test", "answer") and "points" in old else {}
         )
@@ -117,9 +201,16 @@ def stamp_install_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Solutions replaced by placeholders, hidden tests removed."""
+def without_solution_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` without the cells tagged :data:`SOLUTION_ONLY` (what `tools/course.py release` hands to nbgrader)."""
     out = copy.deepcopy(nb)
+    out.cells = [cell for cell in out.cells if not is_solution_only(cell)]
+    return out
+
+
+def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Solutions replaced by placeholders, hidden tests and ``solution_only`` cells removed."""
+    out = without_solution_only(nb)
     for cell in out.cells:
         if cell.cell_type == "markdown":
             cell.source = _SOLUTION.sub("YOUR ANSWER HERE\n", cell.source)
@@ -137,6 +228,9 @@ def _text(nb: nbformat.NotebookNode) -> str:
 def build(check: bool = False, only: list[str] | None = None) -> list[Path]:
     """Build (or, with ``check``, only compare); returns the files that were / would be changed.
 
+    Raises ``ValueError`` (notebook and cell named) for a source that tells before it asks
+    (:func:`check_asks_before_tells`).
+
     ``only``: notebook names (stems) to build; stale student notebooks are removed only in a full build.
     """
     changed: list[Path] = []
@@ -144,6 +238,7 @@ def build(check: bool = False, only: list[str] | None = None) -> list[Path]:
     sources = sorted(p for p in SOLUTIONS.glob("*.ipynb") if not only or p.stem in only)
     for src in sources:
         nb = stamp_install_cell(normalise(nbformat.read(src, as_version=4), src.stem))
+        check_asks_before_tells(nb, src.name)
         for path, text in ((src, _text(nb)), (NOTEBOOKS / src.name, _text(student_version(nb)))):
             if not path.exists() or path.read_text() != text:
                 changed.append(path)
@@ -163,7 +258,11 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if notebooks/ or solutions/ are out of date")
     parser.add_argument("names", nargs="*", help="only these notebooks (e.g. 04_occlusion); default: all")
     args = parser.parse_args()
-    changed = build(check=args.check, only=[Path(n).stem for n in args.names])
+    try:
+        changed = build(check=args.check, only=[Path(n).stem for n in args.names])
+    except ValueError as err:  # a notebook that tells before it asks: the message names the notebook and cell
+        print(err, file=sys.stderr)
+        return 1
     for p in changed:
         print(("out of date: " if args.check else "wrote: ") + str(p.relative_to(ROOT)))
     if args.check and changed:

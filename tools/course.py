@@ -26,7 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from build_notebooks import without_solution_only  # noqa: E402
+
 TEMPLATE = ROOT / "course" / "nbgrader_config.py"
 
 
@@ -74,7 +79,8 @@ def release(course: Path, assignment: str, notebooks: list[str]) -> None:
             sys.exit(
                 f"no notebook {path.name} in solutions/ (choose from: {', '.join(p.stem for p in sorted((ROOT / 'solutions').glob('*.ipynb')))})"
             )
-        shutil.copy(path, source / path.name)
+        # nbgrader clears the solutions; the observations only solutions/ keeps are left out here
+        nbformat.write(without_solution_only(nbformat.read(path, as_version=4)), source / path.name)
     nbgrader(course, "generate_assignment", assignment, "--force")
     print(f"hand out {course / 'release' / assignment} (locked notebooks, no solutions, no hidden tests)")
 
@@ -143,7 +149,6 @@ def report(course: Path) -> None:
 
 def time_cells(names: list[str]) -> None:
     """Run solution notebooks and print each one's slowest cell (in the current CNNVIZ_FAST mode)."""
-    import nbformat
     from nbclient import NotebookClient
 
     paths = [ROOT / "solutions" / f"{Path(n).stem}.ipynb" for n in names] or sorted((ROOT / "solutions").glob("*.ipynb"))

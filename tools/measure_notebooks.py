@@ -71,13 +71,13 @@ def measure(path: Path, timeout: int, slowest: int, env: dict[str, str]) -> dict
 
 def fake_downloads(per_class: int) -> Path:
     """A data cache holding what ``make download`` fetches, generated: an Imagenette-layout tree with
-    ``per_class`` photos per class (see tests/imagenette_tree.py) and 1024-px stand-ins for the paintings."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    ``per_class`` photos per class (:func:`~cnnviz_helpers.datasets.imagenette.make_imagenette_tree`) and
+    1024-px stand-ins for the paintings."""
     import numpy as np
-    from imagenette_tree import make_imagenette_tree
     from PIL import Image
 
     from cnnviz_helpers.datasets.assets import ASSETS
+    from cnnviz_helpers.datasets.imagenette import make_imagenette_tree
 
     cache = Path(tempfile.mkdtemp(prefix="cnnviz-measure-data-"))
     make_imagenette_tree(cache / "imagenette", per_class=per_class)

@@ -13,10 +13,16 @@ on as one value — while the simple keyword call a student writes keeps working
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
-from .targets import Callback
+import torch
+
+#: A step callback ``callback(step, image) -> stop?``: ``step`` is the number of steps done so far (from 1),
+#: ``image`` the current normalised ``[N, 3, H, W]`` tensor (a copy). Return ``True`` to stop early: the
+#: method then returns the image so far (what a Stop button needs).
+Callback = Callable[[int, torch.Tensor], Union[bool, None]]
 
 T = TypeVar("T", bound="OptionGroup")
 
@@ -65,7 +71,7 @@ class Schedule(OptionGroup):
         steps: number of optimisation steps.
         lr: learning rate / step length (``None``: the method's default).
         seed: seed of the start image and of the random jitter (``None``: not repeatable).
-        callback: :data:`~cnnviz_helpers.core.targets.Callback` ``callback(step, image) -> stop?``,
+        callback: :data:`Callback` ``callback(step, image) -> stop?``,
             called every ``callback_every`` steps and after the last one; returning ``True`` stops
             the run early (the image so far is returned).
         callback_every: steps between two callback calls.

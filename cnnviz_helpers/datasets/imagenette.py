@@ -19,7 +19,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from ..core.config import data_cache_dir
+from .shapes import CLASS_NAMES, make_shape
 
 SIZE = "160px"
 FOLDER = "imagenette2-160"  # torchvision's folder for the 160 px archive
@@ -102,3 +106,21 @@ def download_imagenette(root: str | Path | None = None) -> Path:
     marker.unlink()
     imagenette_samples("val", root)  # raises when what arrived is not what the kit reads
     return root / FOLDER
+
+
+def make_imagenette_tree(root: Path, per_class: int = 3, wnids: list[str] | None = None, split: str = "val") -> Path:
+    """A small stand-in for a downloaded Imagenette, in torchvision's exact layout (for tests and hub sizing).
+
+    Writes ``per_class`` 160 px JPEGs for each WordNet id under ``<root>/imagenette2-160/<split>/<wnid>/``
+    (what ``torchvision.datasets.Imagenette(root, size="160px")`` reads): the kit's generated shape ``k``
+    for the ``k``-th class, on a cluttered background (edges and texture, so attribution methods have
+    something to find). ``tools/measure_notebooks.py --fake-downloads`` and the tests use it where the
+    real archive cannot be downloaded.
+    """
+    for k, wnid in enumerate(wnids if wnids is not None else WNID_TO_IMAGENET):
+        folder = root / FOLDER / split / wnid
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels, _ = make_shape(k % len(CLASS_NAMES), np.random.default_rng([k, i]), size=160)
+            Image.fromarray(pixels).save(folder / f"ILSVRC2012_val_{k:03d}{i:05d}.JPEG", quality=90)
+    return root

@@ -1,4 +1,4 @@
-"""ShapesNet: the kit's own small CNN, trained offline on :mod:`cnnviz_helpers.shapes`.
+"""ShapesNet: the kit's own small CNN, trained offline on :mod:`cnnviz_helpers.datasets.shapes`.
 
 It exists so every notebook runs without ImageNet weights. Its layout copies torchvision's
 VGG / SqueezeNet naming (``features.N`` then ``classifier.N``, in-place ReLUs), so code and

@@ -1,1 +1,2 @@
-"""Speed machinery the methods dispatch to; the methods' modules stay readable without it."""
+"""Speed machinery the methods dispatch to, and the class scores they differentiate (:mod:`.scores`);
+the methods' modules stay readable without it."""

@@ -23,7 +23,7 @@ from torch import fx, nn
 
 from ..core.images import as_pair
 from ..core.layers import Hooks, get_layer
-from ..core.targets import ModelLike, unwrap
+from ..models.targets import ModelLike, unwrap
 
 Pair = tuple[int, int]
 

@@ -1,4 +1,4 @@
-r"""The target-row shortcut behind :func:`cnnviz_helpers.core.scores.target_scores` (speed machinery).
+r"""The target-row shortcut behind :func:`cnnviz_helpers.engines.scores.target_scores` (speed machinery).
 
 When a classifier's last ``Linear`` / ``Conv2d`` is followed only by channel-wise operations (ReLU,
 global pooling, flatten, dropout), the score of class :math:`c` needs only row :math:`c` of that
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from ..core.layers import layer_input
-from ..core.targets import Target, class_targets
+from ..models.targets import Target, class_targets
 from .receptive_field import trace_model
 
 #: Operations that act on each channel separately: between the classifier layer and the output

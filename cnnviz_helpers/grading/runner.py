@@ -10,7 +10,6 @@ the grader (:mod:`cnnviz_helpers.grading.grader`, the instructor's), whatever th
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 import os
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 
 import torch
 
+from . import harness
 from .compare import compare, explain
 from .tiny import build, is_model_ref
 
@@ -81,12 +81,14 @@ def materialise(arg: Any, models: dict[str, dict[str, torch.Tensor]], dtype: tor
 # --------------------------------------------------------------------------------------------
 
 
+#: the name under which :func:`kit_called` is reachable from a blocked function (set in its module's globals
+#: while the block runs: a replacement code object runs in the blocked function's own globals)
+_HOOK = "_cnnviz_kit_called"
+
+
 def _blocked_code(name: str) -> CodeType:
     """Code of a function that reports a call to the kit's ``name`` and raises :class:`KitCalled`."""
-    src = (
-        f"def _blocked(*args, **kwargs):\n"
-        f"    raise __import__('cnnviz_helpers.grading.runner', fromlist=['kit_called']).kit_called({name!r})\n"
-    )
+    src = f"def _blocked(*args, **kwargs):\n    raise {_HOOK}({name!r})\n"
     scope: dict[str, Any] = {}
     exec(src, scope)  # noqa: S102  (a fixed template: the only way to build a replacement code object)
     return scope["_blocked"].__code__
@@ -101,10 +103,23 @@ def kit_called(name: str) -> KitCalled:
     return KitCalled(f"the kit's {name} is not available while your answer is checked")
 
 
-def _resolve(spec: str) -> FunctionType:
-    module, _, attr = spec.partition(":")
-    fn = getattr(importlib.import_module(module), attr)
-    return inspect.unwrap(fn)
+def loaded(name: str) -> Any:
+    """The function stored as ``"module:qualname"`` (see :func:`kit_name`), looked up among the modules
+    already imported (nothing is imported here); None when its module is not loaded.
+
+    The notebook imported the kit modules it uses before its self-check cells run, so a kit function the
+    answer could reach is loaded; the grader's own child process loads the whole kit before blocking.
+    """
+    module, _, qualname = name.partition(":")
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return inspect.unwrap(obj) if callable(obj) else None
+
+
+def kit_name(fn: Callable[..., Any]) -> str:
+    """``"module:qualname"`` of a function, as the stored references name the kit functions of an exercise."""
+    return f"{fn.__module__}:{fn.__qualname__}"
 
 
 @contextmanager
@@ -115,6 +130,7 @@ def kit_blocked(functions: list[FunctionType]) -> Iterator[list[str]]:
     for fn in functions:
         if not fn.__code__.co_freevars:  # closures cannot take another code object
             saved.append((fn, fn.__code__))
+            fn.__globals__[_HOOK] = kit_called
             fn.__code__ = _blocked_code(fn.__name__)
     _CALLS.clear()
     try:
@@ -122,6 +138,7 @@ def kit_blocked(functions: list[FunctionType]) -> Iterator[list[str]]:
     finally:
         for fn, code in saved:
             fn.__code__ = code
+            fn.__globals__.pop(_HOOK, None)
 
 
 @contextmanager
@@ -195,21 +212,21 @@ class Settings:
     exact: bool
     train_mode: bool
     differentiable: bool
-    kit: tuple[str, ...]
-    lends: dict[str, str]
-    call: str | None
+    kit: tuple[str, ...]  # "module:qualname" of the kit functions blocked while the answer runs
+    lends: dict[str, str]  # name in the notebook -> "module:qualname" of a correct helper bound meanwhile
+    call: str | None  # the harness function that runs the answer on a case
 
     def run(self, answer: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """Run ``answer`` on materialised ``args`` the way this exercise calls it."""
-        return _resolve(self.call)(answer, *args) if self.call else answer(*args)
+        return getattr(harness, self.call)(answer, *args) if self.call else answer(*args)
 
 
 def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None = None) -> Result:
     """Check ``answer`` for exercise ``key`` on its stored visible cases; see :func:`check`."""
     ref = load_reference(key)
     st = Settings(**(ref["settings"] | {"kit": tuple(ref["settings"]["kit"])}))
-    blocked = [fn for fn in (_resolve(s) for s in st.kit) if isinstance(fn, FunctionType)]
-    lent = {name: _resolve(spec) for name, spec in st.lends.items()}
+    blocked = [fn for fn in (loaded(s) for s in st.kit) if isinstance(fn, FunctionType)]
+    lent = {name: fn for name, spec in st.lends.items() if (fn := loaded(spec)) is not None}
     namespace = {} if namespace is None else namespace
     title = f"Exercise {key} ({st.function})"
     worst = 0.0

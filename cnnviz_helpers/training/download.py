@@ -22,9 +22,9 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..core.models import IMAGENET_MODELS, _build_imagenet
 from ..datasets.assets import ASSETS, Asset, downloads_dir
 from ..datasets.imagenette import download_imagenette
+from ..models.loading import IMAGENET_MODELS, _build_imagenet
 
 
 def fetch_asset(asset: Asset) -> Path:

@@ -157,7 +157,7 @@ def _write_card(weights: Path, metrics: dict[str, float], **hparams: object) -> 
     card = f"""# Model card: ShapesNet (the kit's offline model)
 
 **Not an ImageNet model.** A {n_params:,}-parameter VGG-style CNN (with batch norm) trained by the kit itself on
-synthetic 64×64 images (`cnnviz_helpers.shapes`). `load_model()` uses it when ImageNet weights
+synthetic 64×64 images (`cnnviz_helpers.datasets.shapes`). `load_model()` uses it when ImageNet weights
 cannot be loaded, and says so.
 
 | | |

@@ -1,9 +1,9 @@
 """The explorer: one app over every method of the lecture, for presenting live (``notebooks/explorer.ipynb``).
 
 Pick a model, an image (the model's examples, the image set of :func:`~cnnviz_helpers.last_layer.image_set`
-or an uploaded file) and a method from :data:`METHODS` — a table of :class:`MethodSpec` rows, one per
-method: which shared controls it uses (layer, unit, class), its own controls, and a ``compute`` that
-calls the method's public function. Then Run:
+or an uploaded file) and a method of the registry (:data:`cnnviz_helpers.methods.METHODS`: which
+shared controls it uses — layer, unit, class —, its own settings, quick or slow, what it draws).
+The app holds no method table of its own: a method added to the registry appears here. Then Run:
 
 - the button turns into Stop while running; a synthesis shows its image as it improves, and Stop
   keeps the image so far; a second click never queues a run;
@@ -33,228 +33,89 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import (
-    adversarial,
-    class_visualization,
-    deepdream,
-    filters,
-    gradcam,
-    guided_backprop,
-    inversion,
-    occlusion,
-    patches,
-    saliency,
-    style,
-)
+from .. import filters
 from ..core.config import budget
-from ..core.images import image_grid, load_image
-from ..core.models import SPECS, KitModel, load_model
-from ..last_layer import image_set
+from ..core.images import attribution_heatmap, image_grid, load_image
+from ..methods import BY_NAME, METHODS, Method
+from ..models.image_sets import image_set
+from ..models.loading import SPECS, KitModel, load_model
 from .plotting import MAGNITUDE, SIGNED, overlay, panels_png
-from .widgets import USER_ERRORS, Run, image_picker, message, placeholder_png, resolve_class, run_panel, to_png
+from .widgets import (
+    USER_ERRORS,
+    Run,
+    image_picker,
+    message,
+    param_widget,
+    placeholder_png,
+    resolve_class,
+    run_panel,
+    to_png,
+)
 
 #: A panel of the result: ``(image, title, colormap or None)``.
 Panel = tuple[Any, str, "str | None"]
 
 
 @dataclass
-class Context:
-    """What a method's ``compute`` gets: the model, the image, the shared choices, its own controls' values."""
+class Shown:
+    """What a result is drawn with: the model, the image, the shared choices and the method's settings."""
 
     km: KitModel
     x: torch.Tensor  # the image, preprocessed: [1, 3, S, S]
     image: np.ndarray  # the same image, HxWx3 in [0, 1]
     layer: str
-    unit: int
+    unit: int | None
     target: int
     params: dict[str, Any]
-    job: Run
-    show: Callable[[Any], None]  # shows an intermediate image (a normalised tensor or an HxWx3 array)
-    dataset: Callable[[], Any]  # the image set (built on first use)
-
-    def steps(self, total: int) -> Callable[..., bool]:
-        """The step callback for a synthesis: progress bar + live image + stop flag."""
-        return self.job.steps(total, self.show)
-
-    def picture(self, x: torch.Tensor) -> np.ndarray:
-        return self.km.deprocess(x[0])
+    size: int  # images in the image set (for "patches")
 
 
-@dataclass(frozen=True)
-class Param:
-    """A method's own control: an integer or float slider (``log``: a log-scale slider), with its range."""
-
-    name: str
-    value: float
-    min: float
-    max: float
-    step: float = 1
-    log: bool = False
-
-    def widget(self) -> Any:
-        common = {"description": self.name, "continuous_update": False, "style": {"description_width": "110px"}}
-        if self.log:
-            return w.FloatLogSlider(value=self.value, base=10, min=self.min, max=self.max, step=self.step, **common)
-        if isinstance(self.step, int) and float(self.value).is_integer():
-            return w.IntSlider(value=int(self.value), min=int(self.min), max=int(self.max), step=self.step, **common)
-        return w.FloatSlider(value=self.value, min=self.min, max=self.max, step=self.step, **common)
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One row of the method table: what the explorer shows for a method and how it computes it.
-
-    Attributes:
-        name: the menu entry.
-        compute: ``compute(ctx) -> panels``; the last panel is the one compare mode shows.
-        uses: the shared controls it reads: ``"layer"``, ``"unit"``, ``"class"``.
-        params: its own controls.
-        quick: answers in well under a second (measured in ``bench/bench_explorer.py``).
-        note: one line shown under the method menu.
-    """
-
-    name: str
-    compute: Callable[[Context], list[Panel]]
-    uses: tuple[str, ...] = ()
-    params: tuple[Param, ...] = ()
-    quick: bool = False
-    note: str = ""
-
-
-def _map_panels(ctx: Context, heat: torch.Tensor, title: str) -> list[Panel]:
+def _map(m: Method, result: torch.Tensor, s: Shown) -> list[Panel]:
     """Input, the map (magnitude, with colorbar) and its overlay: what every attribution shows."""
-    a = heat.detach().float().cpu()
-    a = a.abs().amax(0) if a.ndim == 3 else a.abs()
-    return [
-        (ctx.image, f"{ctx.km.class_names[ctx.target]}", None),
-        (a.numpy(), title, MAGNITUDE),
-        (overlay(ctx.image, a), f"overlay: {title}", None),
-    ]
+    a = attribution_heatmap(result.detach().float()[:1])[0].cpu()
+    if m.zero_note and float(a.max()) == 0.0:
+        raise ValueError(m.zero_message(s.layer, s.km))
+    what = s.km.class_names[s.target] if s.unit is None else f"{s.layer}[{s.unit}]"
+    return [(s.image, what, None), (a.numpy(), m.name, MAGNITUDE), (overlay(s.image, a), f"overlay: {m.name}", None)]
 
 
-def _activations(ctx: Context) -> list[Panel]:
-    maps = filters.activation_maps(ctx.km.model, ctx.x, ctx.layer)
-    lo = min(ctx.unit, len(maps) - 1)
-    shown = maps[lo : lo + int(ctx.params["channels"])]
-    grid = image_grid(shown, fill=np.nan)
+def _occlusion(m: Method, occ: Any, s: Shown) -> list[Panel]:
+    win = occ.heatmap.shape[-1] * s.params["window"] // 100
+    return [*_map(m, occ.heatmap[None], s)[:2], (occ.drops.cpu().numpy(), f"drop per window (~{win} px)", SIGNED)]
+
+
+def _maps(_m: Method, maps: torch.Tensor, s: Shown) -> list[Panel]:
+    lo = min(s.unit or 0, len(maps) - 1)
+    shown = maps[lo : lo + int(s.params["channels"])]
     silent = float(filters.zero_maps(maps).float().mean())
-    return [(ctx.image, "input", None), (grid, f"{ctx.layer} ch. {lo}–{lo + len(shown) - 1} of 0–{len(maps) - 1} ({silent:.0%} all-zero)", MAGNITUDE)]  # fmt: skip
+    title = f"{s.layer} ch. {lo}–{lo + len(shown) - 1} of 0–{len(maps) - 1} ({silent:.0%} all-zero)"
+    return [(s.image, "input", None), (image_grid(shown, fill=np.nan), title, MAGNITUDE)]
 
 
-def _patches(ctx: Context) -> list[Panel]:
-    data = ctx.dataset()
-    batches = (ctx.km.preprocess(data.images[i : i + 64]) for i in range(0, len(data), 64))
-    top = patches.max_activating_patches(ctx.km.model, batches, ctx.layer, ctx.unit, k=9, progress=False)
-    tiles = ctx.km.deprocess(top.patches)
-    return [(image_grid(tiles, ncols=3, per_image_norm=False), f"{ctx.layer}[{ctx.unit}]: top 9 of {len(data)} images", None)]
+def _patches(_m: Method, top: Any, s: Shown) -> list[Panel]:
+    tiles = s.km.deprocess(top.patches)
+    return [(image_grid(tiles, ncols=3, per_image_norm=False), f"{s.layer}[{s.unit}]: top 9 of {s.size} images", None)]
 
 
-def _occlusion(ctx: Context) -> list[Panel]:
-    win = int(ctx.params["window"] * ctx.km.input_size / 100)
-    stride = max(1, min(win, int(ctx.params["stride"] * ctx.km.input_size / 100)))
-    occ = occlusion.occlusion_map(ctx.km.model, ctx.x, ctx.target, max(win, 1), stride, progress=False)
-    return [
-        *_map_panels(ctx, occ.heatmap, f"occlusion: drop ({win} px window)")[:2],
-        (occ.drops.cpu().numpy(), "drop per window", SIGNED),
-    ]
+def _image(m: Method, out: Any, s: Shown) -> list[Panel]:
+    """A synthesized image, with the class the model now sees in it."""
+    picture = out if isinstance(out, np.ndarray) else s.km.deprocess(out[0])
+    x = s.km.preprocess(Image.fromarray((np.clip(picture, 0, 1) * 255).astype(np.uint8)))
+    name, p = s.km.predict(x, 1)[0][0]
+    return [(picture, f"{m.name} → {name} ({p:.0%})", None)]
 
 
-def _attribution(fn: Callable[[Context], torch.Tensor], title: str) -> Callable[[Context], list[Panel]]:
-    def compute(ctx: Context) -> list[Panel]:
-        amap = fn(ctx)[0]
-        if "Grad-CAM" in title and float(amap.abs().max()) == 0.0:
-            raise ValueError(
-                f"{title} at {ctx.layer} is zero everywhere (the weighted channel sum is ≤ 0 at every position, "
-                f"the ReLU removes it): try a deeper layer such as {ctx.km.spec.last_conv}"
-            )
-        return _map_panels(ctx, amap, title)
-
-    return compute
+def _adversarial(m: Method, adv: torch.Tensor, s: Shown) -> list[Panel]:
+    (before, p0), (after, p1) = s.km.predict(s.x, 1)[0][0], s.km.predict(adv, 1)[0][0]
+    picture = s.km.deprocess(adv[0])
+    return [(s.image, f"{before} ({p0:.0%})", None), ((picture - s.image).mean(-1), "change (mean over RGB)", SIGNED),
+            (picture, f"{m.name}: {after} ({p1:.0%})", None)]  # fmt: skip
 
 
-def _synthesis(fn: Callable[[Context], torch.Tensor | np.ndarray], title: str) -> Callable[[Context], list[Panel]]:
-    """A method that optimises an image: shown as it improves, the final one with the top prediction."""
-
-    def compute(ctx: Context) -> list[Panel]:
-        out = fn(ctx)
-        picture = out if isinstance(out, np.ndarray) else ctx.picture(out)
-        x = ctx.km.preprocess(Image.fromarray((np.clip(picture, 0, 1) * 255).astype(np.uint8)))
-        name, p = ctx.km.predict(x, 1)[0][0]
-        return [(picture, f"{title} → {name} ({p:.0%})", None)]
-
-    return compute
-
-
-def _adversarial(fn: Callable[[Context], torch.Tensor], title: str) -> Callable[[Context], list[Panel]]:
-    def compute(ctx: Context) -> list[Panel]:
-        adv = fn(ctx)
-        (before, p0), (after, p1) = ctx.km.predict(ctx.x, 1)[0][0], ctx.km.predict(adv, 1)[0][0]
-        diff = (ctx.picture(adv) - ctx.image).mean(-1)
-        return [(ctx.image, f"{before} ({p0:.0%})", None), (diff, "change (mean over RGB)", SIGNED), (ctx.picture(adv), f"{title}: {after} ({p1:.0%})", None)]  # fmt: skip
-
-    return compute
-
-
-def _style_image(ctx: Context) -> Any:
-    names = list(style.style_images())
-    return style.style_images()[names[int(ctx.params["style #"]) % len(names)]]
-
-
-STEPS = Param("steps", budget(100, 5), 1, 500)
-
-#: The method table: one row per method, in lecture order.
-METHODS: tuple[MethodSpec, ...] = (
-    MethodSpec("activations", _activations, ("layer", "unit"), (Param("channels", 16, 1, 64),), quick=True,
-               note="unit = first channel shown"),
-    MethodSpec("max-activating patches", _patches, ("layer", "unit"), note="over the image set, not this image"),
-    MethodSpec("occlusion", _occlusion, ("class",), (Param("window", 25, 5, 50), Param("stride", 25, 5, 50)), quick=True,
-               note="window and stride in % of the image"),
-    MethodSpec("saliency", _attribution(lambda c: saliency.saliency_map(c.km, c.x, c.target), "saliency"), ("class",), quick=True),
-    MethodSpec("SmoothGrad", _attribution(lambda c: saliency.smoothgrad(c.km, c.x, c.target, n_samples=int(c.params["samples"]), noise_level=c.params["noise"], seed=0, progress=False), "SmoothGrad"),
-               ("class",), (Param("samples", budget(25, 8), 2, 100), Param("noise", 0.15, 0.0, 0.5, 0.01))),
-    MethodSpec("guided backprop", _attribution(lambda c: guided_backprop.guided_backprop(c.km, c.x, c.target), "guided backprop"), ("class",), quick=True),
-    MethodSpec("Grad-CAM", _attribution(lambda c: gradcam.grad_cam(c.km, c.x, c.layer, c.target), "Grad-CAM"), ("layer", "class"), quick=True),
-    MethodSpec("guided Grad-CAM", _attribution(lambda c: gradcam.guided_grad_cam(c.km, c.x, c.layer, c.target), "guided Grad-CAM"), ("layer", "class"), quick=True),
-    MethodSpec("class visualization", _synthesis(lambda c: class_visualization.class_visualization(
-        c.km, c.target, steps=int(c.params["steps"]), l2_reg=c.params["L2 λ"], callback=c.steps(int(c.params["steps"])),
-        callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "class"),
-        ("class",), (STEPS, Param("L2 λ", 1e-3, -6, -1, 0.1, log=True))),
-    MethodSpec("unit visualization", _synthesis(lambda c: class_visualization.unit_visualization(
-        c.km, c.layer, c.unit, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])),
-        callback_every=max(1, int(c.params["steps"]) // 20), progress=False), "unit"), ("layer", "unit"), (STEPS,)),
-    MethodSpec("fooling image", _adversarial(lambda c: adversarial.fooling_image(
-        c.km, c.x, c.target, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "fooled"),
-        ("class",), (STEPS,), note="class = the class to fool it into"),
-    MethodSpec("adversarial (PGD)", _adversarial(lambda c: adversarial.pgd(
-        c.km, c.x, eps=c.params["ε (/255)"] / 255, steps=int(c.params["steps"]), callback=c.steps(int(c.params["steps"])), progress=False), "PGD"),
-        (), (Param("ε (/255)", 4.0, 0.5, 16.0, 0.5), Param("steps", budget(10, 3), 1, 50)), note="untargeted: away from the predicted class"),
-    MethodSpec("DeepDream", _synthesis(lambda c: deepdream.deepdream(
-        c.km, c.x, c.layer, channel=c.unit if c.params["one unit"] else None, steps=int(c.params["steps"]), octaves=int(c.params["octaves"]),
-        callback=c.steps(int(c.params["steps"]) * int(c.params["octaves"])), progress=False), "DeepDream"),
-        ("layer", "unit"), (Param("steps", budget(10, 2), 1, 50), Param("octaves", budget(3, 1), 1, 6), Param("one unit", 0, 0, 1))),
-    MethodSpec("feature inversion", _synthesis(lambda c: inversion.feature_inversion(
-        c.km, c.x, c.layer, steps=int(c.params["steps"]), tv_weight=c.params["TV weight"], callback=c.steps(int(c.params["steps"])), progress=False), "inverted"),
-        ("layer",), (Param("steps", budget(200, 5), 1, 500), Param("TV weight", 0.3, -3, 1, 0.1, log=True))),
-    MethodSpec("texture synthesis", _synthesis(lambda c: texture_picture(c), "texture"), (),
-               (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="style # picks one of the style images"),
-    MethodSpec("style transfer", _synthesis(lambda c: style.style_transfer(
-        c.km, Image.fromarray((c.image * 255).astype(np.uint8)), _style_image(c), steps=int(c.params["steps"]),
-        callback_every=max(1, int(c.params["steps"]) // 10), callback=c.steps(int(c.params["steps"])), progress=False,
-        verbose=False).picture, "styled"),
-        (), (Param("style #", 0, 0, 9), Param("steps", budget(100, 3), 1, 300)), note="content = this image"),
-)  # fmt: skip
-
-
-def texture_picture(ctx: Context) -> np.ndarray:
-    """Texture synthesis of the chosen style image (the picture, HxWx3)."""
-    steps = int(ctx.params["steps"])
-    out = style.texture_synthesis(
-        ctx.km, _style_image(ctx), steps=steps, callback_every=max(1, steps // 10), callback=ctx.steps(steps), progress=False
-    )
-    return out.picture
-
-
-BY_NAME = {spec.name: spec for spec in METHODS}
+#: How each kind of result (:data:`cnnviz_helpers.methods.Draws`) is drawn; the last panel is the one compare mode shows.
+DRAW: dict[str, Callable[[Method, Any, Shown], list[Panel]]] = {
+    "map": _map, "occlusion": _occlusion, "maps": _maps, "patches": _patches, "image": _image, "adversarial": _adversarial,
+}  # fmt: skip
 
 
 class Explorer(w.HBox):
@@ -285,9 +146,9 @@ class Explorer(w.HBox):
         self.method = w.Dropdown(options=[m.name for m in METHODS], value="saliency", description="method", style=style_)
         self.note = w.HTML()
         self.layer = w.Dropdown(description="layer", style=style_)
-        self.unit = w.BoundedIntText(value=0, min=0, max=0, description="unit", style=style_)
+        self.unit = w.BoundedIntText(value=-1, min=-1, max=0, description="unit", style=style_)
         self.target = w.Combobox(description="class", ensure_option=False, placeholder="type a class name", style=style_)
-        self.params = {m.name: {p.name: p.widget() for p in m.params} for m in METHODS}
+        self.params = {m.name: {p.name: param_widget(p) for p in m.params} for m in METHODS}
         self.own = w.VBox()
         self.compare = w.Checkbox(value=False, description="compare side by side", indent=False)
         self.auto = w.Checkbox(value=True, description="quick methods: run on every change", indent=False)
@@ -388,12 +249,16 @@ class Explorer(w.HBox):
             return
         self._pictures([(f["name"], img)])
 
-    def _new_method(self, _change: Any = None) -> None:
-        spec = BY_NAME[self.method.value]
+    def _new_method(self, change: Any = None) -> None:
+        m = BY_NAME[self.method.value]
         for name, control in (("layer", self.layer), ("unit", self.unit), ("class", self.target)):
-            control.layout.display = None if name in spec.uses else "none"
-        self.own.children = list(self.params[spec.name].values())
-        self.note.value = f"<i>{spec.note}</i>" if spec.note else ""
+            control.layout.display = None if name in m.uses else "none"
+        self.unit.min = -1 if "class" in m.uses else 0  # an attribution explains the class at unit -1
+        if change is not None and "class" in m.uses and "class" not in BY_NAME[change["old"]].uses:
+            self.unit.value = -1  # from a unit method to an attribution: explain the class again
+        self.unit.tooltip = "-1: explain the class" if "class" in m.uses else ""
+        self.own.children = list(self.params[m.name].values())
+        self.note.value = f"<i>{m.note}</i>" if m.note else ""
 
     def _new_layer(self, _change: Any = None) -> None:
         n = self.channels(self.layer.value)
@@ -422,36 +287,43 @@ class Explorer(w.HBox):
         """The validated settings of one computation (raises ``ValueError`` with one line for bad ones)."""
         if self.picture.value is None:
             raise ValueError("no image: pick one (or upload a file on the 'model & image' tab)")
-        spec = BY_NAME[method]
-        target = resolve_class(self.km, self.target.value) if "class" in spec.uses else 0
-        if "unit" in spec.uses and not 0 <= self.unit.value < self.channels(layer):
+        m = BY_NAME[method]
+        target = resolve_class(self.km, self.target.value) if "class" in m.uses else 0
+        unit = int(self.unit.value) if "unit" in m.uses and ("class" not in m.uses or self.unit.value >= 0) else None
+        if unit is not None and not 0 <= unit < self.channels(layer):
             raise ValueError(f"{layer} has {self.channels(layer)} channels: unit must be in 0..{self.channels(layer) - 1}")
         params = {name: c.value for name, c in self.params[method].items()}
-        return {"method": method, "layer": layer, "unit": int(self.unit.value), "target": target, "params": params}
+        return {"method": method, "layer": layer, "unit": unit, "target": target, "params": params}
 
     def key(self, s: dict[str, Any]) -> tuple:
         """The cache key: model, image and every setting that changes the result."""
         img = self.picture.value
         digest = hashlib.sha1(img.tobytes()).hexdigest() if isinstance(img, Image.Image) else str(id(img))
-        spec = BY_NAME[s["method"]]
-        used = tuple(s[k] for k in ("layer", "unit", "target") if k.replace("target", "class") in spec.uses)
+        m = BY_NAME[s["method"]]
+        used = tuple(s[k] for k in ("layer", "unit", "target") if k.replace("target", "class") in m.uses)
         return (self.km.name, digest, s["method"], used, tuple(sorted(s["params"].items())))
 
     def compute(self, s: dict[str, Any], job: Run, live: bool) -> list[Panel]:
-        """Run one method (counted in :attr:`calls`)."""
+        """Run one method through the registry (counted in :attr:`calls`) and draw its result."""
         self.calls += 1
+        m = BY_NAME[s["method"]]
         x = self.km.preprocess(self.picture.value)
 
         def show(img: Any) -> None:
             pic = img if isinstance(img, np.ndarray) else self.km.deprocess(img[0])
             self.live.value = to_png(pic, 256)
 
-        if live and not BY_NAME[s["method"]].quick:
+        if live and not m.quick:
             self.live.layout.display = None
-        ctx = Context(
-            self.km, x, self.km.deprocess(x[0]), s["layer"], s["unit"], s["target"], s["params"], job, show, self.dataset
-        )
-        return BY_NAME[s["method"]].compute(ctx)
+        data: Any = x
+        size = 0
+        if m.data == "image set":
+            images = self.dataset().images
+            data, size = (self.km.preprocess(images[i : i + 64]) for i in range(0, len(images), 64)), len(images)
+        callback = job.steps(m.steps(s["params"]), show) if m.progress else None
+        result = m.run(self.km, data, s["target"], layer=s["layer"], unit=s["unit"], params=s["params"], callback=callback)
+        shown = Shown(self.km, x, self.km.deprocess(x[0]), s["layer"], s["unit"], s["target"], s["params"], size)
+        return DRAW[m.draws](m, result, shown)
 
     def _run(self, job: Run) -> str:
         runs = [self.settings(self.method.value, self.layer.value)]
@@ -495,4 +367,4 @@ def explorer(km: KitModel | None = None, threaded: bool = True) -> Explorer:
     return Explorer(km if km is not None else load_model(), threaded=threaded)
 
 
-__all__ = ["METHODS", "Context", "Explorer", "MethodSpec", "Param", "explorer"]
+__all__ = ["DRAW", "Explorer", "Shown", "explorer"]

@@ -21,7 +21,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from ..core.images import image_grid, normalize, to_numpy_image  # noqa: F401  (re-exported: they were defined here)
+from ..core.images import normalize, to_numpy_image
 
 #: Sequential colormap for magnitudes (|gradient|, score drops, activations, class-activation maps).
 MAGNITUDE = "inferno"

@@ -24,15 +24,13 @@ from ..class_visualization import (
 )
 from ..core.config import budget
 from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
-from ..core.models import KitModel
 from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
 from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
-from ..gradcam import grad_cam, guided_grad_cam
-from ..guided_backprop import guided_backprop
-from ..occlusion import occlusion_map, window_starts
+from ..methods import BY_NAME, METHODS, occlusion_window
+from ..models.loading import KitModel
+from ..occlusion import window_starts
 from ..patches import max_activating_patches
-from ..saliency import saliency_map, smoothgrad
 from ..style import PRESETS, default_style, style_images, style_transfer
 from .plotting import CLASSES, MAGNITUDE, SIGNED, image_panels, overlay, panels_png
 from .widgets import (
@@ -320,36 +318,13 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
 
 
 # --- gradcam ------------------------------------------------------------
-METHODS = ("saliency", "SmoothGrad", "guided backprop", "Grad-CAM", "guided Grad-CAM")
+#: The methods of :func:`attribution_widget`: the registry's attribution methods that draw a map.
+ATTRIBUTIONS = tuple(m.name for m in METHODS if m.kind == "attribution" and m.draws == "map")
 
 
 def _heat(amap: torch.Tensor) -> np.ndarray:
     """One map → an ``HxW`` heatmap in [0, 1] (absolute value, max over colour channels)."""
     return normalize(attribution_heatmap(amap.float()[None])[0])
-
-
-def attribution_map(km: KitModel, x: torch.Tensor, method: str, target: int, layer: str, unit: int = -1) -> torch.Tensor:
-    """The map of one of :data:`METHODS` for ``x`` (the table behind :func:`attribution_widget`)."""
-    table: dict[str, Callable[[], torch.Tensor]] = {
-        "saliency": lambda: saliency_map(km.model, x, target),
-        "SmoothGrad": lambda: smoothgrad(km.model, x, target, n_samples=budget(25, 8), seed=0, progress=False),
-        "guided backprop": lambda: (
-            guided_backprop(km.model, x, layer=layer, channel=unit, position="max")
-            if unit >= 0
-            else guided_backprop(km.model, x, target)
-        ),
-        "Grad-CAM": lambda: grad_cam(km.model, x, layer, target),
-        "guided Grad-CAM": lambda: guided_grad_cam(km.model, x, layer, target),
-    }
-    return table[method]()
-
-
-def zero_map_note(method: str, layer: str, km: KitModel) -> str:
-    """Why a Grad-CAM map is black: at this layer no location has a positive weighted sum for the class."""
-    return (
-        f"⚠ {method} at {layer} is zero everywhere: the gradient-weighted sum of the channels is ≤ 0 at every position, "
-        f"so the ReLU leaves nothing — try a deeper layer (the last conv layer is {km.spec.last_conv})"
-    )
 
 
 def attribution_panels(img: np.ndarray, amap: torch.Tensor, method: str, what: str, opacity: float) -> bytes:
@@ -364,29 +339,34 @@ def attribution_panels(img: np.ndarray, amap: torch.Tensor, method: str, what: s
 
 
 def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) -> Any:
-    """Interactive panel for this section: image × method × target class (top-5) × layer / unit × opacity.
+    """Interactive panel for this section: image × method × target class (top-5) × layer / unit × settings × opacity.
 
-    Shows ``image | map | overlay`` with titles and a colorbar; ``method`` is the method selected
-    first (one of :data:`METHODS`). The layer picker is the Grad-CAM layer; for guided backprop a
-    unit channel ≥ 0 explains that channel of the layer (at its strongest position) instead of the
-    class. Moving the opacity slider only redraws; the other controls recompute the map. A bad
-    setting or an all-zero Grad-CAM map says why in one line.
+    The explorer's attribution rows (:data:`ATTRIBUTIONS`, read from the registry
+    :mod:`cnnviz_helpers.methods`: a method added there appears here) on one image: ``image | map |
+    overlay`` with titles and a colorbar; ``method`` is the method selected first. The layer is
+    Grad-CAM's layer, or the layer of the unit: for a method that explains units, a unit channel
+    ≥ 0 explains that channel of the layer (at its strongest position) instead of the class. The
+    method's own settings (the registry's sliders) appear under it. Moving the opacity slider only
+    redraws; the other controls recompute the map. A bad setting or an all-zero Grad-CAM map says
+    why in one line.
 
     Example:
-        >>> display(attribution_widget(km))
+        >>> display(attribution_widget(km, "Integrated Gradients"))
     """
     import ipywidgets as w
 
-    from .widgets import image_picker, layer_picker, placeholder_png
+    from .widgets import image_picker, layer_picker, param_widget, placeholder_png
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method not in ATTRIBUTIONS:
+        raise ValueError(f"method must be one of {', '.join(ATTRIBUTIONS)}, got {method!r}")
     image = image_picker(km)
-    method_w = w.Dropdown(options=METHODS, value=method, description="method")
+    method_w = w.Dropdown(options=ATTRIBUTIONS, value=method, description="method")
     target = w.Dropdown(options=[], description="class")
     layer = layer_picker(km, value=km.spec.last_conv)
     unit = w.BoundedIntText(value=-1, min=-1, max=4095, description="unit ch.", tooltip="-1: explain the class score")
     opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=False)
+    settings = {name: {p.name: param_widget(p) for p in BY_NAME[name].params} for name in ATTRIBUTIONS}
+    own = w.HBox()
     view = w.Image(value=placeholder_png(3 * size, size), format="png", width=3 * size)
     status = w.Label()
     state: dict[str, Any] = {}
@@ -398,16 +378,20 @@ def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) 
     def recompute(_change: Any = None) -> None:
         if state.get("loading"):
             return
-        guided_unit = method_w.value == "guided backprop" and unit.value >= 0
+        m = BY_NAME[method_w.value]
+        own.children = list(settings[m.name].values())
+        unit.disabled = "unit" not in m.uses
+        chosen = unit.value if "unit" in m.uses and unit.value >= 0 else None
+        params = {name: c.value for name, c in settings[m.name].items()}
         try:
-            amap = attribution_map(km, state["x"], method_w.value, target.value, layer.value, unit.value)
+            amap = m.run(km, state["x"], target.value, layer=layer.value, unit=chosen, params=params)
         except USER_ERRORS as err:
             status.value = message(err)
             return
-        what = f"unit {layer.value}[{unit.value}]" if guided_unit else km.class_names[target.value]
-        zero = "Grad-CAM" in method_w.value and float(amap.abs().max()) == 0.0
-        status.value = zero_map_note(method_w.value, layer.value, km) if zero else f"{method_w.value} of {what}"
-        state.update(map=amap[0].cpu(), method=method_w.value, what=what)
+        what = f"unit {layer.value}[{chosen}]" if chosen is not None else km.class_names[target.value]
+        zero = bool(m.zero_note) and float(amap.abs().max()) == 0.0
+        status.value = m.zero_message(layer.value, km) if zero else f"{m.name} of {what}"
+        state.update(map=amap[0].cpu(), method=m.name, what=what)
         redraw()
 
     def new_image(_change: Any = None) -> None:
@@ -424,11 +408,11 @@ def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) 
         recompute()
 
     image.observe(new_image, "value")
-    for control in (method_w, target, layer, unit):
+    for control in (method_w, target, layer, unit, *(c for s in settings.values() for c in s.values())):
         control.observe(recompute, "value")
     opacity.observe(redraw, "value")
     new_image()
-    return w.VBox([w.HBox([image, method_w, target]), w.HBox([layer, unit, opacity]), status, view])
+    return w.VBox([w.HBox([image, method_w, target]), w.HBox([layer, unit, opacity]), status, view, own])
 
 
 # --- last_layer ------------------------------------------------------------
@@ -492,27 +476,28 @@ def knn_widget(images: Sequence[Any], neighbors: dict[str, torch.Tensor], labels
 
 
 # --- occlusion ------------------------------------------------------------
-def occlusion_widget(km: KitModel, batch_size: int = 64) -> Any:
-    """Explore occlusion: image × window × stride, for the model's top class, computed on Run.
+def occlusion_widget(km: KitModel) -> Any:
+    """Explore occlusion: image × window × stride (the registry's sliders, % of the image), for the model's top class, on Run.
 
     Example:
         >>> display(occlusion_widget(km))
     """
-    import ipywidgets as w
+    from .widgets import param_widget
 
+    m = BY_NAME["occlusion"]
     size = km.input_size
     image = image_picker(km)
-    window = w.IntSlider(value=max(2, size // 7), min=2, max=size // 2, description="window", continuous_update=False)
-    stride = w.IntSlider(value=max(1, size // 14), min=1, max=size // 2, description="stride", continuous_update=False)
+    sliders = {p.name: param_widget(p) for p in m.params}
     view, _ = live_image(900)
 
     def run(job: Run) -> str:
         x = km.preprocess(image.value)
         name, prob = km.predict(x, k=1)[0][0]
-        step = min(stride.value, window.value)
-        n = len(window_starts(size, window.value, step)) ** 2
+        params = {n: c.value for n, c in sliders.items()}
+        window, stride = occlusion_window(params, size)
+        n = len(window_starts(size, window, stride)) ** 2
         job.progress(0, n, "windows")
-        occ = occlusion_map(km.model, x, km.class_index(name), window.value, step, batch_size=batch_size, progress=False)
+        occ = m.run(km, x, km.class_index(name), params=params)
         job.progress(n, n, "windows")
         img = km.deprocess(x[0])
         view.value = panels_png(
@@ -520,9 +505,9 @@ def occlusion_widget(km: KitModel, batch_size: int = 64) -> Any:
             [f"{name} ({prob:.0%})", "mean score drop per pixel", f"drop per window ({occ.drops.shape[0]}×{occ.drops.shape[1]})"],
             [None, None, SIGNED],
         )
-        return f"{n} windows of {window.value} px, stride {step} px"
+        return f"{n} windows of {window} px, stride {stride} px"
 
-    return run_panel(run, [image, window, stride], extra=[view])
+    return run_panel(run, [image, *sliders.values()], extra=[view])
 
 
 # --- patches ------------------------------------------------------------

@@ -30,7 +30,8 @@ import torch
 from PIL import Image
 
 from ..core.images import load_image, sample_names
-from ..core.models import KitModel
+from ..methods import Param
+from ..models.loading import KitModel
 
 #: Errors a method raises for a bad setting: shown as one line in the panel.
 USER_ERRORS = (ValueError, IndexError, KeyError, TypeError, RuntimeError)
@@ -286,3 +287,13 @@ def find_images(root: Any) -> list[Any]:
             found.append(node)
         stack += list(getattr(node, "children", ()))
     return found
+
+
+def param_widget(p: Param) -> Any:
+    """The slider of a registry :class:`~cnnviz_helpers.methods.Param` (log, integer or float)."""
+    common = {"description": p.name, "continuous_update": False, "style": {"description_width": "110px"}}
+    if p.log:
+        return w.FloatLogSlider(value=p.value, base=10, min=p.min, max=p.max, step=p.step, **common)
+    if p.integer:
+        return w.IntSlider(value=int(p.value), min=int(p.min), max=int(p.max), step=int(p.step), **common)
+    return w.FloatSlider(value=p.value, min=p.min, max=p.max, step=p.step, **common)

@@ -7,8 +7,9 @@ never imports the grading package (this file is run by path); the grader reads b
 answer's *outputs* and the flags raised here, and compares them itself with the expected outputs,
 which never enter this process. Each forked child:
 
-1. loads its job (inputs, the instructor's import lines, the answer cells), runs the import lines,
-   resolves the blocked kit functions and installs the guards;
+1. loads its job (inputs, the instructor's import lines, the answer cells, the blocked kit functions,
+   pickled by reference so that loading the job finds them in this process), runs the import lines
+   and installs the guards;
 2. runs the answer cells and the answer on every input, writes the result file and exits. The
    grader's time limit runs from the fork; past it, the child is killed (SIGKILL).
 
@@ -40,19 +41,9 @@ class KitCalled(RuntimeError):
     """Raised by a blocked kit function called from the answer."""
 
 
-def _resolve(spec: str) -> Any:
-    """``"module:attr"`` → the object (unwrapped); None when it does not exist in this kit."""
-    import importlib
-    import inspect
-
-    module, _, attr = spec.partition(":")
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError):
-        return None
-    return inspect.unwrap(obj) if callable(obj) else obj
+def kit_name(fn: Any) -> str:
+    """``"module:qualname"`` of a blocked function, as flags and messages name it."""
+    return f"{fn.__module__}:{fn.__qualname__}"
 
 
 def _codes(code: CodeType) -> list[CodeType]:
@@ -336,6 +327,8 @@ def _run(job: dict[str, Any], namespace: dict[str, Any], guard: Guard) -> dict[s
 
 def run_job(job_path: str, result_path: str) -> None:
     """In a freshly forked child: load the job, guard the interpreter, run the answer, write the result."""
+    import inspect
+
     import torch
 
     job = torch.load(job_path, weights_only=False)  # written by the grader a moment ago (trusted)
@@ -345,7 +338,9 @@ def run_job(job_path: str, result_path: str) -> None:
             exec(compile(line, "<notebook imports>", "exec"), namespace)  # noqa: S102
         except Exception:  # noqa: BLE001, S112  (an import the answer does not need)
             continue
-    blocked = {spec: fn for spec in job["blocked"] for fn in [_resolve(spec)] if isinstance(fn, FunctionType)}
+    # the job holds the blocked functions themselves: pickled by reference, unpickling found them in this process
+    blocked = {kit_name(fn): inspect.unwrap(fn) for fn in job["blocked"]}
+    blocked = {name: fn for name, fn in blocked.items() if isinstance(fn, FunctionType)}
     guard = Guard(blocked, job["packages"], job["grading_dir"])
     _block(blocked, namespace, guard)
     out = open(result_path, "wb")  # noqa: SIM115  (opened before the answer runs; written after)
@@ -365,24 +360,13 @@ def run_job(job_path: str, result_path: str) -> None:
 
 
 def _warm_up(kit_root: str) -> None:
-    """Import torch and every kit module once, so that each forked child starts in milliseconds."""
-    import importlib
-    import pkgutil
-
+    """Import torch and the kit's sections once, so that each forked child starts in milliseconds."""
     sys.path.insert(0, kit_root)
     import numpy  # noqa: F401
     import torch
 
     torch.set_num_threads(1)
-    import cnnviz_helpers
-
-    skip = ("cnnviz_helpers.grading", "cnnviz_helpers.ui", "cnnviz_helpers.training")
-    for info in pkgutil.walk_packages(cnnviz_helpers.__path__, "cnnviz_helpers."):
-        if not info.name.startswith(skip):
-            try:
-                importlib.import_module(info.name)
-            except Exception:  # noqa: BLE001, S112  (an optional module: the answer cannot use it either)
-                continue
+    import cnnviz_helpers.methods  # noqa: F401  (the registry imports every section and what they use)
 
 
 def main() -> int:

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..runner import load_reference, materialise, reference_path
+from ..runner import kit_name, load_reference, materialise, reference_path
 from ..tiny import is_model_ref, seeded_state
 from .exercises import EXERCISES
-from .spec import Exercise
+from .exercises.spec import Exercise
 
 
 def _storable(value: Any) -> Any:
@@ -44,12 +44,9 @@ def _model_names(args: Any) -> set[str]:
     return set()
 
 
-def _dotted(fn: Any) -> str:
-    return f"{fn.__module__}:{fn.__name__}"
-
-
 def settings(ex: Exercise) -> dict[str, Any]:
-    """What the self-check needs to know of exercise ``ex`` (plain data: names, numbers, dotted paths)."""
+    """What the self-check needs to know of exercise ``ex`` (plain data: names, numbers, ``"module:qualname"``
+    of the kit functions it blocks and lends, the name of its :mod:`~cnnviz_helpers.grading.harness` call)."""
     return {
         "function": ex.function,
         "todo": ex.todo,
@@ -57,9 +54,9 @@ def settings(ex: Exercise) -> dict[str, Any]:
         "exact": ex.exact,
         "train_mode": ex.train_mode,
         "differentiable": ex.differentiable,
-        "kit": list(ex.kit),
-        "lends": dict(ex.lends),
-        "call": _dotted(ex.call) if ex.call else None,
+        "kit": [kit_name(fn) for fn in ex.kit],
+        "lends": {name: kit_name(fn) for name, fn in ex.lends.items()},
+        "call": ex.call.__name__ if ex.call else None,
     }
 
 

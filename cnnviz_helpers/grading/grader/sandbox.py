@@ -27,18 +27,22 @@ import torch
 from ..compare import compare, explain
 from ..runner import materialise
 from ..tiny import seeded_state
-from .spec import Case, Exercise
+from .exercises.spec import Case, Exercise
 
 KIT_ROOT = Path(__file__).resolve().parents[3]
 GRADING_DIR = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).resolve().parent / "child.py"
 
+#: the grading package and the kit's UI package (dotted names derived here, not written out: they name
+#: what the child refuses or skips, they import nothing)
+GRADING = __package__.rpartition(".")[0]
+UI = GRADING.rpartition(".")[0] + ".ui"
 #: other libraries' implementations of the course's methods: never importable by an answer, never executed
-BLOCKED_PACKAGES = ("cnnviz_helpers.grading", "captum", "pytorch_grad_cam", "torchcam", "lucent", "torchray", "zennit")
+BLOCKED_PACKAGES = (GRADING, "captum", "pytorch_grad_cam", "torchcam", "lucent", "torchray", "zennit")
 #: imports of the notebook that an answer never needs (and that only slow the child's start)
 SKIPPED_IMPORTS = (
-    "cnnviz_helpers.grading",
-    "cnnviz_helpers.ui",
+    GRADING,
+    UI,
     "IPython",
     "ipywidgets",
     "matplotlib",

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 
+#: the grading package's dotted name (derived, not written out: it names what a notebook may not touch,
+#: it imports nothing)
+GRADING = __package__.rpartition(".")[0]
 #: what a notebook may take from the grading package (its self-check cells do)
 ALLOWED_FROM_GRADING = {"check", "yours", "rel_error"}
 STREAMS = {"stdout", "stderr", "__stdout__", "__stderr__"}
@@ -62,24 +65,26 @@ def scan(source: str) -> list[str]:
     grading_names: set[str] = set()
     found: list[str] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cnnviz_helpers.grading"):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(GRADING):
             for alias in node.names:
-                if node.module != "cnnviz_helpers.grading" or alias.name not in ALLOWED_FROM_GRADING:
+                if node.module != GRADING or alias.name not in ALLOWED_FROM_GRADING:
                     found.append(f"imported {node.module}.{alias.name}")
                     grading_names.add(alias.asname or alias.name)
         elif (
-            isinstance(node, ast.ImportFrom) and node.module == "cnnviz_helpers" and any(a.name == "grading" for a in node.names)
+            isinstance(node, ast.ImportFrom)
+            and node.module == GRADING.rpartition(".")[0]
+            and any(a.name == "grading" for a in node.names)
         ):
-            found.append("imported cnnviz_helpers.grading")
+            found.append(f"imported {GRADING}")
             grading_names |= {a.asname or a.name for a in node.names if a.name == "grading"}
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("cnnviz_helpers.grading"):
+                if alias.name.startswith(GRADING):
                     found.append(f"imported {alias.name}")
                     grading_names.add(alias.asname or alias.name.split(".")[0])
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value.replace("/", ".").replace("\\", ".")
-            if "cnnviz_helpers.grading" in text or "grading.references" in text:
+            if GRADING in text or "grading.references" in text:
                 found.append(f"referred to the grading package's files ({node.value!r})")
         elif isinstance(node, ast.Attribute) and node.attr in ("__code__", "__globals__", "__closure__"):
             found.append(f"used a function's {node.attr}")

@@ -3,10 +3,9 @@
 Each file holds one exercise: its cases (drawn from a seeded generator), its correct answer (the
 ``reference``, self-contained: it never calls the kit, so the kit can change without changing the
 expected outputs), its catalogue of classic mistakes (real implementations, each named in the
-feedback and tested) and, in ``kit=``, the dotted names of the kit functions it blocks.
+feedback and tested) and, in ``kit=``, the kit functions it blocks (imported here like any other name).
 """
 
-from ..spec import Exercise
 from . import (
     ex_00_1,
     ex_01_1,
@@ -37,6 +36,7 @@ from . import (
     ex_12_1,
     ex_12_2,
 )
+from .spec import Exercise
 
 EXERCISES: dict[str, Exercise] = {
     m.EXERCISE.key: m.EXERCISE

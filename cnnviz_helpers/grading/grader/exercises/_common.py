@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ..spec import Mistake
+from .spec import Mistake
 
 A, B = "<model:a>", "<model:b>"
 

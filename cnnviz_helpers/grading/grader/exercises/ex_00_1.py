@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...tiny import TINY_LAYERS
-from ..spec import Case, Exercise
 from ._common import A, B, _activations, _m, _normalised
+from .spec import Case, Exercise
 
 
 def ref_activation_shapes(model, layers, x):

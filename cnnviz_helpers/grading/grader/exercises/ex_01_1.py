@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import filters
 from ._common import _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_filter_images(weight):
@@ -48,7 +49,7 @@ EXERCISE = Exercise(
     "min-max scale each filter on its own; RGB channels last, else average the input channels.",
     _filter_cases,
     ref_filter_images,
-    kit=("cnnviz_helpers.filters:filter_images", "cnnviz_helpers.filters:first_layer_filters"),
+    kit=(filters.filter_images, filters.first_layer_filters),
     mistakes=(
         _m(
             "one min-max for all filters together",

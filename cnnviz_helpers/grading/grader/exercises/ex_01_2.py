@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .... import filters
 from ...tiny import TINY_LAYERS
-from ..spec import Case, Exercise
 from ._common import A, B, _activations, _m, _normalised
+from .spec import Case, Exercise
 
 
 def ref_activation_maps(model, x, layer):
@@ -36,7 +37,7 @@ EXERCISE = Exercise(
         Case("model b, second ReLU, 10x14", (B, _normalised(g, 1, 3, 10, 14), TINY_LAYERS[1]), hidden=True),
     ],
     ref_activation_maps,
-    kit=("cnnviz_helpers.filters:activation_maps",),
+    kit=(filters.activation_maps,),
     mistakes=(
         _m(
             "kept the batch dimension",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import last_layer
 from ._common import _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_nearest_neighbors(features, k):
@@ -33,7 +34,7 @@ EXERCISE = Exercise(
         Case("10 points in 2-D, k = 1", (_randn(g, 10, 2), 1), hidden=True),
     ],
     ref_nearest_neighbors,
-    kit=("cnnviz_helpers.last_layer:nearest_neighbors",),
+    kit=(last_layer.nearest_neighbors,),
     exact=True,
     mistakes=(
         _m(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .... import last_layer
 from ...harness import signs_fixed
-from ..spec import Case, Exercise
 from ._common import _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_pca_2d(features):
@@ -40,7 +41,7 @@ EXERCISE = Exercise(
     "centre the features, torch.linalg.svd, project on the first two rows of Vh.",
     _pca_cases,
     ref_pca_2d,
-    kit=("cnnviz_helpers.last_layer:embed_2d",),
+    kit=(last_layer.embed_2d,),
     call=signs_fixed,
     mistakes=(
         _m("features not centred", "Subtract the mean feature vector before the SVD and before projecting.", _pca_not_centred),

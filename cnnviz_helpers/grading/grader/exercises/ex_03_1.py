@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from ....engines import receptive_field
 from ._common import _m
+from .spec import Case, Exercise
 
 
 def ref_receptive_field(layers):
@@ -58,7 +59,7 @@ EXERCISE = Exercise(
     "for each (k, s, p, d): size += d*(k-1)*stride; start -= p*stride; stride *= s.",
     _rf_cases,
     ref_receptive_field,
-    kit=("cnnviz_helpers.engines.receptive_field:receptive_field",),
+    kit=(receptive_field.receptive_field,),
     exact=True,
     mistakes=(
         _m(

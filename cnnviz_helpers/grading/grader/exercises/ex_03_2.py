@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .... import patches
 from ...tiny import TINY_LAYERS
-from ..spec import Case, Exercise
 from ._common import A, B, _activations, _m, _normalised
+from .spec import Case, Exercise
 
 
 def ref_top_images(model, x, layer, channel, k):
@@ -42,7 +43,7 @@ EXERCISE = Exercise(
         Case("model b, shallow layer, channel 0, k = 5", (B, _normalised(g, 9, 3, 10, 10), TINY_LAYERS[0], 0, 5), hidden=True),
     ],
     ref_top_images,
-    kit=("cnnviz_helpers.patches:max_activating_patches",),
+    kit=(patches.max_activating_patches,),
     mistakes=(
         _m(
             "mean activation instead of the maximum",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import occlusion
 from ._common import A, B, _m, _normalised, _window_starts
+from .spec import Case, Exercise
 
 
 def ref_occlusion_drops(model, x, target, window, stride):
@@ -68,7 +69,7 @@ EXERCISE = Exercise(
     "model.eval(); the clean score; for every window a zeroed copy and clean - occluded score.",
     _occlusion_cases,
     ref_occlusion_drops,
-    kit=("cnnviz_helpers.occlusion:occlusion_map",),
+    kit=(occlusion.occlusion_map,),
     train_mode=True,
     mistakes=(
         _m(

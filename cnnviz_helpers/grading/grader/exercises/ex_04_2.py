@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import occlusion
 from ._common import _m, _randn, _window_starts
+from .spec import Case, Exercise
 
 
 def ref_occlusion_heatmap(drops, size, window, stride):
@@ -51,7 +52,7 @@ EXERCISE = Exercise(
     "for each pixel, the mean of the drops of all windows that cover it.",
     _heatmap_cases,
     ref_occlusion_heatmap,
-    kit=("cnnviz_helpers.occlusion:occlusion_map",),
+    kit=(occlusion.occlusion_map,),
     mistakes=(
         _m("sum of the covering windows instead of their mean", "Divide by how many windows cover each pixel.", _heatmap_sum),
         _m(

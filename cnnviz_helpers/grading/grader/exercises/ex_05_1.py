@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import saliency
+from ....engines import scores
 from ._common import _INPLACE, A, B, _m, _normalised, _targets
+from .spec import Case, Exercise
 
 
 def ref_saliency_map(model, x, target):
@@ -53,9 +55,9 @@ EXERCISE = Exercise(
     _saliency_cases,
     ref_saliency_map,
     kit=(
-        "cnnviz_helpers.saliency:saliency_map",
-        "cnnviz_helpers.saliency:smoothgrad",
-        "cnnviz_helpers.core.scores:input_gradient",
+        saliency.saliency_map,
+        saliency.smoothgrad,
+        scores.input_gradient,
     ),
     mistakes=(
         _m(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..spec import Case, Exercise
+from .... import guided_backprop
 from ._common import _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_guided_relu_backward(grad_output, relu_input):
@@ -27,7 +28,7 @@ EXERCISE = Exercise(
         Case("2x3x6x6", (_randn(g, 2, 3, 6, 6), _randn(g, 2, 3, 6, 6)), hidden=True),
     ],
     ref_guided_relu_backward,
-    kit=("cnnviz_helpers.guided_backprop:guided_backprop",),
+    kit=(guided_backprop.guided_backprop,),
     mistakes=(
         _m("plain ReLU backward", "Guided backprop also zeroes negative gradients: clamp(min=0).", _guided_plain_relu),
         _m(

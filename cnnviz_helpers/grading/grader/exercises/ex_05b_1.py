@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from ..spec import Case, Exercise
+from .... import gradcam
 from ._common import _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_grad_cam(acts, grads):
@@ -38,7 +39,7 @@ EXERCISE = Exercise(
     "alpha = grads averaged over h, w; ReLU of the alpha-weighted sum of the activation maps.",
     _cam_cases,
     ref_grad_cam,
-    kit=("cnnviz_helpers.gradcam:grad_cam", "cnnviz_helpers.gradcam:guided_grad_cam"),
+    kit=(gradcam.grad_cam, gradcam.guided_grad_cam),
     mistakes=(
         _m("no ReLU", "Keep only the positive part: F.relu(...).", _cam_no_relu),
         _m("channel weights summed instead of averaged", "alpha_k is the *mean* gradient over positions.", _cam_sum_weights),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..spec import Case, Exercise
+from .... import sanity
 from ._common import _m, _rand
+from .spec import Case, Exercise
 
 
 def ref_rank_correlation(a, b):
@@ -35,7 +36,7 @@ EXERCISE = Exercise(
     "ranks with argsort().argsort(), centred, then their Pearson correlation per image.",
     _rank_cases,
     ref_rank_correlation,
-    kit=("cnnviz_helpers.sanity:rank_correlation",),
+    kit=(sanity.rank_correlation,),
     mistakes=(
         _m(
             "correlation of the values, not of their ranks",

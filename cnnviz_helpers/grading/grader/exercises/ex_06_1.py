@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import class_visualization
 from ._common import _INPLACE, MEAN, STD, A, B, _m, _pixel_range, _randn
+from .spec import Case, Exercise
 
 
 def ref_class_visualization_step(model, img, target, l2_reg, lr, mean, std):
@@ -63,7 +64,7 @@ EXERCISE = Exercise(
     "gradient of s_y - l2_reg*||img||^2, step lr*grad/grad.norm() UP, clamp with pixel_range.",
     _cv_cases,
     ref_class_visualization_step,
-    kit=("cnnviz_helpers.class_visualization:class_visualization",),
+    kit=(class_visualization.class_visualization,),
     mistakes=(
         _m("gradient descent instead of ascent", "We maximise the score: add the step (img + lr * g / |g|).", _cv_descent),
         _m("L2 term missing", "The objective is s_y(I) - l2_reg * ||I||^2.", _cv_no_l2),

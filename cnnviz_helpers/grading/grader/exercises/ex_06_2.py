@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from ....core import regularizers
 from ._common import _INPLACE, _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_clip_small_norm(x, percentile):
@@ -47,7 +48,7 @@ EXERCISE = Exercise(
     "per-pixel colour norms, torch.quantile per image at percentile/100, zero the pixels below.",
     _clip_cases,
     ref_clip_small_norm,
-    kit=("cnnviz_helpers.core.regularizers:clip_small_norm",),
+    kit=(regularizers.clip_small_norm,),
     mistakes=(
         _m(_INPLACE, "Return x * keep (a new tensor); never write into x.", _clip_in_place, "inplace"),
         _m(

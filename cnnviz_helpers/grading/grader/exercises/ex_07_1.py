@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..spec import Case, Exercise
+from .... import adversarial
 from ._common import MEAN, STD, A, B, _m, _normalised, _targets
+from .spec import Case, Exercise
 
 
 def _ms(x, mean, std):
@@ -61,7 +62,7 @@ EXERCISE = Exercise(
     "pixels p = x*std+mean with requires_grad; cross-entropy; p + eps*sign(grad), clip to [0, 1], normalise back.",
     _fgsm_cases,
     ref_fgsm,
-    kit=("cnnviz_helpers.adversarial:fgsm", "cnnviz_helpers.adversarial:pgd"),
+    kit=(adversarial.fgsm, adversarial.pgd),
     mistakes=(
         _m(
             "gradient descent instead of ascent",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import adversarial
 from ._common import _m, _rand, _randn
+from .spec import Case, Exercise
 
 
 def ref_project_linf(p, p0, eps):
@@ -35,7 +36,7 @@ EXERCISE = Exercise(
     "clip p into [p0 - eps, p0 + eps], then into [0, 1].",
     _project_cases,
     ref_project_linf,
-    kit=("cnnviz_helpers.adversarial:pgd",),
+    kit=(adversarial.pgd,),
     mistakes=(
         _m("no clamp to [0, 1]", "The allowed set is the eps-ball *and* valid pixels.", _project_no_box),
         _m(

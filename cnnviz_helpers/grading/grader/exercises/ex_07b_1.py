@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
 from ._common import _m, _rand
+from .spec import Case, Exercise
 
 
 def ref_mask_share(saliency, mask):

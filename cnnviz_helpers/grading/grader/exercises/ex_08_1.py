@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .... import deepdream
 from ...tiny import TINY_LAYERS
-from ..spec import Case, Exercise
 from ._common import MEAN, STD, A, B, _activations, _m, _normalised, _pixel_range
+from .spec import Case, Exercise
 
 
 def ref_deepdream_step(model, x, layer, lr, mean, std):
@@ -57,7 +58,7 @@ EXERCISE = Exercise(
     "capture the layer, gradient with grad_outputs = the activations, step lr/std * g/mean|g|, clamp.",
     _dream_cases,
     ref_deepdream_step,
-    kit=("cnnviz_helpers.deepdream:deepdream",),
+    kit=(deepdream.deepdream,),
     mistakes=(
         _m("gradient descent instead of ascent", "DeepDream amplifies the activations: add the step.", _dream_descent),
         _m("no clamp", "Clamp to pixel_range(mean, std, x) after the step.", _dream_no_clamp),

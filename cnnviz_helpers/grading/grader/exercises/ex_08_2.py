@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import deepdream
 from ._common import _m
+from .spec import Case, Exercise
 
 
 def ref_octave_sizes(height, width, octaves, scale, min_size):
@@ -38,7 +39,7 @@ EXERCISE = Exercise(
     "sizes round(h/scale**k), round(w/scale**k), drop those below min_size, smallest first.",
     _octave_cases,
     ref_octave_sizes,
-    kit=("cnnviz_helpers.deepdream:octave_sizes",),
+    kit=(deepdream.octave_sizes,),
     exact=True,
     mistakes=(
         _m("largest octave first", "DeepDream starts on the smallest image: reverse the list.", _octaves_largest_first),

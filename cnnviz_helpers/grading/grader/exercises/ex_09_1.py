@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..spec import Case, Exercise
+from ....core import regularizers
 from ._common import _m, _rand
+from .spec import Case, Exercise
 
 
 def ref_tv(x, beta=2.0, eps=1e-8):
@@ -45,7 +46,7 @@ EXERCISE = Exercise(
     "zero-padded vertical and horizontal differences, their squares summed per pixel, to the power beta/2.",
     _tv_cases,
     ref_tv,
-    kit=("cnnviz_helpers.core.regularizers:tv_loss",),
+    kit=(regularizers.tv_loss,),
     mistakes=(
         _m("TV absolute instead of squared", "With beta = 2 square the differences: (dv**2 + dh**2).sum().", _tv_abs),
         _m("mean instead of sum", "Sum over every pixel and channel (the weight sets the scale).", _tv_mean),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import inversion
+from ....core import regularizers
 from ._common import _NOGRAD, _m, _rand, _randn
 from .ex_09_1 import ref_tv
+from .spec import Case, Exercise
 
 
 def ref_inversion_loss(features, target, image, tv_weight):
@@ -49,9 +51,9 @@ EXERCISE = Exercise(
     "||F - F0||^2 / ||F0||^2 + tv_weight * tv(image) / (H*W), as a tensor with a gradient.",
     _inversion_cases,
     ref_inversion_loss,
-    kit=("cnnviz_helpers.inversion:feature_inversion",),
+    kit=(inversion.feature_inversion,),
     provides={"my_tv": ref_tv},
-    lends={"my_tv": "cnnviz_helpers.core.regularizers:tv_loss"},
+    lends={"my_tv": regularizers.tv_loss},
     differentiable=True,
     mistakes=(
         _m(_NOGRAD, "Return the tensor itself: the optimiser needs its gradient.", _inv_item, "nograd"),

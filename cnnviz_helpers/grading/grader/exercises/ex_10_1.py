@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..spec import Case, Exercise
+from .... import style
 from ._common import _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_gram_matrix(features):
@@ -47,7 +48,7 @@ EXERCISE = Exercise(
     "reshape to [N, C, H*W], f @ f.transpose(1, 2), divide by C*H*W.",
     _gram_cases,
     ref_gram_matrix,
-    kit=("cnnviz_helpers.style:gram_matrix",),
+    kit=(style.gram_matrix,),
     mistakes=(
         _m("Gram ÷HW instead of ÷CHW", "Divide by C*H*W (CS231n's normalisation).", _gram_hw),
         _m("Gram unnormalised", "Divide the raw sum by C*H*W.", _gram_raw),

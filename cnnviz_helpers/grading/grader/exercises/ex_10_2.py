@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import style
 from ._common import _NOGRAD, _m, _randn
 from .ex_10_1 import ref_gram_matrix
+from .spec import Case, Exercise
 
 
 def ref_style_loss(features, targets, weights):
@@ -49,9 +50,9 @@ EXERCISE = Exercise(
     "sum over layers of weight * ((my_gram_matrix(f) - target)**2).sum().",
     _style_cases,
     ref_style_loss,
-    kit=("cnnviz_helpers.style:style_loss",),
+    kit=(style.style_loss,),
     provides={"my_gram_matrix": ref_gram_matrix},
-    lends={"my_gram_matrix": "cnnviz_helpers.style:gram_matrix"},
+    lends={"my_gram_matrix": style.gram_matrix},
     differentiable=True,
     mistakes=(
         _m("layer weights ignored", "Multiply each layer's term by its weight.", _style_unweighted),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Case, Exercise
+from .... import style
 from ._common import _NOGRAD, _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_content_loss(current, target, weight):
@@ -41,7 +42,7 @@ EXERCISE = Exercise(
     "weight * ((current - target)**2).sum(), a tensor with a gradient.",
     _content_cases,
     ref_content_loss,
-    kit=("cnnviz_helpers.style:content_loss",),
+    kit=(style.content_loss,),
     differentiable=True,
     mistakes=(
         _m("mean instead of sum", "CS231n's content loss sums the squared differences.", _content_mean),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .... import style
 from ...harness import three_steps
-from ..spec import Case, Exercise
 from ._common import _m, _rand, _randn
+from .spec import Case, Exercise
 
 
 def ref_optimisation_step(img, optimizer, objective, lo, hi):
@@ -60,7 +61,7 @@ EXERCISE = Exercise(
     "optimizer.zero_grad(); loss = objective(img); loss.backward(); optimizer.step(); clamp img in place; return loss.item().",
     _step_cases,
     ref_optimisation_step,
-    kit=("cnnviz_helpers.style:style_transfer", "cnnviz_helpers.style:texture_synthesis"),
+    kit=(style.style_transfer, style.texture_synthesis),
     call=three_steps,
     mistakes=(
         _m("gradients never zeroed (they accumulate)", "Call optimizer.zero_grad() before backward().", _step_no_zero_grad),

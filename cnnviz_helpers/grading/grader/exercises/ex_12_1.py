@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from ..spec import Case, Exercise
 from ._common import _m, _randn
+from .spec import Case, Exercise
 
 
 def ref_instance_norm(x, eps=1e-5):
@@ -40,7 +41,7 @@ EXERCISE = Exercise(
     "mean and biased variance over (H, W) per image and channel; (x - mean) / sqrt(var + eps).",
     _in_cases,
     ref_instance_norm,
-    kit=("torch.nn.functional:instance_norm",),
+    kit=(F.instance_norm,),
     mistakes=(
         _m("unbiased variance", "PyTorch's normalisation layers use the biased variance: unbiased=False.", _in_unbiased),
         _m(

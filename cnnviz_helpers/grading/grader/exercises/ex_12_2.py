@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from ..spec import Case, Exercise
+from ... import harness
 from ._common import _m, _randn
 from .ex_12_1 import ref_instance_norm
+from .spec import Case, Exercise
 
 
 def ref_conditional_instance_norm(x, gamma_table, beta_table, style):
@@ -48,9 +50,9 @@ EXERCISE = Exercise(
     "gamma = style @ gamma_table, beta = style @ beta_table; instance_norm(x) * gamma + beta per channel.",
     _cin_cases,
     ref_conditional_instance_norm,
-    kit=("torch.nn.functional:instance_norm",),
+    kit=(F.instance_norm,),
     provides={"instance_norm": ref_instance_norm},
-    lends={"instance_norm": "cnnviz_helpers.grading.harness:instance_norm"},
+    lends={"instance_norm": harness.instance_norm},
     mistakes=(
         _m("shift beta missing", "Add beta = style @ beta_table after scaling.", _cin_no_beta),
         _m("style weights not applied", "Mix the table rows with the style vector: style @ gamma_table.", _cin_mean_style),

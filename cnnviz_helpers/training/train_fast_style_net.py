@@ -1,7 +1,7 @@
 """Train the kit's shipped multi-style fast style transfer network; write its weights and model card to ``data/``.
 
-    python -m cnnviz_helpers.training.train_fast_style                    # the shipped net: ShapesNet loss, about 4 min on an unshared 2-core CPU
-    python -m cnnviz_helpers.training.train_fast_style --loss-model vgg16 --device cuda --steps 4000 \\
+    python -m cnnviz_helpers.training.train_fast_style_net                    # the shipped net: ShapesNet loss, about 4 min on an unshared 2-core CPU
+    python -m cnnviz_helpers.training.train_fast_style_net --loss-model vgg16 --device cuda --steps 4000 \\
         --crop 256 --channels 32 64 128 --out my_styles.pt       # Johnson's setting, with ImageNet weights
 
 The defaults reproduce ``data/fast_style_cin.pt`` (seeded: the same machine and thread count give the same
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from ..core.models import KitModel, load_model
 from ..fast_style import CARD_PATH, CONTENT_IMAGES, WEIGHTS_PATH, perceptual_layers, save_fast_style, train_fast_style
+from ..models.loading import KitModel, load_model
 
 SHIPPED_STYLES = ("brick", "gravel", "hubble_deep_field", "flower")
 
@@ -29,7 +29,7 @@ def _mean(values: list[float]) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m cnnviz_helpers.training.train_fast_style", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m cnnviz_helpers.training.train_fast_style_net", description=__doc__.split("\n")[0])
     p.add_argument("--styles", nargs="+", default=list(SHIPPED_STYLES), help="style images (sample names or paths)")
     p.add_argument("--content", nargs="+", default=list(CONTENT_IMAGES), help="training photos (sample names or paths)")
     p.add_argument(
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         seconds=round(seconds),
         final_loss=round(losses["total"][1], 4),
     )
-    command = "python -m cnnviz_helpers.training.train_fast_style" + ("" if argv is None else " " + " ".join(argv))
+    command = "python -m cnnviz_helpers.training.train_fast_style_net" + ("" if argv is None else " " + " ".join(argv))
     if out.resolve() == WEIGHTS_PATH.resolve():
         _write_card(out, km, args, losses, seconds, window, command)
     print(

@@ -2,11 +2,11 @@
 
 Resolved here once, so every method of the kit accepts the same things:
 
-- ``model``: a :class:`~cnnviz_helpers.core.models.KitModel` (from ``load_model``) or any ``nn.Module``
+- ``model``: a :class:`~cnnviz_helpers.models.loading.KitModel` (from ``load_model``) or any ``nn.Module``
   (:func:`unwrap` gives the module and its input normalisation);
 - ``target``: a class index, a class name (looked up in the KitModel, with close-name suggestions),
   one per image (list / tensor), or ``None`` for each image's predicted class (:func:`class_targets`);
-- ``callback``: :data:`Callback`, called ``callback(step, image)`` as an optimisation runs (every
+- ``callback``: :data:`~cnnviz_helpers.core.options.Callback`, called ``callback(step, image)`` as an optimisation runs (every
   ``callback_every`` steps, or as each method documents); returning ``True`` stops the run early
   (the image so far is kept).
 """
@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import Any, Union, overload
 
 import torch
 from torch import nn
 
-from . import images as im
-from .images import conv_layout
-from .layers import module_device
-from .models import KitModel, ModelSpec
+from ..core import images as im
+from ..core.images import conv_layout
+from ..core.layers import module_device
+from ..core.options import Callback
+from .loading import KitModel, ModelSpec
 
-#: A step callback ``callback(step, image) -> stop?``: ``step`` is the number of steps done so far (from 1),
-#: ``image`` the current normalised ``[N, 3, H, W]`` tensor (a copy). Return ``True`` to stop early: the
-#: method then returns the image so far (what a Stop button needs).
-Callback = Callable[[int, torch.Tensor], Union[bool, None]]
-
-#: An attribution method ``fn(model, x, target) -> map`` (what SmoothGrad averages, what sanity checks test).
-Attribution = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+#: An attribution method ``fn(model, x, target=None, *, options) -> map``: ``target`` a class target or a
+#: :class:`Unit` (what SmoothGrad averages, what sanity checks test, the registry's "attribution" kind).
+Attribution = Callable[[nn.Module, torch.Tensor, Any], torch.Tensor]
 
 
 def model_device(model: ModelLike) -> torch.device:
@@ -115,11 +112,15 @@ def class_targets(
     return idx
 
 
-def resolve_target(model: ModelLike | None, target: Target, what: str = "target") -> Target:
+@overload
+def resolve_target(model: ModelLike | None, target: Target, what: str = "target") -> Target: ...
+@overload
+def resolve_target(model: ModelLike | None, target: Target | Unit, what: str = "target") -> Target | Unit: ...
+def resolve_target(model: ModelLike | None, target: Target | Unit, what: str = "target") -> Target | Unit:
     """``target`` with every class name replaced by its index — the one place names are looked up.
 
     Every method calls this with the model *as the user gave it*, before :func:`unwrap` (a plain
-    ``nn.Module`` has no class names). Indices, tensors and ``None`` pass through unchanged.
+    ``nn.Module`` has no class names). Indices, tensors, ``None`` and a :class:`Unit` pass through unchanged.
 
     Raises:
         TypeError: class names with a plain ``nn.Module`` (pass indices instead).

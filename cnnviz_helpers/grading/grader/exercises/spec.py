@@ -49,7 +49,7 @@ class Exercise:
         todo: one line saying what to write (printed while the exercise is unfinished).
         cases: builds the inputs from a seeded generator (float64 tensors); stored by make_references.
         reference: the correct answer, run in float64 by make_references (blocked while a student's code runs).
-        kit: ``"module:name"`` of the kit functions that solve the exercise (blocked while it runs).
+        kit: the kit functions that solve the exercise (blocked while it runs).
         mistakes: the classic mistakes, each recognised and named.
         tol: the largest relative error (:func:`~cnnviz_helpers.grading.compare.rel_error`) that passes.
         exact: compare exactly (indices, shapes, sizes) instead of with ``tol``.
@@ -58,8 +58,8 @@ class Exercise:
         provides: correct helpers (self-contained reference functions) the grader binds in the answer's
             namespace, so that this exercise never depends on another one's answer (``my_gram_matrix``
             for the style loss).
-        lends: the same for the students' self-check, as ``"module:attr"`` of shipped functions (the
-            kit's own, or :mod:`~cnnviz_helpers.grading.harness`).
+        lends: the same for the students' self-check: shipped functions (the kit's own, or
+            :mod:`~cnnviz_helpers.grading.harness`'s), stored by name in the self-check's settings.
         train_mode: hand the model over in train mode (the exercise asks to switch to eval mode).
         differentiable: the output must carry a gradient back to the tensor inputs that require one.
     """
@@ -69,13 +69,13 @@ class Exercise:
     todo: str
     cases: Callable[[torch.Generator], list[Case]]
     reference: Callable[..., Any]
-    kit: tuple[str, ...] = ()
+    kit: tuple[Callable[..., Any], ...] = ()
     mistakes: tuple[Mistake, ...] = ()
     tol: float = 1e-3
     exact: bool = False
     call: Callable[..., Any] | None = None
     provides: dict[str, Callable[..., Any]] = field(default_factory=dict)
-    lends: dict[str, str] = field(default_factory=dict)
+    lends: dict[str, Callable[..., Any]] = field(default_factory=dict)
     train_mode: bool = False
     differentiable: bool = False
 

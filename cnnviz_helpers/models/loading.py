@@ -27,19 +27,16 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 import torchvision
-from PIL import Image
 from torch import nn
 
-from ..datasets.image_sets import load_imagenette
-from ..datasets.imagenette import ImagenetteUnavailable
+from ..core import images as im
+from ..core.config import announce, default_device, offline_mode
+from ..core.layers import module_device
 from ..datasets.shapes import CLASS_NAMES as SHAPE_CLASSES
-from ..datasets.shapes import make_shapes
 from ..datasets.shapesnet import MEAN as SHAPES_MEAN
 from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
-from . import images as im
-from .config import announce, default_device, offline_mode
-from .layers import module_device
+from .examples import Example, imagenette_examples, photo_examples, shapes_examples
 
 
 @dataclass(frozen=True)
@@ -177,16 +174,6 @@ _DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12
 
 
 @dataclass
-class Example:
-    """A picture the notebooks use, with its class and (for generated images) the object mask."""
-
-    name: str
-    image: Image.Image
-    label: int
-    mask: np.ndarray | None = None
-
-
-@dataclass
 class KitModel:
     """A network plus everything needed to use it in the notebooks.
 
@@ -199,9 +186,10 @@ class KitModel:
         spec: the layers the notebooks use (:class:`ModelSpec`).
         offline: True for the kit's ShapesNet (not an ImageNet model).
         description: one readable line about what this model is.
-        examples: a few images with their true classes: for ImageNet models one Imagenette photo per
-            class (when downloaded; correctly classified where one of the first few is) followed by the
-            kit's photos; for ShapesNet generated shapes with ground-truth masks.
+        examples: a few images with their true classes, picked on first access (not by
+            :func:`load_model`): for ImageNet models one Imagenette photo per class (when downloaded;
+            correctly classified where one of the first few is) followed by the kit's photos; for
+            ShapesNet generated shapes with ground-truth masks (:mod:`cnnviz_helpers.models.examples`).
     """
 
     model: nn.Module
@@ -213,11 +201,25 @@ class KitModel:
     spec: ModelSpec
     offline: bool
     description: str
-    examples: list[Example] = field(default_factory=list)
+    _examples: list[Example] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def device(self) -> torch.device:
         return module_device(self.model)
+
+    @property
+    def examples(self) -> list[Example]:
+        """The model's example images (see the class docstring), picked the first time they are asked for."""
+        if self._examples is None:
+            if self.offline:
+                self._examples = shapes_examples()
+            elif self.spec.examples:  # an ImageNet model
+                photos = photo_examples(self.spec.examples, self.class_names)
+                picked = imagenette_examples(self._image_probabilities, self.class_names, self.input_size)
+                self._examples = picked + photos
+            else:  # a plain module: no known classes
+                self._examples = []
+        return self._examples
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -227,7 +229,7 @@ class KitModel:
 
     def preprocess(self, img: im.ImageLike | Sequence[im.ImageLike], size: int | tuple[int, int] | None = None) -> torch.Tensor:
         """Image(s) → normalised ``[N, 3, S, S]`` tensor on the model's device (``S = input_size``; a
-        ``(height, width)`` ``size`` resizes exactly, see :func:`~cnnviz_helpers.images.load_image`)."""
+        ``(height, width)`` ``size`` resizes exactly, see :func:`~cnnviz_helpers.core.images.load_image`)."""
         return im.preprocess(img, self.mean, self.std, size or self.input_size, device=self.device)
 
     def deprocess(self, x: torch.Tensor, rescale: bool = False) -> np.ndarray:
@@ -237,14 +239,23 @@ class KitModel:
     @torch.inference_mode()
     def predict(self, x: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
         """Top-``k`` ``(class name, probability)`` for each image of a preprocessed batch."""
+        probs = self._probabilities(x)
+        top = probs.topk(min(k, probs.shape[-1]), dim=-1)
+        return [[(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)]
+
+    @torch.inference_mode()
+    def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``[N, classes]`` of a preprocessed batch, in eval mode (the model's mode restored)."""
         was_training = self.model.training
         self.model.eval()
         try:
-            probs = self.model(x.to(self.device)).softmax(-1)
+            return self.model(x.to(self.device)).softmax(-1)
         finally:
             self.model.train(was_training)
-        top = probs.topk(min(k, probs.shape[-1]), dim=-1)
-        return [[(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)]
+
+    def _image_probabilities(self, images: Sequence[im.ImageLike]) -> torch.Tensor:
+        """Class probabilities (float32 ``[N, classes]``) of images, preprocessed as the model expects."""
+        return self._probabilities(self.preprocess(images)).float()
 
     def class_index(self, name: str | int) -> int:
         """Index of a class from its name (exact, then case-insensitive, then closest matches suggested)."""
@@ -268,38 +279,6 @@ class KitModel:
         return [(i, c) for i, c in enumerate(self.class_names) if text.lower() in c.lower()]
 
 
-def _shapes_examples(n_per_class: int = 1, seed: int = 100) -> list[Example]:
-    labels = np.repeat(np.arange(len(SHAPE_CLASSES)), n_per_class)
-    images, labels, masks = make_shapes(len(labels), seed=seed, labels=labels)
-    return [
-        Example(f"{SHAPE_CLASSES[y]} #{i}", Image.fromarray(x), int(y), m)
-        for i, (x, y, m) in enumerate(zip(images, labels, masks))
-    ]
-
-
-@torch.inference_mode()
-def _imagenette_examples(km: KitModel, candidates: int) -> list[Example]:
-    """One Imagenette photo per class: of ``candidates`` photos of each class, the one with the highest
-    probability of its class among those the model classifies correctly (else among all). Sorted with the
-    correctly classified first, most confident first, so the methods start from clear-cut photos.
-    Empty without Imagenette."""
-    try:
-        data = load_imagenette(km.class_names, n=candidates * 10, size=km.input_size)
-    except ImagenetteUnavailable:
-        return []
-    probs = km.model(km.preprocess(data.images)).float().softmax(-1).cpu()
-    picked = []
-    for label, cls in enumerate(data.class_indices or []):
-        if cls is None:  # a label that is no class of the model
-            continue
-        rows = np.flatnonzero(data.labels == label)
-        right = [int(i) for i in rows if int(probs[i].argmax()) == cls]
-        i = max(right or rows.tolist(), key=lambda r: float(probs[r, cls]))
-        picked.append((bool(right), float(probs[i, cls]), i, int(cls)))
-    picked.sort(key=lambda p: (p[0], p[1]), reverse=True)
-    return [Example(f"{km.class_names[cls]} (Imagenette)", data.images[i], cls) for _, _, i, cls in picked]
-
-
 def _offline_model(device: torch.device, name: str = "shapesnet") -> KitModel:
     robust = name == "shapesnet_robust"
     what = (
@@ -317,7 +296,6 @@ def _offline_model(device: torch.device, name: str = "shapesnet") -> KitModel:
         spec=SPECS["shapesnet"],
         offline=True,
         description=f"{what} (10 synthetic shape/texture classes, 64×64 input; NOT an ImageNet model)",
-        examples=_shapes_examples(),
     )
 
 
@@ -460,8 +438,7 @@ def load_model(
     label = "ImageNet-pretrained" if pretrained else "RANDOM (untrained) weights"
     spec = SPECS[name]
     classes = list(wenum.meta["categories"])
-    photos = [Example(img, im.load_image(img), classes.index(cls)) for img, cls in spec.examples]
-    km = KitModel(
+    return KitModel(
         model=_frozen(model.to(dev)),
         name=name,
         class_names=classes,
@@ -472,5 +449,3 @@ def load_model(
         offline=False,
         description=f"{name}, {label} (torchvision {wenum}), {len(classes)} classes, {tf.crop_size[0]}px input",
     )
-    km.examples = _imagenette_examples(km, candidates=4) + photos
-    return km

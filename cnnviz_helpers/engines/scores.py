@@ -27,9 +27,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..engines.score_shortcut import head_for, verify_head
-from .layers import Hooks
-from .targets import ModelLike, Target, class_targets, model_input, resolve_target, unwrap
+from ..core.layers import Hooks, capture, check_channel
+from ..models.targets import ModelLike, Target, Unit, class_targets, model_input, resolve_target, unwrap
+from .score_shortcut import head_for, verify_head
 
 
 def class_scores(logits: torch.Tensor, target: Target = None) -> torch.Tensor:
@@ -39,7 +39,47 @@ def class_scores(logits: torch.Tensor, target: Target = None) -> torch.Tensor:
     return logits.gather(1, class_targets(logits, target)[:, None])[:, 0]
 
 
-def target_scores(model: nn.Module, x: torch.Tensor, target: Target = None) -> torch.Tensor:
+def unit_activation(out: torch.Tensor, unit: Unit) -> torch.Tensor:
+    """Each image's activation of ``unit`` (``[N]``) from its layer's output ``out`` (``[N, C, h, w]`` or ``[N, C]``).
+
+    ``unit.position``: ``None`` → the channel's mean over the map, ``"max"`` → its largest value in
+    each image, ``"center"`` → the centre neuron ``(h // 2, w // 2)``, ``(row, col)`` → that neuron.
+
+    Raises:
+        IndexError: channel or position outside the layer's output.
+        ValueError: a position for a layer without spatial dimensions, or an unknown position word.
+    """
+    check_channel(out, unit.channel, unit.layer)
+    a = out[:, unit.channel]
+    if unit.position is None:
+        return a.flatten(1).mean(1) if a.ndim > 1 else a
+    if a.ndim != 3:
+        raise ValueError(f"{unit.layer} has no spatial dimensions (output {tuple(out.shape)}): leave the Unit's position None")
+    (h, w), pos = a.shape[-2:], unit.position
+    if pos == "max":
+        return a.flatten(1).amax(1)
+    if pos == "center":
+        pos = (h // 2, w // 2)
+    if isinstance(pos, str) or len(pos) != 2:
+        raise ValueError(f"a Unit's position is (row, col), 'center', 'max' or None, got {pos!r}")
+    r, c = pos
+    if not (0 <= r < h and 0 <= c < w):
+        raise IndexError(f"{unit.layer}'s maps are {h}x{w}: position must be (row, col) in 0..{h - 1}, 0..{w - 1}, got {pos}")
+    return a[:, r, c]
+
+
+def unit_scores(model: nn.Module, x: torch.Tensor, unit: Unit) -> torch.Tensor:
+    """Each image's activation of ``unit`` (``[N]``, differentiable); the forward pass stops at ``unit.layer``.
+
+    Raises:
+        KeyError: unknown layer (with close names); see :func:`unit_activation` for the others.
+    """
+    with capture(model, unit.layer, eval_mode=False, freeze=False) as acts:
+        acts.run(x)
+        return unit_activation(acts[unit.layer], unit)
+
+
+def target_scores(model: nn.Module, x: torch.Tensor, target: Target | Unit = None) -> torch.Tensor:
     r"""The unnormalised score of each image's target class, :math:`s_{y_i}(x_i)`, as a ``[N]`` tensor.
 
     Equal to ``model(x)[range(N), target]`` (and differentiable like it), but when ``target`` is
@@ -50,10 +90,11 @@ def target_scores(model: nn.Module, x: torch.Tensor, target: Target = None) -> t
 
     Args:
         model: a classifier returning ``[N, classes]`` logits, in the mode it should run in (the
-            kit's methods call this inside :class:`~cnnviz_helpers.layers.Hooks`, i.e. eval mode).
+            kit's methods call this inside :class:`~cnnviz_helpers.core.layers.Hooks`, i.e. eval mode).
         x: the input batch (gradients flow back to it).
         target: one class for all images, one per image, or ``None`` for each image's predicted
-            class (which needs every logit: the full forward pass).
+            class (which needs every logit: the full forward pass); or a :class:`Unit`, whose
+            activation is the score (:func:`unit_scores`: the pass stops at its layer).
 
     Returns:
         ``[N]`` scores.
@@ -67,6 +108,8 @@ def target_scores(model: nn.Module, x: torch.Tensor, target: Target = None) -> t
         ...     score = target_scores(model, x.requires_grad_(), target=[3, 7]).sum()
         ...     (grad,) = torch.autograd.grad(score, x)
     """
+    if isinstance(target, Unit):
+        return unit_scores(model, x, target)
     head = head_for(model) if target is not None else None  # the shortcut (engines.score_shortcut)
     if head is not None and head.verified:
         return head.target_scores(model, x, target)
@@ -81,18 +124,19 @@ def target_scores(model: nn.Module, x: torch.Tensor, target: Target = None) -> t
     return scores
 
 
-def input_gradient(model: ModelLike, x: torch.Tensor, target: Target = None) -> torch.Tensor:
-    r"""Gradient of the unnormalised class score with respect to the input, :math:`\partial S_c / \partial x`.
+def input_gradient(model: ModelLike, x: torch.Tensor, target: Target | Unit = None) -> torch.Tensor:
+    r"""Gradient of the unnormalised class score (or a unit's activation) with respect to the input, :math:`\partial S_c / \partial x`.
 
     The whole batch takes one forward and one backward pass: the scores of the per-image targets are
     summed (image ``i``'s score does not depend on image ``j``'s pixels in eval mode, so the
     gradient of the sum is each image's own gradient). Only the target classes' scores are
-    computed (:func:`~cnnviz_helpers.scores.target_scores`).
+    computed (:func:`~cnnviz_helpers.engines.scores.target_scores`).
 
     Args:
         model: the network (``nn.Module`` or :class:`KitModel`); left exactly as it was.
         x: normalised batch ``[N, 3, H, W]`` (what ``km.preprocess`` returns); not modified.
-        target: class per image, one class for all, or ``None`` for the predicted class.
+        target: class per image, one class for all, ``None`` for the predicted class, or a
+            :class:`Unit` (the gradient of its activation).
 
     Returns:
         ``[N, 3, H, W]`` gradient, on the model's device.

@@ -1,0 +1,154 @@
+"""The student notebooks ask before they tell: `solution_only` cells are stripped, and the build refuses a
+notice cell that would answer a question, or a question with nowhere to write the answer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import build_notebooks as bn  # noqa: E402
+
+SOURCES = sorted((ROOT / "solutions").glob("*.ipynb"))
+
+
+def _md(source: str, *tags: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(source)
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def _nb(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+ANSWER = "### BEGIN SOLUTION\nBecause the field grows.\n### END SOLUTION"
+
+
+def test_solution_only_cells_are_stripped_from_the_student_version_only():
+    nb = _nb(
+        _md("## Patches"),
+        nbformat.v4.new_code_cell("x = 1"),
+        _md("**Question (written, 1 point).** Why so large?"),
+        _md(ANSWER),
+        _md("**What to notice.** The field grows with depth.", bn.SOLUTION_ONLY),
+        _md("**What to notice.** Compare the two rows."),
+    )
+    bn.normalise(nb, "t")
+    bn.check_asks_before_tells(nb, "t.ipynb")
+    student = bn.student_version(nb)
+    text = "\n".join(c.source for c in student.cells)
+    assert "The field grows with depth" not in text and "Because the field grows" not in text
+    assert "YOUR ANSWER HERE" in text and "Compare the two rows" in text
+    assert len(student.cells) == len(nb.cells) - 1
+    assert any("The field grows with depth" in c.source for c in nb.cells)  # the solutions keep it
+    assert bn.without_solution_only(nb).cells[-1].source.endswith("Compare the two rows.")
+
+
+@pytest.mark.parametrize("first_line", ["**What to notice.**", "**What to notice**", "### What to notice", "Observation:"])
+def test_an_unmarked_notice_before_a_question_fails_the_build_naming_notebook_and_cell(first_line):
+    nb = _nb(
+        _md("## Patches"),
+        nbformat.v4.new_code_cell("x = 1"),
+        _md(f"{first_line} The field grows with depth."),
+        _md("**Question (written, 1 point).** Why so large?"),
+        _md(ANSWER),
+    )
+    with pytest.raises(ValueError, match=r"03_patches\.ipynb, cell 2: .*solution_only"):
+        bn.check_asks_before_tells(nb, "03_patches.ipynb")
+    nb.cells[2].metadata["tags"] = [bn.SOLUTION_ONLY]
+    bn.check_asks_before_tells(nb, "03_patches.ipynb")
+
+
+def test_a_notice_between_a_prompt_and_its_answer_cell_fails_too():
+    nb = _nb(_md("**Question.** Why?"), _md("**What to notice.** Because."), _md(ANSWER))
+    with pytest.raises(ValueError, match=r"cell 1"):
+        bn.check_asks_before_tells(nb, "t.ipynb")
+
+
+def test_notices_after_the_answer_or_in_another_section_are_allowed():
+    nb = _nb(
+        _md("## One"),
+        _md("**What to notice.** Section one's result."),
+        _md("## Two"),
+        _md("**Question (written, 1 point).** Predict the result."),
+        _md(ANSWER),
+        nbformat.v4.new_code_cell("x = 1"),
+        _md("**What to notice.** Compare with your prediction."),
+    )
+    bn.check_asks_before_tells(nb, "t.ipynb")
+
+
+@pytest.mark.parametrize("after", [nbformat.v4.new_code_cell("show()"), _md("## Next section"), None])
+def test_a_question_without_an_answer_cell_before_the_result_fails(after):
+    cells = [_md("## Video"), _md("**Question.** What could flicker?")] + ([after] if after is not None else [])
+    with pytest.raises(ValueError, match=r"t\.ipynb, cell 1: a question with no answer cell"):
+        bn.check_asks_before_tells(_nb(*cells), "t.ipynb")
+    bn.check_asks_before_tells(_nb(*cells[:2], _md(ANSWER), *cells[2:]), "t.ipynb")
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_every_source_asks_before_it_tells(src):
+    bn.check_asks_before_tells(nbformat.read(src, as_version=4), src.name)
+
+
+def _sections(cells):
+    starts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("#")]
+    return [cells[a:b] for a, b in zip([0, *starts], [*starts, len(cells)])]
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_student_notebook_holds_no_answer_and_no_observation_before_an_answer_cell(src):
+    """Read the generated student notebook itself: no answer text, no solution-only text, and no notice cell
+    before a written-answer cell (``YOUR ANSWER HERE``) of its section."""
+    solution = nbformat.read(src, as_version=4)
+    student = nbformat.read(ROOT / "notebooks" / src.name, as_version=4)
+    text = "\n".join(c.source for c in student.cells)
+    assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
+    for cell in solution.cells:
+        if bn.is_solution_only(cell):
+            assert cell.source.strip() not in text, f"{src.name}: solution-only text in the student version"
+        if bn.is_answer(cell):
+            answer = bn._SOLUTION.search(cell.source)[0].split("\n", 1)[1].rsplit("### END SOLUTION", 1)[0].strip()
+            assert answer not in text, f"{src.name}: an answer in the student version"
+    for section in _sections(student.cells):
+        slots = [i for i, c in enumerate(section) if c.cell_type == "markdown" and "YOUR ANSWER HERE" in c.source]
+        notices = [i for i, c in enumerate(section) if bn.is_notice(c)]
+        assert not slots or not notices or min(notices) > max(slots), (
+            f"{src.name}: an observation before a question's answer cell: {section[min(notices)].source[:80]!r}"
+        )
+
+
+def test_a_cell_inserted_before_graded_ones_gets_a_fresh_grade_id():
+    old = _md(ANSWER)
+    old.metadata["nbgrader"] = {"grade_id": "t_answer_1"}
+    nb = _nb(_md("**Question.** New?"), _md(ANSWER), _md("**Question.** Old?"), old)
+    bn.normalise(nb, "t")
+    assert [c.metadata.nbgrader["grade_id"] for c in nb.cells if "nbgrader" in c.metadata] == ["t_answer_2", "t_answer_1"]
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_grade_ids_are_unique(src):
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(src, as_version=4).cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)), ids
+
+
+def test_release_hands_nbgrader_the_notebook_without_its_solution_only_cells(tmp_path, monkeypatch):
+    import course
+
+    calls = []
+    monkeypatch.setattr(course, "nbgrader", lambda _course, *args: calls.append(args))
+    course.release(tmp_path, "a1", ["04_occlusion"])
+    solution = nbformat.read(ROOT / "solutions" / "04_occlusion.ipynb", as_version=4)
+    released = nbformat.read(tmp_path / "source" / "a1" / "04_occlusion.ipynb", as_version=4)
+    hidden = [c for c in solution.cells if bn.is_solution_only(c)]
+    assert hidden and not any(bn.is_solution_only(c) for c in released.cells)
+    assert [c.source for c in released.cells] == [c.source for c in solution.cells if not bn.is_solution_only(c)]
+    assert calls == [("generate_assignment", "a1", "--force")]
