@@ -102,7 +102,11 @@ def autograde(course: Path, assignment: str, students: list[str]) -> None:
     The scores come from :mod:`cnnviz_helpers.grading.grader` (each answer in its own process, on inputs
     drawn now), never from what a student's kernel printed; its flags go to ``COURSE/reports/``.
     """
-    only = [f"--student={s}" for s in students]
+    only = []
+    if students:  # nbgrader takes one --student (a glob): leave out everyone else instead
+        submitted = sorted(p.name for p in (course / "submitted").iterdir() if (p / assignment).is_dir())
+        others = [s for s in submitted if s not in students]
+        only = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
     if nbgrader(course, "autograde", assignment, "--create", "--force", *only, check=False):
         print("nbgrader's autograde reported errors (above); the grader scores every submission anyway", file=sys.stderr)
     sys.path.insert(0, str(ROOT))
