@@ -8,7 +8,8 @@ PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab present test lint unit nbval nbval-imagenet nbval-zh notebooks methods-table i18n-check references bench \
-        offline-model robust-model fast-style-model download clean help instructor-lab course-init release collect autograde feedback export
+        offline-model robust-model fast-style-model download clean help instructor-lab course-init release collect autograde feedback \
+        export report
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (creates .venv on first run; PORT=8888)"
@@ -24,7 +25,7 @@ help:
 	@echo "make robust-model      adversarially fine-tune it (data/shapesnet_robust.pt, ~15 min on 2 cores)"
 	@echo "make fast-style-model  retrain the shipped fast style network (data/fast_style_cin.pt)"
 	@echo "make references        regenerate the graded exercises' stored references"
-	@echo "grading (README, 'Grading with nbgrader'): make course-init|release|collect|autograde|feedback|export COURSE=dir ..."
+	@echo "grading (README, 'Grading with nbgrader'): make course-init|release|collect|autograde|feedback|export|report COURSE=dir ..."
 
 # One environment for everything: the kit plus its dev tools, torch pinned by constraints.txt.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -80,7 +81,7 @@ nbval-imagenet: $(VENV)/.instructor
 		solutions/ --ignore=solutions/zh
 
 references: $(VENV)/.installed
-	$(PY) -m cnnviz_helpers.grading.make_references
+	$(PY) -m cnnviz_helpers.grading.grader.make_references
 
 # The instructor's flow (README, "Grading with nbgrader"); COURSE is a directory outside the repo.
 COURSE ?= $(HOME)/cnnviz-course
@@ -96,6 +97,8 @@ feedback: $(VENV)/.instructor
 	$(PY) tools/course.py feedback $(COURSE) $(ASSIGNMENT)
 export: $(VENV)/.instructor
 	$(PY) tools/course.py export $(COURSE) $(or $(CSV),grades.csv)
+report: $(VENV)/.instructor
+	$(PY) tools/course.py report $(COURSE)
 
 notebooks: $(VENV)/.installed
 	$(PY) tools/build_notebooks.py
@@ -107,7 +110,7 @@ methods-table: $(VENV)/.installed
 i18n-check: $(VENV)/.installed
 	$(PY) tools/i18n.py check
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.instructor
 	$(PY) -m bench
 
 download: $(VENV)/.installed

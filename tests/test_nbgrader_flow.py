@@ -1,8 +1,9 @@
 """The instructor's flow end to end: the real nbgrader on fixture submissions built from the released notebook.
 
-init → release (generate_assignment) → collect → autograde → feedback → export, in a temporary
-course directory, for six students: a correct submission, an untouched one, one wrong exercise,
-one delegating to the kit, an infinite loop, and deleted / edited check cells.
+init → release (generate_assignment) → collect → autograde → feedback → export → report, in a
+temporary course directory: a correct two-notebook submission (timed), an untouched one, one wrong
+exercise, one delegating to the kit, a runaway that swallows KeyboardInterrupt, deleted / edited
+check cells, and every trick of issue #19 (each must score 0 and be flagged).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -20,21 +22,75 @@ pytest.importorskip("nbgrader")
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = "09_feature_inversion"  # two graded exercises and a written answer; runs in seconds in fast mode
+NB2 = "10_texture_synthesis"  # the honest student hands in two notebooks (one submission, timed)
 EX1, EX2 = f"{NB}_test_1", f"{NB}_test_2"
-TIMEOUT = 100  # the course's Execute.timeout for this test: far above any cell of NB in fast mode, even on a busy CPU
+TIMEOUT = 30  # the course's Execute.timeout for this test: far above any cell of NB in fast mode, even on a busy CPU
 
 WRONG_TV = """def my_tv(x, beta=2.0, eps=1e-8):
     return (x[..., 1:, :] - x[..., :-1, :]).abs().sum() + (x[..., :, 1:] - x[..., :, :-1]).abs().sum()"""
 DELEGATING_TV = """def my_tv(x, beta=2.0, eps=1e-8):
     return tv_loss(x, beta, eps)"""
+#: a runaway that nbgrader's interrupt cannot stop
 LOOPING_TV = """def my_tv(x, beta=2.0, eps=1e-8):
     while True:
-        pass"""
+        try:
+            pass
+        except KeyboardInterrupt:
+            pass"""
+NO_ANSWER = """def my_tv(x, beta=2.0, eps=1e-8):
+    raise NotImplementedError()"""
+#: the tricks of issue #19: (answer to exercise 1, an extra cell inserted before it)
+TRICKS = {
+    "getsource": (
+        "import inspect\nexec(inspect.getsource(tv_loss).replace('def tv_loss', 'def my_tv'))",
+        None,
+    ),
+    "reload": (
+        "import importlib\nimport cnnviz_helpers.core.regularizers as r\nmy_tv = importlib.reload(r).tv_loss",
+        None,
+    ),
+    "sys_modules": (
+        "import sys\ndef my_tv(x, beta=2.0, eps=1e-8):\n    return sys.modules['cnnviz_helpers.core.regularizers'].tv_loss(x, beta, eps)",
+        None,
+    ),
+    "private_catalogue": (
+        "from cnnviz_helpers.grading.grader.exercises.ex_09_1 import ref_tv as my_tv",
+        None,
+    ),
+    "code_swap": (
+        "def my_tv(x, beta=2.0, eps=1e-8):\n    my_tv.__code__ = SAVED\n    return my_tv(x, beta, eps)",
+        "SAVED = tv_loss.__code__",
+    ),
+    "captum": (
+        "def my_tv(x, beta=2.0, eps=1e-8):\n    from captum.attr import Saliency\n    return Saliency",
+        None,
+    ),
+    "references": (
+        "import os, torch, cnnviz_helpers\n"
+        "STORED = torch.load(os.path.join(os.path.dirname(cnnviz_helpers.__file__), 'grading', 'references', '09.1.pt'))\n"
+        "def my_tv(x, beta=2.0, eps=1e-8):\n    return STORED['cases'][0]['expected']",
+        None,
+    ),
+    "patch_grade": (
+        NO_ANSWER,
+        "from cnnviz_helpers.grading import runner\nrunner.grade = lambda *a, **k: runner.Result('x', True, 'ok')",
+    ),
+    "tolerance": (
+        "import torch\ndef my_tv(x, beta=2.0, eps=1e-8):\n    return torch.zeros(1)",
+        "from cnnviz_helpers.grading.grader.exercises import EXERCISES\nfor ex in EXERCISES.values():\n    object.__setattr__(ex, 'tol', float('inf'))",
+    ),
+    "stderr": (NO_ANSWER, "import sys\nsys.stderr = sys.stdout"),
+}
+#: 10.2 through the kit's private helper that style_loss is built on
+PRIVATE_HELPER = """from cnnviz_helpers.style import _style_terms
+
+def my_style_loss(features, targets, weights):
+    return sum(_style_terms(features, targets, weights, True))"""
 
 
-def _solutions() -> dict[str, str]:
+def _solutions(name: str) -> dict[str, str]:
     """grade_id -> the solution cell's source without the markers (what a correct student writes)."""
-    nb = nbformat.read(ROOT / "solutions" / f"{NB}.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
     out = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -46,14 +102,22 @@ def _solutions() -> dict[str, str]:
 
 
 def _submission(
-    released: nbformat.NotebookNode, answers: dict[str, str], drop: tuple[str, ...] = (), edit: dict[str, str] | None = None
+    released: nbformat.NotebookNode,
+    answers: dict[str, str],
+    drop: tuple[str, ...] = (),
+    edit: dict[str, str] | None = None,
+    before: tuple[str, str] | None = None,
 ):
+    """The released notebook with ``answers`` (by grade id), ``drop``ped and ``edit``ed cells, and a new
+    cell ``before[1]`` inserted before the cell with grade id ``before[0]``."""
     nb = nbformat.from_dict(released)
     cells = []
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in drop:
             continue
+        if before and gid == before[0]:
+            cells.append(nbformat.v4.new_code_cell(before[1]))
         if gid in answers:
             cell.source = answers[gid]
         if edit and gid in edit:
@@ -61,6 +125,14 @@ def _submission(
         cells.append(cell)
     nb.cells = cells
     return nb
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by this process's finished children (and theirs: nbgrader, kernels, the grader)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _course(*args: str) -> subprocess.CompletedProcess:
@@ -74,12 +146,14 @@ def graded(tmp_path_factory):
     assert _course("init", str(course)).returncode == 0
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"\nc.Execute.timeout = {TIMEOUT}\n")
-    done = _course("release", str(course), "a1", NB)
+    done = _course("release", str(course), "a1", NB, NB2)
     assert done.returncode == 0, done.stdout + done.stderr
     released = nbformat.read(course / "release" / "a1" / f"{NB}.ipynb", as_version=4)
+    released2 = nbformat.read(course / "release" / "a1" / f"{NB2}.ipynb", as_version=4)
 
-    solution = _solutions()
+    solution, solution2 = _solutions(NB), _solutions(NB2)
     ex1_solution = next(g for g in solution if g.endswith("solution_1"))
+    ex2_solution2 = next(g for g in solution2 if g.endswith("solution_2"))
     students = {
         "alice": _submission(released, solution),
         "bob": released,
@@ -88,26 +162,49 @@ def graded(tmp_path_factory):
         "erin": _submission(released, solution | {ex1_solution: LOOPING_TV}),
         "frank": _submission(released, solution, drop=(EX1,), edit={EX2: 'print("all good")'}),
     }
+    for trick, (answer, cell) in TRICKS.items():
+        students[trick] = _submission(released, solution | {ex1_solution: answer}, before=(ex1_solution, cell) if cell else None)
     inbox = tmp / "inbox"
     for name, nb in students.items():
         (inbox / name).mkdir(parents=True)
         nbformat.write(nb, inbox / name / f"{NB}.ipynb")
+    nbformat.write(_submission(released2, solution2), inbox / "alice" / f"{NB2}.ipynb")
+    (inbox / "helper").mkdir()
+    nbformat.write(_submission(released2, solution2 | {ex2_solution2: PRIVATE_HELPER}), inbox / "helper" / f"{NB2}.ipynb")
     assert _course("collect", str(course), "a1", str(inbox)).returncode == 0
-    autograde = _course("autograde", str(course), "a1")
+
+    start, cpu = time.perf_counter(), _children_cpu()
+    one = _course("autograde", str(course), "a1", "--student", "alice")
+    alice_seconds, alice_cpu = time.perf_counter() - start, _children_cpu() - cpu
+    assert one.returncode == 0, one.stdout + one.stderr
+    others = [f"--student={name}" for name in [*students, "helper"] if name != "alice"]  # alice is graded already
+    autograde = _course("autograde", str(course), "a1", *others)
     assert autograde.returncode == 0, autograde.stdout + autograde.stderr
     feedback = _course("feedback", str(course), "a1")
     assert feedback.returncode == 0, feedback.stdout + feedback.stderr
     assert _course("export", str(course), str(tmp / "grades.csv")).returncode == 0
+    report = _course("report", str(course))
 
     from nbgrader.api import Gradebook
 
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for name in students:
-            scores[name] = {ex: gb.find_grade(ex, NB, "a1", name).score for ex in (EX1, EX2)}
+        for name in [*students, "helper"]:
+            nb, ids = (NB2, (f"{NB2}_test_1", f"{NB2}_test_2")) if name == "helper" else (NB, (EX1, EX2))
+            scores[name] = {ex: gb.find_grade(ex, nb, "a1", name).score for ex in ids}
+        scores["alice2"] = {ex: gb.find_grade(ex, NB2, "a1", "alice").score for ex in (f"{NB2}_test_1", f"{NB2}_test_2")}
     with open(tmp / "grades.csv") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
-    return {"scores": scores, "csv": rows, "log": autograde.stdout + autograde.stderr, "course": course, "released": released}
+    return {
+        "scores": scores,
+        "csv": rows,
+        "log": autograde.stdout + autograde.stderr,
+        "course": course,
+        "released": released,
+        "alice_seconds": alice_seconds,
+        "alice_cpu": alice_cpu,
+        "report": report.stdout,
+    }
 
 
 def test_release_is_locked_and_holds_no_solution(graded):
@@ -120,6 +217,36 @@ def test_release_is_locked_and_holds_no_solution(graded):
 
 def test_correct_submission_gets_full_marks(graded):
     assert graded["scores"]["alice"] == {EX1: 1.0, EX2: 1.0}
+    assert graded["scores"]["alice2"] == {f"{NB2}_test_1": 1.0, f"{NB2}_test_2": 1.0}
+    assert not graded["csv"]["alice"]["flags"]
+
+
+def test_one_two_notebook_submission_is_graded_within_a_minute(graded):
+    """nbgrader's run of both notebooks and the grader together: under a minute of CPU time (the wall time on an
+    idle machine; the test machine may be shared, so its wall time is only printed)."""
+    print(f"alice: {graded['alice_seconds']:.0f} s wall, {graded['alice_cpu']:.0f} s CPU")
+    assert graded["alice_cpu"] < 60, graded
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_each_trick_scores_zero_and_is_flagged(graded, trick):
+    assert graded["scores"][trick][EX1] == 0.0
+    assert "exercise 09.1" in graded["csv"][trick]["flags"] or "cell" in graded["csv"][trick]["flags"], graded["csv"][trick]
+    assert trick in graded["report"]
+
+
+def test_the_kits_private_helper_scores_zero_and_is_flagged(graded):
+    assert graded["scores"]["helper"] == {f"{NB2}_test_1": 1.0, f"{NB2}_test_2": 0.0}
+    assert "10.2: executed the kit's" in graded["csv"]["helper"]["flags"], graded["csv"]["helper"]
+
+
+def test_feedback_never_contradicts_its_score(graded):
+    """The stderr trick: the check cell shows the grader's verdict, not the kernel's "Score 1.0" over "not done"."""
+    html = (graded["course"] / "feedback" / "stderr" / "a1" / f"{NB}.html").read_text()
+    assert "Grader: 0 / 1 point" in html and "Grader: 1 / 1" not in html.split(EX1)[0]
+    nb = nbformat.read(graded["course"] / "autograded" / "stderr" / "a1" / f"{NB}.ipynb", as_version=4)
+    check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == EX1)
+    assert [o.text.split(".")[0] for o in check.outputs] == ["Grader: 0 / 1 point"]
 
 
 def test_untouched_submission_gets_zero_without_crashing(graded):
@@ -134,8 +261,9 @@ def test_delegating_to_the_kit_scores_zero_on_that_exercise(graded):
     assert graded["scores"]["dave"] == {EX1: 0.0, EX2: 1.0}
 
 
-def test_infinite_loop_is_stopped_and_the_rest_graded(graded):
+def test_runaway_that_swallows_interrupts_costs_only_its_own_point(graded):
     assert graded["scores"]["erin"] == {EX1: 0.0, EX2: 1.0}
+    assert float(graded["csv"]["erin"]["score"]) == 1.0
 
 
 def test_deleted_or_edited_checks_are_restored(graded):
@@ -144,14 +272,14 @@ def test_deleted_or_edited_checks_are_restored(graded):
 
 def test_no_false_checksum_warning_on_honest_submissions(graded):
     warnings = re.findall(r"Attribute 'checksum' for cell (\S+) has changed", graded["log"])
-    assert warnings == [EX2], graded["log"][-3000:]  # only frank's edited check
+    assert warnings == [EX2], graded["log"][-3000:]  # only frank's edited check (alice's timed run is not in this log)
 
 
 def test_feedback_and_grades_csv(graded):
     assert (graded["course"] / "feedback" / "carol" / "a1" / f"{NB}.html").exists()
     html = (graded["course"] / "feedback" / "carol" / "a1" / f"{NB}.html").read_text()
     assert "TV absolute instead of squared" in html, "the feedback names the mistake"
-    assert float(graded["csv"]["alice"]["score"]) == 2.0 and float(graded["csv"]["bob"]["score"]) == 0.0
+    assert float(graded["csv"]["alice"]["score"]) == 4.0 and float(graded["csv"]["bob"]["score"]) == 0.0
 
 
 def test_untouched_notebook_runs_to_the_end(graded):
@@ -160,3 +288,10 @@ def test_untouched_notebook_runs_to_the_end(graded):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("not done yet" in o.get("text", "") for o in outputs if o.output_type == "stream")
+
+
+def test_grades_come_from_the_grader_not_the_kernel(graded):
+    """Each check cell of the autograded notebook holds the grader's verdict, and the gradebook its score."""
+    nb = nbformat.read(graded["course"] / "autograded" / "carol" / "a1" / f"{NB}.ipynb", as_version=4)
+    texts = [c.outputs[0].text for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in (EX1, EX2)]
+    assert texts[0].startswith("Grader: 0 / 1 point") and "drawn at grading time" in texts[1]

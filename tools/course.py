@@ -5,7 +5,8 @@
     python tools/course.py collect ~/cnnviz-course a1 ~/Downloads/a1   # <student>/<notebook>.ipynb
     python tools/course.py autograde ~/cnnviz-course a1
     python tools/course.py feedback ~/cnnviz-course a1
-    python tools/course.py export ~/cnnviz-course grades.csv
+    python tools/course.py export ~/cnnviz-course grades.csv         # + a `flags` column
+    python tools/course.py report ~/cnnviz-course                      # every flag: student, exercise, reason
     python tools/course.py time-cells [NOTEBOOK ...]                   # slowest cells (sizes Execute.timeout)
 
 The course directory lives outside the repository (it holds the gradebook, student names and
@@ -16,6 +17,8 @@ Needs the instructor extra: `pip install -e '.[instructor]'`.
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import shutil
 import subprocess
@@ -39,8 +42,9 @@ def _course(path: str) -> Path:
     return course
 
 
-def nbgrader(course: Path, *args: str) -> None:
-    """Run ``nbgrader ARGS`` in the course directory (where it finds nbgrader_config.py); exit on failure."""
+def nbgrader(course: Path, *args: str, check: bool = True) -> int:
+    """Run ``nbgrader ARGS`` in the course directory (where it finds nbgrader_config.py); exit on failure
+    unless ``check`` is false (then return its exit status)."""
     if not (course / "nbgrader_config.py").exists():
         sys.exit(f"{course} is not a course directory: run `python tools/course.py init {course}` first")
     env = os.environ | {
@@ -49,8 +53,9 @@ def nbgrader(course: Path, *args: str) -> None:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env)
-    if done.returncode:
+    if done.returncode and check:
         sys.exit(done.returncode)
+    return done.returncode
 
 
 def init(course: Path) -> None:
@@ -91,6 +96,61 @@ def collect(course: Path, assignment: str, submissions: Path) -> None:
     print(f"collected {len(students)} submission(s) of {assignment}")
 
 
+def autograde(course: Path, assignment: str, students: list[str]) -> None:
+    """nbgrader's autograde (runs the notebooks: outputs for the feedback), then the grader scores every exercise.
+
+    The scores come from :mod:`cnnviz_helpers.grading.grader` (each answer in its own process, on inputs
+    drawn now), never from what a student's kernel printed; its flags go to ``COURSE/reports/``.
+    """
+    only = []
+    if students:  # nbgrader takes one --student (a glob): leave out everyone else instead
+        submitted = sorted(p.name for p in (course / "submitted").iterdir() if (p / assignment).is_dir())
+        others = [s for s in submitted if s not in students]
+        only = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
+    if nbgrader(course, "autograde", assignment, "--create", "--force", *only, check=False):
+        print("nbgrader's autograde reported errors (above); the grader scores every submission anyway", file=sys.stderr)
+    sys.path.insert(0, str(ROOT))
+    from cnnviz_helpers.grading.grader.autograde import grade_assignment
+
+    grade_assignment(course, assignment, students or None)
+
+
+def _flags(course: Path) -> dict[tuple[str, str], list[str]]:
+    """``{(assignment, student): flags}`` from the grader's reports."""
+    out = {}
+    for path in sorted((course / "reports").glob("*.json")):
+        for student, entry in json.loads(path.read_text())["students"].items():
+            out[path.stem, student] = entry["flags"]
+    return out
+
+
+def export(course: Path, csv_path: Path) -> None:
+    """nbgrader's grades CSV with one more column, ``flags``: each submission's flags (exercise and reason)."""
+    nbgrader(course, "export", "--to", str(csv_path))
+    flags = _flags(course)
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    fields = list(rows[0]) + ["flags"] if rows else ["flags"]
+    for row in rows:
+        row["flags"] = " | ".join(flags.get((row["assignment"], row["student_id"]), []))
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    flagged = sum(bool(r["flags"]) for r in rows)
+    print(f"wrote {csv_path} ({len(rows)} rows, {flagged} with flags)")
+
+
+def report(course: Path) -> None:
+    """Print every flagged submission: assignment, student, exercise and reason."""
+    flags = _flags(course)
+    for (assignment, student), reasons in flags.items():
+        for reason in reasons:
+            print(f"{assignment}\t{student}\t{reason}")
+    if not any(flags.values()):
+        print("no flags")
+
+
 def time_cells(names: list[str]) -> None:
     """Run solution notebooks and print each one's slowest cell (in the current CNNVIZ_FAST mode)."""
     from nbclient import NotebookClient
@@ -125,10 +185,14 @@ def main() -> int:
     p.add_argument("course")
     p.add_argument("assignment")
     p.add_argument("submissions")
-    for step in ("autograde", "feedback"):
-        p = sub.add_parser(step)
-        p.add_argument("course")
-        p.add_argument("assignment")
+    p = sub.add_parser("autograde")
+    p.add_argument("course")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append", default=[], help="only this student (repeatable)")
+    p = sub.add_parser("feedback")
+    p.add_argument("course")
+    p.add_argument("assignment")
+    sub.add_parser("report").add_argument("course")
     p = sub.add_parser("export")
     p.add_argument("course")
     p.add_argument("csv")
@@ -145,11 +209,13 @@ def main() -> int:
     elif args.step == "collect":
         collect(course, args.assignment, Path(args.submissions).expanduser())
     elif args.step == "autograde":
-        nbgrader(course, "autograde", args.assignment, "--create", "--force")
+        autograde(course, args.assignment, args.student)
     elif args.step == "feedback":
         nbgrader(course, "generate_feedback", args.assignment, "--force")
     elif args.step == "export":
-        nbgrader(course, "export", "--to", str(Path(args.csv).expanduser().resolve()))
+        export(course, Path(args.csv).expanduser().resolve())
+    elif args.step == "report":
+        report(course)
     return 0
 
 

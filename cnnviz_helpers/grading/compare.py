@@ -45,3 +45,125 @@ def rel_error(x: Any, y: Any) -> float:
         return float("inf")
     floor = max(1e-8, FLOOR * float(np.abs(b).max()))
     return float((np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))).max())
+
+
+# --------------------------------------------------------------------------------------------
+# whole outputs (tensors, arrays, numbers, tuples, dicts) and what to say when they differ
+# --------------------------------------------------------------------------------------------
+
+
+def _flatten(value: Any, path: str = "output") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _flatten(v, f"{path}[{k!r}]")]
+    if isinstance(value, (tuple, list)) and value and not all(isinstance(v, (int, float, bool)) for v in value):
+        return [item for i, v in enumerate(value) for item in _flatten(v, f"{path}[{i}]")]
+    return [(path, value)]
+
+
+def _structure(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ("dict", tuple(value))
+    if isinstance(value, (tuple, list)) and value and not all(isinstance(v, (int, float, bool)) for v in value):
+        return ("seq", len(value))
+    return "leaf"
+
+
+def describe(value: Any) -> str:
+    """A value in a few words: ``"a tensor of shape (2, 3)"``."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, dict):
+        return f"a dict with keys {list(value)}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def compare(got: Any, expected: Any, tol: float, exact: bool) -> tuple[float, str]:
+    """``(error, where)``: the worst :func:`rel_error` over the output's parts and the part it is in
+    (``"output[1]"``); ``inf`` and a sentence saying so when the structure or a shape differs."""
+    if _structure(got) != _structure(expected):
+        return float("inf"), f"returned {describe(got)}, expected {describe(expected)}"
+    worst, where = 0.0, ""
+    for (path, g), (_, e) in zip(_flatten(got), _flatten(expected)):
+        if isinstance(e, dict) or isinstance(g, dict):
+            if list(g) != list(e):
+                return float("inf"), f"{path} has keys {list(g)}, expected {list(e)}"
+            continue
+        try:
+            ga, ea = as_array(g), as_array(e)
+        except (TypeError, ValueError):
+            return float("inf"), f"{path} is {describe(g)}, expected {describe(e)}"
+        if ga.shape != ea.shape:
+            return float("inf"), f"{path} has shape {tuple(ga.shape)}, expected {tuple(ea.shape)}{shape_hint(ga.shape, ea.shape)}"
+        err = float(not np.array_equal(ga, ea)) if exact else rel_error(ga, ea)
+        if err > worst:
+            worst, where = err, path
+    return worst, where
+
+
+def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """Which dimension is missing, extra, of another size or out of order (``""`` when nothing simple fits)."""
+    got, expected = tuple(got), tuple(expected)
+    for i in range(len(expected)):
+        if len(got) + 1 == len(expected) and expected[:i] + expected[i + 1 :] == got:
+            return f": dimension {i} (size {expected[i]}) is missing (reduced or indexed away?)"
+    for i in range(len(got)):
+        if len(got) == len(expected) + 1 and got[:i] + got[i + 1 :] == expected:
+            return f": an extra dimension {i} of size {got[i]} (keepdim=True, or a batch dimension left in?)"
+    if len(got) == len(expected):
+        if sorted(got) == sorted(expected):
+            return ": the same sizes in another order (a permute / transpose?)"
+        diff = [f"dimension {i} is {g}, expected {e}" for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+        return ": " + ", ".join(diff)
+    return ""
+
+
+def _leaf(value: Any, where: str) -> Any:
+    return next((v for p, v in _flatten(value) if p == where), None)
+
+
+def explain(got: Any, expected: Any, err: float, where: str, tol: float, exact: bool) -> str:
+    """What a student can act on when an output is wrong: where it differs, by how much, in which direction.
+
+    Example: ``"output is wrong: 24 of 24 entries differ, the first at index (0, 0): yours 0.5,
+    expected 0.125; your values are 4× the expected ones everywhere (a missing normalisation?)."``
+    """
+    g, e = _leaf(got, where), _leaf(expected, where)
+    if g is None or e is None:
+        return f"{where}."  # a structure or shape mismatch: `where` is the sentence
+    ga, ea = as_array(g), as_array(e)
+    if not np.isfinite(ga).all():
+        bad = np.argwhere(~np.isfinite(ga))[0]
+        return f"{where} contains NaN or inf (first at index {tuple(int(i) for i in bad)}): a division by zero or a log of 0?"
+    floor = max(1e-8, FLOOR * float(np.abs(ea).max(initial=0.0)))
+    wrong = (ga != ea) if exact else (np.abs(ga - ea) / np.maximum(floor, np.abs(ga) + np.abs(ea)) > tol)
+    first = tuple(int(i) for i in np.argwhere(wrong)[0]) if wrong.any() else ()
+    msg = f"{where} is wrong: {int(wrong.sum())} of {wrong.size} entries differ"
+    if first or wrong.ndim == 0:
+        msg += f", the first at index {first}: yours {ga[first]:.4g}, expected {ea[first]:.4g}"
+    if not exact:
+        msg += f" (relative error {err:.1e}, tolerance {tol:.0e})"
+    return msg + _pattern(ga, ea, floor) + "."
+
+
+def _pattern(ga: np.ndarray, ea: np.ndarray, floor: float) -> str:
+    """A simple relation between the two outputs: a constant factor, a flipped sign, a constant offset."""
+    big = np.abs(ea) > floor
+    if big.sum() >= 1:
+        ratio = ga[big] / ea[big]
+        r = float(np.median(ratio))
+        if np.allclose(ratio, r, rtol=1e-3, atol=0) and abs(r) > 1e-6:
+            if np.isclose(r, -1.0, rtol=1e-3):
+                return "; the sign is flipped everywhere (ascent instead of descent, or a - b instead of b - a?)"
+            side = "a missing normalisation?" if abs(r) > 1 else "an extra division?"
+            flip = ", with the sign flipped" if r < 0 else ""
+            return f"; your values are {abs(r):.4g}× the expected ones everywhere{flip} ({side})"
+    offset = ga - ea
+    if ga.size > 1 and np.allclose(offset, offset.flat[0], rtol=0, atol=1e-3 * floor / FLOOR):
+        return f"; your values are the expected ones plus a constant {float(offset.flat[0]):.4g} everywhere"
+    if ga.size > 1 and (np.sign(ga) == np.sign(ea)).mean() < 0.2 and (np.abs(ea) > floor).any():
+        return "; most entries have the opposite sign"
+    return ""

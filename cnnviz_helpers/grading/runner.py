@@ -1,10 +1,10 @@
-"""Run a student's function on the stored cases, with the kit's answer out of reach, and say what is wrong.
+"""The students' self-check: a function on the stored visible cases, the kit's answer out of reach, what is wrong.
 
 :func:`check` is what a notebook's ``# Self-check`` cell calls. It never raises (so *Run All* goes
-on past an unfinished or wrong exercise); feedback on a failure goes to stderr, which nbgrader
-scores as 0 points, a pass goes to stdout (full points). ``CNNVIZ_STRICT_CHECKS=1`` (set by
-``make test``) turns a failure into an ``AssertionError`` so that a check that fails a correct
-answer stops the test run.
+on past an unfinished or wrong exercise); feedback on a failure goes to stderr, a pass to stdout.
+``CNNVIZ_STRICT_CHECKS=1`` (set by ``make test``) turns a failure into an ``AssertionError`` so that
+a check that fails a correct answer stops the test run. It is feedback only: the grade comes from
+the grader (:mod:`cnnviz_helpers.grading.grader`, the instructor's), whatever this printed.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from pathlib import Path
 from types import CodeType, FunctionType
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..core.i18n import _
-from .compare import as_array, rel_error
-from .spec import Case, Exercise, Mistake, is_model_ref
-from .tiny import build
+from . import harness
+from .compare import compare, explain
+from .tiny import build, is_model_ref
 
 REFERENCES = Path(__file__).resolve().parent / "references"
 
@@ -53,16 +52,16 @@ class Result:
 
 
 def reference_path(key: str) -> Path:
-    """The file holding exercise ``key``'s inputs and float64 expected outputs."""
+    """The file holding exercise ``key``'s visible inputs, their float64 expected outputs and its settings."""
     return REFERENCES / f"{key}.pt"
 
 
 @cache
 def load_reference(key: str) -> dict[str, Any]:
-    """``{"cases": [{"label", "args", "hidden", "expected"}], "models": {name: state}}`` of exercise ``key``."""
+    """``{"settings", "cases": [{"label", "args", "expected"}], "models": {name: state}}`` of exercise ``key``."""
     path = reference_path(key)
     if not path.exists():
-        raise FileNotFoundError(f"no stored reference for exercise {key}: run `python -m cnnviz_helpers.grading.make_references`")
+        raise FileNotFoundError(f"no stored reference for exercise {key}: run `make references`")
     return torch.load(path, weights_only=True)
 
 
@@ -105,6 +104,25 @@ def kit_called(name: str) -> KitCalled:
     return KitCalled(f"the kit's {name} is not available while your answer is checked")
 
 
+def loaded(name: str) -> Any:
+    """The function stored as ``"module:qualname"`` (see :func:`kit_name`), looked up among the modules
+    already imported (nothing is imported here); None when its module is not loaded.
+
+    The notebook imported the kit modules it uses before its self-check cells run, so a kit function the
+    answer could reach is loaded; the grader's own child process loads the whole kit before blocking.
+    """
+    module, _, qualname = name.partition(":")
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return inspect.unwrap(obj) if callable(obj) else None
+
+
+def kit_name(fn: Callable[..., Any]) -> str:
+    """``"module:qualname"`` of a function, as the stored references name the kit functions of an exercise."""
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
 @contextmanager
 def kit_blocked(functions: list[FunctionType]) -> Iterator[list[str]]:
     """While the block runs, calling any of ``functions`` — by any name, alias or stored reference —
@@ -145,62 +163,6 @@ def bound(namespace: dict[str, Any], names: dict[str, Any]) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-def _flatten(value: Any, path: str = "output") -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        return [item for k, v in value.items() for item in _flatten(v, f"{path}[{k!r}]")]
-    if isinstance(value, (tuple, list)) and value and not all(isinstance(v, (int, float, bool)) for v in value):
-        return [item for i, v in enumerate(value) for item in _flatten(v, f"{path}[{i}]")]
-    return [(path, value)]
-
-
-def _structure(value: Any) -> Any:
-    if isinstance(value, dict):
-        return ("dict", tuple(value))
-    if isinstance(value, (tuple, list)) and value and not all(isinstance(v, (int, float, bool)) for v in value):
-        return ("seq", len(value))
-    return "leaf"
-
-
-def compare(got: Any, expected: Any, tol: float, exact: bool) -> tuple[float, str]:
-    """``(error, message)``: ``error`` 0 when equal, ``inf`` on a shape or structure mismatch."""
-    if _structure(got) != _structure(expected):
-        return float("inf"), _("returned {got}, expected {expected}").format(got=_describe(got), expected=_describe(expected))
-    worst, where = 0.0, ""
-    for (path, g), (_expected_path, e) in zip(_flatten(got), _flatten(expected)):
-        if isinstance(e, dict) or isinstance(g, dict):
-            if list(g) != list(e):
-                return float("inf"), _("{path} has keys {got}, expected {expected}").format(
-                    path=path, got=list(g), expected=list(e)
-                )
-            continue
-        try:
-            ga, ea = as_array(g), as_array(e)
-        except (TypeError, ValueError):
-            return float("inf"), _("{path} is {got}, expected {expected}").format(
-                path=path, got=_describe(g), expected=_describe(e)
-            )
-        if ga.shape != ea.shape:
-            return float("inf"), _("{path} has shape {got}, expected {expected}").format(
-                path=path, got=tuple(ga.shape), expected=tuple(ea.shape)
-            )
-        err = float(not np.array_equal(ga, ea)) if exact else rel_error(ga, ea)
-        if err > worst:
-            worst, where = err, path
-    return worst, where
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    if isinstance(value, dict):
-        return f"a dict with keys {list(value)}"
-    if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
 def _tensors(args: Any) -> list[torch.Tensor]:
     if isinstance(args, torch.Tensor):
         return [args]
@@ -220,131 +182,94 @@ def _model_state(args: tuple[Any, ...]) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _one_case(ex: Exercise, answer: Callable[..., Any], case: Case, expected: Any, models: dict) -> tuple[float, str, str | None]:
-    """Run ``answer`` on one case: ``(error, what is wrong, detector of a behavioural mistake)``."""
-    args = materialise(case.args, models, torch.float32, train=ex.train_mode)
-    if ex.differentiable:
+def _one_case(st: Settings, answer: Callable[..., Any], args: tuple[Any, ...], expected: Any) -> tuple[float, str]:
+    """Run ``answer`` on one case: ``(error, what is wrong)``."""
+    if st.differentiable:
         for t in _tensors(args)[:1]:
             t.requires_grad_(True)
     before = [t.detach().clone() for t in _tensors(args)]
     flags = [t.requires_grad for t in _tensors(args)]
     state = _model_state(args)
-    got = ex.run(answer, args)
+    got = st.run(answer, args)
     if any(not torch.equal(b, t.detach()) for b, t in zip(before, _tensors(args))) or flags != [
         t.requires_grad for t in _tensors(args)
     ]:
-        return (
-            float("inf"),
-            _("your function modified its input in place (work on a copy: x.clone() / x.detach().clone())"),
-            "inplace",
-        )
+        return float("inf"), _("your function modified its input in place (work on a copy: x.clone() / x.detach().clone())")
     if state != _model_state(args):
-        return float("inf"), _("your function left the model changed (its train/eval mode, a hook or requires_grad)"), "model"
-    if ex.differentiable and not (isinstance(got, torch.Tensor) and got.requires_grad):
-        return (
-            float("inf"),
-            _("the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"),
-            "nograd",
+        return float("inf"), _("your function left the model changed (its train/eval mode, a hook or requires_grad)")
+    if st.differentiable and not (isinstance(got, torch.Tensor) and got.requires_grad):
+        return float("inf"), _(
+            "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"
         )
-    err, where = compare(got, expected, ex.tol, ex.exact)
-    return err, where, None
+    err, where = compare(got, expected, st.tol, st.exact)
+    return err, explain(got, expected, err, where, st.tol, st.exact) if err > st.tol else where
 
 
-def _identify(
-    ex: Exercise, answer: Callable[..., Any], cases: list[tuple[Case, Any]], models: dict, detector: str | None
-) -> Mistake | None:
-    """The catalogued mistake the answer made, if any (behavioural ones by their detector)."""
-    if detector:
-        return next((m for m in ex.mistakes if m.detector == detector), None)
-    for mistake in ex.mistakes:
-        if mistake.detector != "value":
-            continue
-        try:
-            same = all(
-                compare(
-                    ex.run(answer, materialise(c.args, models, torch.float32, ex.train_mode)),
-                    ex.run(mistake.answer, materialise(c.args, models, torch.float64, ex.train_mode)),
-                    ex.tol,
-                    ex.exact,
-                )[0]
-                <= ex.tol
-                for c, _ in cases
-            )
-        except Exception:  # noqa: BLE001  (a mistake that does not apply to this answer)
-            same = False
-        if same:
-            return mistake
-    return None
+@dataclass(frozen=True)
+class Settings:
+    """An exercise as the self-check knows it (stored with its visible cases by ``make references``)."""
+
+    function: str
+    todo: str
+    tol: float
+    exact: bool
+    train_mode: bool
+    differentiable: bool
+    kit: tuple[str, ...]  # "module:qualname" of the kit functions blocked while the answer runs
+    lends: dict[str, str]  # name in the notebook -> "module:qualname" of a correct helper bound meanwhile
+    call: str | None  # the harness function that runs the answer on a case
+
+    def run(self, answer: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Run ``answer`` on materialised ``args`` the way this exercise calls it."""
+        return getattr(harness, self.call)(answer, *args) if self.call else answer(*args)
 
 
-def grade(key: str, answer: Callable[..., Any], hidden: bool = False, namespace: dict[str, Any] | None = None) -> Result:
-    """Check ``answer`` for exercise ``key`` on its stored (visible or ``hidden``) cases; see :func:`check`."""
-    from .catalogue import EXERCISES
-
-    ex = EXERCISES[key]
+def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None = None) -> Result:
+    """Check ``answer`` for exercise ``key`` on its stored visible cases; see :func:`check`."""
     ref = load_reference(key)
-    models = ref["models"]
-    cases = [(Case(c["label"], tuple(c["args"]), c["hidden"]), c["expected"]) for c in ref["cases"] if c["hidden"] == hidden]
-    blocked = [inspect.unwrap(fn) for fn in ex.kit] + [inspect.unwrap(ex.reference)]
+    st = Settings(**(ref["settings"] | {"kit": tuple(ref["settings"]["kit"])}))
+    blocked = [fn for fn in (loaded(s) for s in st.kit) if isinstance(fn, FunctionType)]
+    lent = {name: fn for name, spec in st.lends.items() if (fn := loaded(spec)) is not None}
     namespace = {} if namespace is None else namespace
-    title = _("Exercise {key} ({function})").format(key=key, function=ex.function)
-    worst, detector, failure = 0.0, None, None
-    with bound(namespace, ex.provides), kit_blocked(blocked) as calls:
-        for case, expected in cases:
+    title = _("Exercise {key} ({function})").format(key=key, function=st.function)
+    worst = 0.0
+    with bound(namespace, lent), kit_blocked(blocked) as calls:
+        for case in ref["cases"]:
+            args = materialise(tuple(case["args"]), ref["models"], torch.float32, train=st.train_mode)
             try:
-                err, where, detector = _one_case(ex, answer, case, expected, models)
+                err, where = _one_case(st, answer, args, case["expected"])
             except NotImplementedError:
                 return Result(
                     key,
                     False,
-                    _("{title} is not done yet: {todo} (0 points until then)").format(title=title, todo=_(ex.todo)),
+                    _("{title} is not done yet: {todo} (0 points until then)").format(title=title, todo=_(st.todo)),
                     unfinished=True,
                 )
-            except KitCalled:
-                err, where = float("inf"), ""
             except Exception as e:  # noqa: BLE001  (any error in the student's code is feedback, not a crash)
-                if calls:
-                    err, where = float("inf"), ""
-                else:
+                if not calls:
                     return Result(
                         key,
                         False,
                         _("✗ {title}: on case {case!r} your function raised {error}: {e}").format(
-                            title=title, case=case.label, error=type(e).__name__, e=e
+                            title=title, case=case["label"], error=type(e).__name__, e=e
                         ),
                     )
+                err, where = float("inf"), ""
             if calls:
                 names = ", ".join(sorted(set(calls)))
                 return Result(
                     key,
                     False,
-                    _(
-                        "✗ {title}: your function called the kit's {names}. This exercise asks for your own code (0 points)."
-                    ).format(title=title, names=names),
+                    _("✗ {title}: your function called the kit's {names}. This exercise asks for your own code.").format(
+                        title=title, names=names
+                    ),
                 )
-            if err > ex.tol:
-                failure = (case, err, where)
-                break
+            if err > st.tol:
+                return Result(key, False, f"✗ {title}, case {case['label']!r}: {where}")
             worst = max(worst, err)
-    if failure is None:
-        what = _("exactly") if ex.exact else _("largest relative error {worst:.1e}").format(worst=worst)
-        done = (
-            _("✓ {title}: correct on {n} hidden case(s) ({what}).")
-            if hidden
-            else _("✓ {title}: correct on {n} case(s) ({what}).")
-        )
-        return Result(key, True, done.format(title=title, n=len(cases), what=what))
-    case, err, where = failure
-    mistake = _identify(ex, answer, cases, models, detector)
-    if detector or err == float("inf"):
-        msg = _("✗ {title}, case {case!r}: {where}.").format(title=title, case=case.label, where=where)
-    else:
-        msg = _("✗ {title}, case {case!r}: {where} is wrong, relative error {err:.1e} (tolerance {tol:.0e}).").format(
-            title=title, case=case.label, where=where, err=err, tol=ex.tol
-        )
-    if mistake:
-        msg += "\n  " + _("Looks like: {name}. {hint}").format(name=_(mistake.name), hint=_(mistake.hint))
-    return Result(key, False, msg, mistake=mistake.name if mistake else None)
+    what = _("exactly") if st.exact else _("largest relative error {worst:.1e}").format(worst=worst)
+    done = _("✓ {title}: correct on the {n} visible case(s) ({what}); the grader checks more.")
+    return Result(key, True, done.format(title=title, n=len(ref["cases"]), what=what))
 
 
 def strict() -> bool:
@@ -353,19 +278,24 @@ def strict() -> bool:
 
 
 def check(key: str, answer: Callable[..., Any], hidden: bool = False) -> None:
-    """Grade the student's ``answer`` to exercise ``key`` and print the feedback.
+    """Check the student's ``answer`` to exercise ``key`` on its visible cases and print the feedback.
 
-    Compares with stored float64 references (inputs and outputs in ``grading/references``), with
-    the kit's own implementation unavailable while ``answer`` runs (calling it scores 0). Prints
-    ``✓ …`` on stdout when correct; otherwise one message on stderr naming the wrong output, its
-    relative error and, when it matches one, the classic mistake made — nbgrader scores a test cell
-    with stderr output as 0. Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run All goes on.
+    Compares with the stored float64 outputs of the visible cases (``grading/references``), with the
+    kit's own implementation unavailable while ``answer`` runs. Prints ``✓ …`` on stdout when
+    correct; otherwise one message on stderr saying what is wrong (shape, first differing index, a
+    constant factor or a flipped sign …). Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run
+    All goes on. This is feedback: the grade comes from the grader (:mod:`.grader`), which runs the
+    answer in its own process on cases drawn at grading time. ``hidden=True`` (the instructor's
+    hidden tests) only says so: no hidden case is shipped.
 
     Example (a notebook's self-check cell):
         >>> check("05.1", my_saliency_map)
     """
+    if hidden:
+        print(f"Exercise {key}: the hidden cases are drawn and checked by the grader at grading time.")
+        return
     namespace = sys._getframe(1).f_globals
-    result = grade(key, answer, hidden=hidden, namespace=namespace)
+    result = grade(key, answer, namespace=namespace)
     if result.passed:
         print(result.message)
         return

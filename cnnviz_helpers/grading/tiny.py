@@ -59,3 +59,8 @@ def build(name: str, state: dict[str, torch.Tensor], dtype: torch.dtype, train: 
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def is_model_ref(arg: object) -> bool:
+    """``"<model:NAME>"``: a stored tiny model in a case's arguments."""
+    return isinstance(arg, str) and arg.startswith("<model:") and arg[7:-1] in MODEL_ARCHS

@@ -1,4 +1,4 @@
-"""What an exercise is: its stored cases, the correct answer, the kit code it must not call, its classic mistakes."""
+"""What an exercise is: its cases, the correct answer, the kit code it must not call, its classic mistakes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-
-from .tiny import MODEL_ARCHS
 
 Detector = Literal["value", "inplace", "nograd", "model", "error"]
 
@@ -55,9 +53,13 @@ class Exercise:
         mistakes: the classic mistakes, each recognised and named.
         tol: the largest relative error (:func:`~cnnviz_helpers.grading.compare.rel_error`) that passes.
         exact: compare exactly (indices, shapes, sizes) instead of with ``tol``.
-        call: how an answer is run on a case (default ``answer(*args)``), e.g. three optimiser steps.
-        provides: correct helpers bound in the notebook's namespace while the answer runs, so that
-            this exercise never depends on another one's answer (``my_gram_matrix`` for the style loss).
+        call: how an answer is run on a case (default ``answer(*args)``), e.g. three optimiser steps: a
+            self-contained function of :mod:`~cnnviz_helpers.grading.harness`.
+        provides: correct helpers (self-contained reference functions) the grader binds in the answer's
+            namespace, so that this exercise never depends on another one's answer (``my_gram_matrix``
+            for the style loss).
+        lends: the same for the students' self-check: shipped functions (the kit's own, or
+            :mod:`~cnnviz_helpers.grading.harness`'s), stored by name in the self-check's settings.
         train_mode: hand the model over in train mode (the exercise asks to switch to eval mode).
         differentiable: the output must carry a gradient back to the tensor inputs that require one.
     """
@@ -73,14 +75,10 @@ class Exercise:
     exact: bool = False
     call: Callable[..., Any] | None = None
     provides: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    lends: dict[str, Callable[..., Any]] = field(default_factory=dict)
     train_mode: bool = False
     differentiable: bool = False
 
     def run(self, answer: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """Run ``answer`` on materialised ``args`` the way this exercise calls it."""
         return self.call(answer, *args) if self.call else answer(*args)
-
-
-def is_model_ref(arg: Any) -> bool:
-    """``"<model:NAME>"``: a stored tiny model."""
-    return isinstance(arg, str) and arg.startswith("<model:") and arg[7:-1] in MODEL_ARCHS

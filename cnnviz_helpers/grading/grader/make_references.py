@@ -1,10 +1,11 @@
-"""Regenerate every graded exercise's stored references (inputs and float64 outputs), one command:
+"""Regenerate the students' self-check files (visible cases, their float64 outputs, the check's settings):
 
-    python -m cnnviz_helpers.grading.make_references          # write cnnviz_helpers/grading/references/
-    python -m cnnviz_helpers.grading.make_references --check  # exit 1 if a stored file is stale
+    python -m cnnviz_helpers.grading.grader.make_references          # write cnnviz_helpers/grading/references/
+    python -m cnnviz_helpers.grading.grader.make_references --check  # exit 1 if a stored file is stale
 
 Each exercise's cases come from a generator seeded with its key; the tiny models' weights are
-seeded too and stored with the cases, so the files do not depend on the notebook's model.
+seeded too and stored with the cases, so the files do not depend on the notebook's model. Hidden
+cases are never stored: the grader draws every case again at grading time, from a seed chosen then.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .catalogue import EXERCISES
-from .runner import load_reference, materialise, reference_path
-from .spec import is_model_ref
-from .tiny import seeded_state
+from ..runner import kit_name, load_reference, materialise, reference_path
+from ..tiny import is_model_ref, seeded_state
+from .exercises import EXERCISES
+from .exercises.spec import Exercise
 
 
 def _storable(value: Any) -> Any:
@@ -43,18 +44,34 @@ def _model_names(args: Any) -> set[str]:
     return set()
 
 
+def settings(ex: Exercise) -> dict[str, Any]:
+    """What the self-check needs to know of exercise ``ex`` (plain data: names, numbers, ``"module:qualname"``
+    of the kit functions it blocks and lends, the name of its :mod:`~cnnviz_helpers.grading.harness` call)."""
+    return {
+        "function": ex.function,
+        "todo": ex.todo,
+        "tol": ex.tol,
+        "exact": ex.exact,
+        "train_mode": ex.train_mode,
+        "differentiable": ex.differentiable,
+        "kit": [kit_name(fn) for fn in ex.kit],
+        "lends": {name: kit_name(fn) for name, fn in ex.lends.items()},
+        "call": ex.call.__name__ if ex.call else None,
+    }
+
+
 def build_reference(key: str) -> dict[str, Any]:
-    """Exercise ``key``'s cases with their float64 expected outputs (what ``references/<key>.pt`` holds)."""
+    """Exercise ``key``'s visible cases with their float64 expected outputs (what ``references/<key>.pt`` holds)."""
     ex = EXERCISES[key]
     seed = zlib.crc32(key.encode())
-    cases = ex.cases(torch.Generator().manual_seed(seed))
+    cases = [c for c in ex.cases(torch.Generator().manual_seed(seed)) if not c.hidden]
     names = sorted(set().union(*(_model_names(c.args) for c in cases)))
     models = {name: seeded_state(name, seed + i) for i, name in enumerate(names)}
     stored = []
     for case in cases:
         expected = ex.run(ex.reference, materialise(case.args, models, torch.float64, train=ex.train_mode))
-        stored.append({"label": case.label, "args": list(case.args), "hidden": case.hidden, "expected": _storable(expected)})
-    return {"cases": stored, "models": models}
+        stored.append({"label": case.label, "args": list(case.args), "expected": _storable(expected)})
+    return {"settings": settings(ex), "cases": stored, "models": models}
 
 
 def same(a: Any, b: Any) -> bool:

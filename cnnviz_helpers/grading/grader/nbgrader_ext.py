@@ -15,7 +15,7 @@ from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
 
 
 def released_source(source: str) -> str:
@@ -40,3 +40,26 @@ class RestoreHiddenTests(OverwriteCells):
                     cell = copy.deepcopy(cell)
                     cell.source = stored.source  # the hidden tests, back where they were
         return super().preprocess_cell(cell, resources, cell_index)
+
+
+class StopAfterTimeout(Execute):
+    """nbgrader's :class:`~nbgrader.preprocessors.Execute` that stops running a notebook at the first cell past
+    ``Execute.timeout`` (an endless loop, even one that swallows ``KeyboardInterrupt``).
+
+    nbgrader interrupts such a cell and goes on with the next one, in a kernel that may still be busy:
+    every later cell then waits the whole timeout too, and the submission can be dropped. The kernel's
+    outputs are feedback only (the grader scores each exercise in its own process,
+    :mod:`cnnviz_helpers.grading.grader`), so the remaining cells are marked as not run instead.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, cell_index: int) -> tuple[NotebookNode, Any]:
+        if getattr(self, "_stopped", False) and cell.cell_type == "code":
+            cell.outputs = [
+                NotebookNode(output_type="stream", name="stderr", text="not run: an earlier cell did not finish in time\n")
+            ]
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
+        self._stopped = True
+        return await super()._async_handle_timeout(timeout, cell)

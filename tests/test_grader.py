@@ -1,0 +1,245 @@
+"""The grader: answers run in a fresh child process on inputs drawn now; the kit, other libraries and the
+grader's files are out of reach; catalogued mistakes are named; the solution notebooks' answers pass.
+
+(The whole nbgrader flow with every trick of issue #19: tests/test_nbgrader_flow.py.)
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from cnnviz_helpers import style
+from cnnviz_helpers.core import regularizers
+from cnnviz_helpers.grading.grader.autograde import tasks
+from cnnviz_helpers.grading.grader.exercises import EXERCISES
+from cnnviz_helpers.grading.grader.sandbox import Sandbox, draw, grade_answer, notebook_imports, verdict
+from cnnviz_helpers.grading.grader.tamper import scan
+from cnnviz_helpers.grading.runner import kit_name, load_reference, loaded
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = sorted(EXERCISES)
+VALUE_MISTAKES = [(key, m) for key in KEYS for m in EXERCISES[key].mistakes if m.detector == "value"]
+PREAMBLE = ["import torch", "from cnnviz_helpers.core.regularizers import tv_loss", "from cnnviz_helpers.style import style_loss"]
+HONEST_TV = """def my_tv(x, beta=2.0, eps=1e-8):
+    dv = torch.zeros_like(x)
+    dh = torch.zeros_like(x)
+    dv[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
+    dh[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    squared = dv**2 + dh**2
+    return squared.sum() if beta == 2 else (squared + eps).pow(beta / 2).sum()"""
+
+
+@pytest.fixture(scope="module")
+def box():
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+def _fresh(args):
+    if isinstance(args, torch.Tensor):
+        return args.clone()
+    if isinstance(args, (list, tuple)):
+        return type(args)(_fresh(a) for a in args)
+    return args
+
+
+@pytest.mark.parametrize("key, mistake", VALUE_MISTAKES, ids=[f"{k}-{m.name}" for k, m in VALUE_MISTAKES])
+def test_each_catalogued_mistake_is_named(key, mistake):
+    """The grader's comparison, fed the mistake's float32 outputs as the child would return them."""
+    ex = EXERCISES[key]
+    d = draw(ex, seed=7)
+    got = [{"output": ex.run(mistake.answer, _fresh(args))} for args in d.inputs32]
+    v = verdict(ex, d, got)
+    assert not v.passed and v.mistake == mistake.name and mistake.name in v.message, v.message
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_reference_passes_on_fresh_draws(key):
+    ex = EXERCISES[key]
+    for seed in (1, 2):
+        d = draw(ex, seed)
+        v = verdict(ex, d, [{"output": ex.run(ex.reference, _fresh(args))} for args in d.inputs32])
+        assert v.passed, v.message
+
+
+def test_honest_answer_passes_in_the_child(box):
+    v = grade_answer(box, EXERCISES["09.1"], [HONEST_TV], PREAMBLE, seed=3)
+    assert v.passed and v.score == 1.0 and not v.flags, v.message
+
+
+def test_inputs_are_drawn_from_the_seed():
+    ex = EXERCISES["09.1"]
+    a, b, c = draw(ex, 1), draw(ex, 1), draw(ex, 2)
+    assert all(torch.equal(x[0], y[0]) for x, y in zip(a.inputs32, b.inputs32))
+    assert not torch.equal(a.inputs32[0][0], c.inputs32[0][0])
+
+
+TRICKS = {
+    "a call of the kit": ("def my_tv(x, beta=2.0, eps=1e-8):\n    return tv_loss(x, beta, eps)", "called the kit's"),
+    "the kit through sys.modules": (
+        "import sys\ndef my_tv(x, beta=2.0, eps=1e-8):\n"
+        "    return sys.modules['cnnviz_helpers.core.regularizers'].tv_loss(x, beta, eps)",
+        "called the kit's",
+    ),
+    "a reloaded kit": (
+        "import importlib\nimport cnnviz_helpers.core.regularizers as r\nmy_tv = importlib.reload(r).tv_loss",
+        "executed the kit's",
+    ),
+    "a copy of the kit's source": (
+        "import ast, importlib.util\nimport torch.nn.functional as F\n"
+        "path = importlib.util.find_spec('cnnviz_helpers.core.regularizers').origin\n"
+        "tree = ast.parse(open(path).read())\n"
+        "node = next(n for n in tree.body if getattr(n, 'name', '') == 'tv_loss')\n"
+        "node.name = 'my_tv'\nexec(compile(ast.Module([node], []), 'copy', 'exec'))",
+        "executed a copy of the kit's",
+    ),
+    "a restored __code__": (
+        "import cnnviz_helpers.core.regularizers as r\nc = r.tv_loss.__code__\n"
+        "def my_tv(x, beta=2.0, eps=1e-8):\n    pass\nmy_tv.__code__ = c",
+        "__code__",
+    ),
+    "captum": ("def my_tv(x, beta=2.0, eps=1e-8):\n    from captum.attr import Saliency\n    return 0", "imported captum"),
+    "the grading package": (
+        "from cnnviz_helpers.grading.grader.exercises.ex_09_1 import ref_tv as my_tv",
+        "imported cnnviz_helpers.grading",
+    ),
+    "the stored references": (
+        "import os, torch, cnnviz_helpers\n"
+        "p = os.path.join(os.path.dirname(cnnviz_helpers.__file__), 'grading', 'references', '09.1.pt')\n"
+        "def my_tv(x, beta=2.0, eps=1e-8):\n    return torch.load(p)['cases'][0]['expected']",
+        "read the grader's file",
+    ),
+    "a thread": (
+        "import importlib, threading\nimport cnnviz_helpers.core.regularizers as r\nkit = importlib.reload(r).tv_loss\n"
+        "def my_tv(x, beta=2.0, eps=1e-8):\n    out = []\n    t = threading.Thread(target=lambda: out.append(kit(x, beta, eps)))\n"
+        "    t.start()\n    t.join()\n    return out[0]",
+        "executed the kit's",
+    ),
+    "switching tracing off": (
+        "import sys\ndef my_tv(x, beta=2.0, eps=1e-8):\n    sys.setprofile(None)\n    return 0",
+        "sys.setprofile",
+    ),
+}
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_each_trick_scores_zero_with_its_reason(box, trick):
+    source, reason = TRICKS[trick]
+    v = grade_answer(box, EXERCISES["09.1"], [source], PREAMBLE, seed=5)
+    assert v.score == 0.0 and any(reason in f for f in v.flags), (v.message, v.flags)
+
+
+def test_the_kits_private_helper_is_blocked_code(box):
+    source = (
+        "from cnnviz_helpers.style import _style_terms\n"
+        "def my_style_loss(features, targets, weights):\n    return sum(_style_terms(features, targets, weights, True))"
+    )
+    v = grade_answer(box, EXERCISES["10.2"], [source], PREAMBLE, seed=5)
+    assert v.score == 0.0 and any("executed the kit's cnnviz_helpers.style:style_loss" in f for f in v.flags), v.flags
+
+
+def test_a_runaway_that_swallows_interrupts_is_killed_and_the_next_exercise_graded(box, monkeypatch):
+    import cnnviz_helpers.grading.grader.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "LIMIT_FLOOR_S", 2.0)
+    loop = "def my_tv(x, beta=2.0, eps=1e-8):\n    while True:\n        try:\n            pass\n        except KeyboardInterrupt:\n            pass"
+    v = grade_answer(box, EXERCISES["09.1"], [loop], PREAMBLE, seed=5)
+    assert v.score == 0.0 and "stopped after 2 s" in v.message
+    assert grade_answer(box, EXERCISES["09.1"], [HONEST_TV], PREAMBLE, seed=5).passed
+
+
+@pytest.mark.parametrize(
+    "source, detector",
+    [
+        ("def my_tv(x, beta=2.0, eps=1e-8):\n    x.mul_(1)\n    x[0, 0, 0, 0] = 7\n    return x.sum()", "in place"),
+        (
+            "def my_inversion_loss(features, target, image, tv_weight):\n    return float((features - target).pow(2).sum())",
+            "no gradient",
+        ),
+    ],
+)
+def test_behavioural_mistakes_are_seen_in_the_child(box, source, detector):
+    key = "09.1" if "my_tv" in source else "09.2"
+    v = grade_answer(box, EXERCISES[key], [source], PREAMBLE, seed=5)
+    assert not v.passed and detector in v.message, v.message
+
+
+def test_wrong_answer_feedback_says_how_it_differs(box):
+    source = "def my_tv(x, beta=2.0, eps=1e-8):\n    return 4 * ((x[..., 1:, :] - x[..., :-1, :])**2).sum() + 4 * ((x[..., :, 1:] - x[..., :, :-1])**2).sum()"
+    v = grade_answer(box, EXERCISES["09.1"], [source], PREAMBLE, seed=5)
+    assert not v.passed and "4× the expected ones everywhere" in v.message, v.message
+
+
+@pytest.mark.parametrize(
+    "source, reason",
+    [
+        ("import sys\nsys.stderr = sys.stdout", "replaced sys.stderr"),
+        ("from cnnviz_helpers.grading import runner\nrunner.grade = lambda *a: None", "changed runner.grade"),
+        ("check = lambda *a: print('ok')", "redefined the grading function check"),
+        ("SAVED = tv_loss.__code__", "used a function's __code__"),
+        ("import inspect\nexec(inspect.getsource(tv_loss))", "ran or read code at run time (exec)"),
+    ],
+)
+def test_tampering_is_read_from_the_source(source, reason):
+    assert reason in scan(source)
+
+
+def test_honest_answers_raise_no_flag():
+    """Every answer cell of the solution notebooks reads as honest (the instructor's own cells are not scanned)."""
+    for path in sorted((ROOT / "solutions").glob("[0-9]*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                assert scan(cell.source) == [], (path.name, cell.source[:200])
+
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.slow
+def test_every_solution_notebook_answer_passes_the_grader(box):
+    """The three copies of an answer (the exercise's reference, the kit, the solution notebook) cannot drift
+    apart: each solution cell, run as a student's answer, passes the grader with no flag."""
+    graded = set()
+    for path in SOLUTIONS:
+        nb = nbformat.read(path, as_version=4)
+        by_id = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")}
+        preamble = notebook_imports([c.source for c in nb.cells if c.cell_type == "code" and "nbgrader" not in c.metadata])
+        for task in tasks(nb):
+            cells = [_without_markers(by_id[gid]) for gid in task.answer_ids]
+            v = grade_answer(box, EXERCISES[task.key], cells, preamble, seed=11)
+            assert v.score == 1.0, (path.name, v.message)
+            graded.add(task.key)
+    assert graded == set(EXERCISES)
+
+
+@pytest.mark.parametrize("key, kit", [("10.1", style.gram_matrix), ("09.1", regularizers.tv_loss)])
+def test_the_kits_own_source_written_in_the_answer_cell_passes(box, key, kit):
+    """A student who types the kit's function (here: pasted, renamed) into the answer cell wrote code of their
+    own as far as the grader can tell; it passes (a copy made at run time does not)."""
+    source = inspect.getsource(kit).replace(f"def {kit.__name__}(", f"def {EXERCISES[key].function}(", 1)
+    imports = (
+        "import torch\nimport torch.nn.functional as F\nfrom typing import Literal, Union\nNormalization = Union[bool, str]\n"
+    )
+    v = grade_answer(box, EXERCISES[key], [imports + source], PREAMBLE, seed=13)
+    assert v.score == 1.0, v.message
+
+
+def _without_markers(source: str) -> str:
+    return "\n".join(line for line in source.split("\n") if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_self_check_finds_every_blocked_and_lent_function_by_its_stored_name(key):
+    """The self-check knows the kit functions only by the ``"module:qualname"`` stored in its settings: each
+    name must lead back to the very function of the exercise file, or the self-check would silently stop
+    blocking it (a function defined under another name, a wrapper without ``functools.wraps``)."""
+    ex = EXERCISES[key]
+    stored = load_reference(key)["settings"]
+    assert stored["kit"] == [kit_name(fn) for fn in ex.kit]
+    for fn in (*ex.kit, *ex.lends.values()):
+        assert loaded(kit_name(fn)) is inspect.unwrap(fn), f"exercise {key}: {kit_name(fn)} leads elsewhere"
