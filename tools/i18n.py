@@ -120,8 +120,8 @@ def _load(path: Path) -> polib.POFile | None:
 
 def _data_messages() -> dict[str, str]:
     """Messages kept as data and translated where they are shown: the graded exercises' to-do lines and
-    mistakes (``grading.catalogue``), the explorer's method names, notes and control names (``ui.explorer.METHODS``)."""
-    from cnnviz_helpers.grading.catalogue import EXERCISES
+    mistakes (``grading.grader.exercises``), the explorer's method names, notes and control names (``ui.explorer.METHODS``)."""
+    from cnnviz_helpers.grading.grader.exercises import EXERCISES
     from cnnviz_helpers.ui.explorer import METHODS
 
     found: dict[str, str] = {}
