@@ -36,8 +36,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # nbgrader (instructor extra) is installed for `make test` and the grading targets only; its
 # JupyterLab UI (Validate button, menus, "Create Assignment" panel) stays hidden in the students' lab.
+# The presenting extra too: tests/test_browser.py checks the slides' live widgets.
 $(VENV)/.instructor: $(VENV)/.installed
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,instructor]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,instructor,presenting]'
 	touch $@
 
 lab: $(VENV)/.installed

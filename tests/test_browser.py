@@ -201,3 +201,68 @@ def test_a_lecture_notebook_runs_in_jupyterlab_without_errors(browser, tmp_path)
         outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
         assert not [o for o in outputs if "Traceback" in o], [o for o in outputs if "Traceback" in o][:1]
         assert page.get_by_text("Error displaying widget").count() == 0
+
+
+_VISIBLE_CELLS = """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].flatMap((c, i) => {
+    const r = c.getBoundingClientRect(), s = getComputedStyle(c);
+    if (r.height === 0 || s.display === 'none' || s.visibility === 'hidden' || r.bottom <= 0 || r.top >= innerHeight) return [];
+    return [{index: i, top: r.top, bottom: r.bottom}];
+})"""
+
+
+def test_slides_show_live_widgets_and_fit_a_projector(browser, tmp_path):
+    """jupyterlab-slideshow's deck (the notebook toolbar's deck button, command ``deck:toggle``) at 1280x720."""
+    if not (Path(sys.prefix) / "share/jupyter/labextensions/jupyterlab-slideshow").exists():
+        pytest.skip("jupyterlab-slideshow is not installed (pip install -e '.[presenting]')")
+    port = _free_port()
+    args = [
+        "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
+        f"--ServerApp.root_dir={ROOT}", "--allow-root",
+    ]  # fmt: skip
+    notebook_settings = tmp_path / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)  # every cell in the DOM (no windowing), so each slide can be measured
+    (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    for url in _serve(args, port, tmp_path):
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(f"{url}/lab/tree/solutions/04_occlusion.ipynb", timeout=120_000)
+        page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=120_000)
+        deadline, started = time.time() + 600, 0.0
+        while time.time() < deadline and page.locator(".cnnviz-status").count() == 0:  # the widget cell has run
+            if time.time() - started > 60 and page.locator(".jp-CodeCell .jp-InputArea-prompt", has_text="*").count() == 0:
+                page.keyboard.press("Escape")  # not started (kernel still starting): Run All again
+                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                started = time.time()
+            time.sleep(1)
+        page.locator(".jp-Notebook .jp-MarkdownCell").first.click()  # the deck starts at the selected cell
+        page.locator('[data-command="deck:toggle"]').first.click()
+        slides, widget_slide = [], None
+        for _ in range(60):  # forward (Space) through every slide and fragment, measuring what is on screen
+            time.sleep(0.5)
+            cells = page.evaluate(_VISIBLE_CELLS)
+            shown = tuple(c["index"] for c in cells)
+            if slides and shown == slides[-1][0]:
+                break  # the last slide
+            slides.append((shown, max(c["bottom"] for c in cells) - min(c["top"] for c in cells)))
+            page.screenshot(path=str(tmp_path / f"slide_{len(slides):02d}.png"))
+            if widget_slide is None and page.locator(".widget-slider").first.is_visible():
+                widget_slide = len(slides)
+                break
+            page.keyboard.press("Space")
+        print(f"slides: {slides}; screenshots in {tmp_path}")
+        assert widget_slide is not None, f"no slide shows the occlusion widget live: {slides}"
+        assert page.get_by_text("RunPanel(").count() == 0  # the widget, not its repr
+        status = page.locator(".cnnviz-status").first
+        page.locator("button", has_text="Run").first.click()
+        page.wait_for_function("() => document.querySelector('.cnnviz-status').innerText.includes('windows of')")
+        before = status.inner_text()
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        page.locator("button", has_text="Run").first.click()
+        page.wait_for_function(
+            "b => { const t = document.querySelector('.cnnviz-status').innerText; return t.includes('windows of') && t !== b }",
+            arg=before, timeout=60_000,
+        )
+        page.screenshot(path=str(tmp_path / "widget_slide.png"))
+        assert [s for s in slides if s[1] > 720] == [], f"slides taller than the 720 px screen: {slides}"
