@@ -27,7 +27,7 @@ Empty cells are dropped.
 
 The build also normalises the sources: outputs and execution counts are cleared, nbgrader cell
 metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them),
-and slide metadata for RISE / jupyterlab_rise is stamped from the headings (:func:`slide_type`), so
+and slide metadata for jupyterlab-slideshow (and RISE) is stamped from the headings (:func:`slide_type`), so
 every notebook presents as slides without hand edits. ``explorer.ipynb`` (the live app) is built like
 the lecture notebooks.
 
@@ -88,7 +88,7 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
 
 
 def slide_type(cell: nbformat.NotebookNode) -> str | None:
-    """RISE / jupyterlab_rise slide type from a simple rule: a markdown cell opening with a ``#`` or ``##``
+    """Slide type (jupyterlab-slideshow, RISE) from a simple rule: a markdown cell opening with a ``#`` or ``##``
     heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata).
     A written answer (``### BEGIN SOLUTION``, not a heading) continues its question's slide."""
     if cell.cell_type != "markdown" or cell.source.lstrip().startswith("### BEGIN SOLUTION"):
