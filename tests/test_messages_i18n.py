@@ -6,7 +6,7 @@ import pytest
 
 from cnnviz_helpers import get_language, set_language
 from cnnviz_helpers.core import i18n as core_i18n
-from cnnviz_helpers.grading.catalogue import EXERCISES
+from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.runner import grade
 
 
