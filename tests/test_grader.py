@@ -24,7 +24,11 @@ from cnnviz_helpers.grading.runner import kit_name, load_reference, loaded
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = sorted(EXERCISES)
 VALUE_MISTAKES = [(key, m) for key in KEYS for m in EXERCISES[key].mistakes if m.detector == "value"]
-PREAMBLE = ["import torch", "from cnnviz_helpers.core.regularizers import tv_loss", "from cnnviz_helpers.style_transfer import style_loss"]
+PREAMBLE = [
+    "import torch",
+    "from cnnviz_helpers.core.regularizers import tv_loss",
+    "from cnnviz_helpers.style_transfer import style_loss",
+]
 HONEST_TV = """def my_tv(x, beta=2.0, eps=1e-8):
     dv = torch.zeros_like(x)
     dh = torch.zeros_like(x)
