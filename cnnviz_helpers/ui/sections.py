@@ -286,7 +286,7 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
     status = w.Label()
     busy = [False]  # setting channels.max may clamp its value, which would call draw again
 
-    def draw(*_: Any) -> None:
+    def draw(*_change: Any) -> None:
         if busy[0]:
             return
         try:
