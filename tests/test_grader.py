@@ -138,6 +138,18 @@ def test_each_trick_scores_zero_with_its_reason(box, trick):
     assert v.score == 0.0 and any(reason in f for f in v.flags), (v.message, v.flags)
 
 
+def test_the_kits_private_helper_is_blocked_code(box):
+    """clip_small_norm is _zero_below_percentile of the colour norm: running that private helper is the kit's code."""
+    source = (
+        "from cnnviz_helpers.core.regularizers import _zero_below_percentile\n"
+        "def my_clip_small_norm(x, percentile):\n    return _zero_below_percentile(x, x.norm(dim=1), percentile) if percentile else x"
+    )
+    v = grade_answer(box, EXERCISES["06.2"], [source], [], seed=5)
+    assert v.score == 0.0 and any("executed the kit's cnnviz_helpers.core.regularizers:clip_small_norm" in f for f in v.flags), (
+        v.flags
+    )
+
+
 def test_the_helper_the_blocked_function_is_built_on_is_blocked_too(box):
     """style_loss is the sum of texture_synthesis.gram_losses: calling that helper is not the student's code."""
     source = (
