@@ -13,7 +13,7 @@ import nbformat
 import pytest
 import torch
 
-from cnnviz_helpers import style
+from cnnviz_helpers import texture_synthesis
 from cnnviz_helpers.core import regularizers
 from cnnviz_helpers.grading.grader.autograde import tasks
 from cnnviz_helpers.grading.grader.exercises import EXERCISES
@@ -24,7 +24,11 @@ from cnnviz_helpers.grading.runner import kit_name, load_reference, loaded
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = sorted(EXERCISES)
 VALUE_MISTAKES = [(key, m) for key in KEYS for m in EXERCISES[key].mistakes if m.detector == "value"]
-PREAMBLE = ["import torch", "from cnnviz_helpers.core.regularizers import tv_loss", "from cnnviz_helpers.style import style_loss"]
+PREAMBLE = [
+    "import torch",
+    "from cnnviz_helpers.core.regularizers import tv_loss",
+    "from cnnviz_helpers.style_transfer import style_loss",
+]
 HONEST_TV = """def my_tv(x, beta=2.0, eps=1e-8):
     dv = torch.zeros_like(x)
     dh = torch.zeros_like(x)
@@ -135,12 +139,25 @@ def test_each_trick_scores_zero_with_its_reason(box, trick):
 
 
 def test_the_kits_private_helper_is_blocked_code(box):
+    """clip_small_norm is _zero_below_percentile of the colour norm: running that private helper is the kit's code."""
     source = (
-        "from cnnviz_helpers.style import _style_terms\n"
-        "def my_style_loss(features, targets, weights):\n    return sum(_style_terms(features, targets, weights, True))"
+        "from cnnviz_helpers.core.regularizers import _zero_below_percentile\n"
+        "def my_clip_small_norm(x, percentile):\n    return _zero_below_percentile(x, x.norm(dim=1), percentile) if percentile else x"
+    )
+    v = grade_answer(box, EXERCISES["06.2"], [source], [], seed=5)
+    assert v.score == 0.0 and any("executed the kit's cnnviz_helpers.core.regularizers:clip_small_norm" in f for f in v.flags), (
+        v.flags
+    )
+
+
+def test_the_helper_the_blocked_function_is_built_on_is_blocked_too(box):
+    """style_loss is the sum of texture_synthesis.gram_losses: calling that helper is not the student's code."""
+    source = (
+        "from cnnviz_helpers.texture_synthesis import gram_losses\n"
+        "def my_style_loss(features, targets, weights):\n    return sum(gram_losses(features, targets, weights, True))"
     )
     v = grade_answer(box, EXERCISES["10.2"], [source], PREAMBLE, seed=5)
-    assert v.score == 0.0 and any("executed the kit's cnnviz_helpers.style:style_loss" in f for f in v.flags), v.flags
+    assert v.score == 0.0 and any("cnnviz_helpers.texture_synthesis:gram_losses" in f for f in v.flags), v.flags
 
 
 def test_a_runaway_that_swallows_interrupts_is_killed_and_the_next_exercise_graded(box, monkeypatch):
@@ -217,7 +234,7 @@ def test_every_solution_notebook_answer_passes_the_grader(box):
     assert graded == set(EXERCISES)
 
 
-@pytest.mark.parametrize("key, kit", [("10.1", style.gram_matrix), ("09.1", regularizers.tv_loss)])
+@pytest.mark.parametrize("key, kit", [("10.1", texture_synthesis.gram_matrix), ("09.1", regularizers.tv_loss)])
 def test_the_kits_own_source_written_in_the_answer_cell_passes(box, key, kit):
     """A student who types the kit's function (here: pasted, renamed) into the answer cell wrote code of their
     own as far as the grader can tell; it passes (a copy made at run time does not)."""

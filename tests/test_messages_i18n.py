@@ -6,7 +6,7 @@ import pytest
 
 from cnnviz_helpers import get_language, set_language
 from cnnviz_helpers.core import i18n as core_i18n
-from cnnviz_helpers.grading.catalogue import EXERCISES
+from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.runner import grade
 
 
@@ -40,15 +40,20 @@ def test_translation_is_looked_up_and_english_passes_through():
     assert core_i18n._("Stop") == "Stop"
 
 
-def test_feedback_names_the_mistake_in_chinese():
-    """A real check of a catalogued mistake (softmax instead of the score), graded with the kit speaking Chinese."""
-    key, mistake = next((k, m) for k, ex in EXERCISES.items() for m in ex.mistakes if m.detector == "value")
-    english = grade(key, mistake.answer, namespace={})
-    set_language("zh")
-    chinese = grade(key, mistake.answer, namespace={})
-    assert not chinese.passed and chinese.mistake == english.mistake == mistake.name  # the id stays English
-    assert core_i18n._(mistake.name) in chinese.message and core_i18n._(mistake.name) != mistake.name
-    assert "看起来是" in chinese.message and "练习" in chinese.message and "Looks like" not in chinese.message
+def test_a_wrong_answer_is_explained_in_chinese():
+    """Real checks of catalogued mistakes, graded with the kit speaking Chinese: every wrong answer's feedback
+    (which case, where and how the output differs: compare.explain) is the English one translated, no English left."""
+    wrong = [(k, m) for k, ex in EXERCISES.items() for m in ex.mistakes if m.detector == "value"][:6]
+    for key, mistake in wrong:
+        set_language("en")
+        english = grade(key, mistake.answer, namespace={})
+        set_language("zh")
+        chinese = grade(key, mistake.answer, namespace={})
+        assert not english.passed and not chinese.passed, mistake.name
+        assert english.message.startswith(f"✗ Exercise {key} (") and ", case " in english.message
+        assert chinese.message.startswith(f"✗ 练习 {key}（") and "用例" in chinese.message and chinese.message.endswith("。")
+        for words in (", case ", " is wrong", "expected", "has shape", "dimension", "entries", "relative error", "yours"):
+            assert words not in chinese.message, (words, chinese.message)  # identifiers and case labels stay English
 
 
 def test_an_unfinished_exercise_says_so_in_chinese():

@@ -81,11 +81,11 @@ TRICKS = {
     ),
     "stderr": (NO_ANSWER, "import sys\nsys.stderr = sys.stdout"),
 }
-#: 10.2 through the kit's private helper that style_loss is built on
-PRIVATE_HELPER = """from cnnviz_helpers.style import _style_terms
+#: 10.2 through the kit's helper that style_loss is built on (style_loss is the sum of gram_losses)
+PRIVATE_HELPER = """from cnnviz_helpers.texture_synthesis import gram_losses
 
 def my_style_loss(features, targets, weights):
-    return sum(_style_terms(features, targets, weights, True))"""
+    return sum(gram_losses(features, targets, weights, True))"""
 
 
 def _solutions(name: str) -> dict[str, str]:
@@ -237,7 +237,9 @@ def test_each_trick_scores_zero_and_is_flagged(graded, trick):
 
 def test_the_kits_private_helper_scores_zero_and_is_flagged(graded):
     assert graded["scores"]["helper"] == {f"{NB2}_test_1": 1.0, f"{NB2}_test_2": 0.0}
-    assert "10.2: executed the kit's" in graded["csv"]["helper"]["flags"], graded["csv"]["helper"]
+    assert "10.2: called the kit's cnnviz_helpers.texture_synthesis:gram_losses" in graded["csv"]["helper"]["flags"], graded[
+        "csv"
+    ]["helper"]
 
 
 def test_feedback_never_contradicts_its_score(graded):

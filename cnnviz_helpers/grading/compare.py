@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.i18n import _
+
 FLOOR = 1e-2  # fraction of max|expected| below which entries are compared on the output's scale
 
 
@@ -71,13 +73,13 @@ def _structure(value: Any) -> Any:
 def describe(value: Any) -> str:
     """A value in a few words: ``"a tensor of shape (2, 3)"``."""
     if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
+        return _("a tensor of shape {shape}").format(shape=tuple(value.shape))
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
+        return _("an array of shape {shape}").format(shape=value.shape)
     if isinstance(value, dict):
-        return f"a dict with keys {list(value)}"
+        return _("a dict with keys {keys}").format(keys=list(value))
     if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)}"
+        return _("a {kind} of {n}").format(kind=type(value).__name__, n=len(value))
     return f"{type(value).__name__} {value!r}"[:80]
 
 
@@ -85,19 +87,25 @@ def compare(got: Any, expected: Any, tol: float, exact: bool) -> tuple[float, st
     """``(error, where)``: the worst :func:`rel_error` over the output's parts and the part it is in
     (``"output[1]"``); ``inf`` and a sentence saying so when the structure or a shape differs."""
     if _structure(got) != _structure(expected):
-        return float("inf"), f"returned {describe(got)}, expected {describe(expected)}"
+        return float("inf"), _("returned {got}, expected {expected}").format(got=describe(got), expected=describe(expected))
     worst, where = 0.0, ""
-    for (path, g), (_, e) in zip(_flatten(got), _flatten(expected)):
+    for (path, g), (_same_path, e) in zip(_flatten(got), _flatten(expected)):
         if isinstance(e, dict) or isinstance(g, dict):
             if list(g) != list(e):
-                return float("inf"), f"{path} has keys {list(g)}, expected {list(e)}"
+                return float("inf"), _("{path} has keys {got}, expected {expected}").format(
+                    path=path, got=list(g), expected=list(e)
+                )
             continue
         try:
             ga, ea = as_array(g), as_array(e)
         except (TypeError, ValueError):
-            return float("inf"), f"{path} is {describe(g)}, expected {describe(e)}"
+            return float("inf"), _("{path} is {got}, expected {expected}").format(
+                path=path, got=describe(g), expected=describe(e)
+            )
         if ga.shape != ea.shape:
-            return float("inf"), f"{path} has shape {tuple(ga.shape)}, expected {tuple(ea.shape)}{shape_hint(ga.shape, ea.shape)}"
+            hint = shape_hint(ga.shape, ea.shape)
+            message = _("{path} has shape {got}, expected {expected}{hint}")
+            return float("inf"), message.format(path=path, got=tuple(ga.shape), expected=tuple(ea.shape), hint=hint)
         err = float(not np.array_equal(ga, ea)) if exact else rel_error(ga, ea)
         if err > worst:
             worst, where = err, path
@@ -109,15 +117,18 @@ def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     got, expected = tuple(got), tuple(expected)
     for i in range(len(expected)):
         if len(got) + 1 == len(expected) and expected[:i] + expected[i + 1 :] == got:
-            return f": dimension {i} (size {expected[i]}) is missing (reduced or indexed away?)"
+            return _(": dimension {i} (size {size}) is missing (reduced or indexed away?)").format(i=i, size=expected[i])
     for i in range(len(got)):
         if len(got) == len(expected) + 1 and got[:i] + got[i + 1 :] == expected:
-            return f": an extra dimension {i} of size {got[i]} (keepdim=True, or a batch dimension left in?)"
+            return _(": an extra dimension {i} of size {size} (keepdim=True, or a batch dimension left in?)").format(
+                i=i, size=got[i]
+            )
     if len(got) == len(expected):
         if sorted(got) == sorted(expected):
-            return ": the same sizes in another order (a permute / transpose?)"
-        diff = [f"dimension {i} is {g}, expected {e}" for i, (g, e) in enumerate(zip(got, expected)) if g != e]
-        return ": " + ", ".join(diff)
+            return _(": the same sizes in another order (a permute / transpose?)")
+        dims = _("dimension {i} is {got}, expected {expected}")
+        diff = [dims.format(i=i, got=g, expected=e) for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+        return _(": {differences}").format(differences=_(", ").join(diff))
     return ""
 
 
@@ -133,20 +144,25 @@ def explain(got: Any, expected: Any, err: float, where: str, tol: float, exact: 
     """
     g, e = _leaf(got, where), _leaf(expected, where)
     if g is None or e is None:
-        return f"{where}."  # a structure or shape mismatch: `where` is the sentence
+        return _("{sentence}.").format(sentence=where)  # a structure or shape mismatch: `where` is the sentence
     ga, ea = as_array(g), as_array(e)
     if not np.isfinite(ga).all():
         bad = np.argwhere(~np.isfinite(ga))[0]
-        return f"{where} contains NaN or inf (first at index {tuple(int(i) for i in bad)}): a division by zero or a log of 0?"
+        index = tuple(int(i) for i in bad)
+        return _("{where} contains NaN or inf (first at index {index}): a division by zero or a log of 0?").format(
+            where=where, index=index
+        )
     floor = max(1e-8, FLOOR * float(np.abs(ea).max(initial=0.0)))
     wrong = (ga != ea) if exact else (np.abs(ga - ea) / np.maximum(floor, np.abs(ga) + np.abs(ea)) > tol)
     first = tuple(int(i) for i in np.argwhere(wrong)[0]) if wrong.any() else ()
-    msg = f"{where} is wrong: {int(wrong.sum())} of {wrong.size} entries differ"
+    msg = _("{where} is wrong: {n} of {size} entries differ").format(where=where, n=int(wrong.sum()), size=wrong.size)
     if first or wrong.ndim == 0:
-        msg += f", the first at index {first}: yours {ga[first]:.4g}, expected {ea[first]:.4g}"
+        msg += _(", the first at index {index}: yours {yours:.4g}, expected {expected:.4g}").format(
+            index=first, yours=ga[first], expected=ea[first]
+        )
     if not exact:
-        msg += f" (relative error {err:.1e}, tolerance {tol:.0e})"
-    return msg + _pattern(ga, ea, floor) + "."
+        msg += _(" (relative error {err:.1e}, tolerance {tol:.0e})").format(err=err, tol=tol)
+    return _("{sentence}.").format(sentence=msg + _pattern(ga, ea, floor))
 
 
 def _pattern(ga: np.ndarray, ea: np.ndarray, floor: float) -> str:
@@ -157,13 +173,17 @@ def _pattern(ga: np.ndarray, ea: np.ndarray, floor: float) -> str:
         r = float(np.median(ratio))
         if np.allclose(ratio, r, rtol=1e-3, atol=0) and abs(r) > 1e-6:
             if np.isclose(r, -1.0, rtol=1e-3):
-                return "; the sign is flipped everywhere (ascent instead of descent, or a - b instead of b - a?)"
-            side = "a missing normalisation?" if abs(r) > 1 else "an extra division?"
-            flip = ", with the sign flipped" if r < 0 else ""
-            return f"; your values are {abs(r):.4g}× the expected ones everywhere{flip} ({side})"
+                return _("; the sign is flipped everywhere (ascent instead of descent, or a - b instead of b - a?)")
+            side = _("a missing normalisation?") if abs(r) > 1 else _("an extra division?")
+            flip = _(", with the sign flipped") if r < 0 else ""
+            return _("; your values are {factor:.4g}× the expected ones everywhere{flip} ({side})").format(
+                factor=abs(r), flip=flip, side=side
+            )
     offset = ga - ea
     if ga.size > 1 and np.allclose(offset, offset.flat[0], rtol=0, atol=1e-3 * floor / FLOOR):
-        return f"; your values are the expected ones plus a constant {float(offset.flat[0]):.4g} everywhere"
+        return _("; your values are the expected ones plus a constant {offset:.4g} everywhere").format(
+            offset=float(offset.flat[0])
+        )
     if ga.size > 1 and (np.sign(ga) == np.sign(ea)).mean() < 0.2 and (np.abs(ea) > floor).any():
-        return "; most entries have the opposite sign"
+        return _("; most entries have the opposite sign")
     return ""

@@ -265,7 +265,8 @@ def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None
                     ),
                 )
             if err > st.tol:
-                return Result(key, False, f"✗ {title}, case {case['label']!r}: {where}")
+                message = _("✗ {title}, case {case!r}: {where}").format(title=title, case=case["label"], where=where)
+                return Result(key, False, message)
             worst = max(worst, err)
     what = _("exactly") if st.exact else _("largest relative error {worst:.1e}").format(worst=worst)
     done = _("✓ {title}: correct on the {n} visible case(s) ({what}); the grader checks more.")
@@ -292,7 +293,7 @@ def check(key: str, answer: Callable[..., Any], hidden: bool = False) -> None:
         >>> check("05.1", my_saliency_map)
     """
     if hidden:
-        print(f"Exercise {key}: the hidden cases are drawn and checked by the grader at grading time.")
+        print(_("Exercise {key}: the hidden cases are drawn and checked by the grader at grading time.").format(key=key))
         return
     namespace = sys._getframe(1).f_globals
     result = grade(key, answer, namespace=namespace)

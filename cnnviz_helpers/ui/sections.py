@@ -286,7 +286,7 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
     status = w.Label()
     busy = [False]  # setting channels.max may clamp its value, which would call draw again
 
-    def draw(*_: Any) -> None:
+    def draw(*_change: Any) -> None:
         if busy[0]:
             return
         try:
@@ -306,7 +306,7 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
         ax = fig.subplots()
         picture = ax.imshow(image_grid(shown, fill=np.nan), cmap=MAGNITUDE, vmin=0, vmax=1)
         fig.colorbar(picture, ax=ax, fraction=0.046, pad=0.03, label="activation (each map min–max)")
-        ax.set_title(f"{layer.value}: channels {lo}–{hi} (of 0–{len(maps) - 1})")
+        ax.set_title(_("{layer}: channels {lo}–{hi} (of 0–{last})").format(layer=layer.value, lo=lo, hi=hi, last=len(maps) - 1))
         ax.axis("off")
         view.value = figure_png(fig)
         status.value = (
@@ -541,11 +541,12 @@ def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: 
         batches = (km.preprocess(list(images[i : i + batch_size])) for i in range(0, len(images), batch_size))
         top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, progress=False)
         job.progress(len(images), len(images), "images")
-        titles = [f"{v:.2f} (img {int(i)})" for v, i in zip(top.values, top.image_index)]
+        titles = [_("{value:.2f} (img {index})").format(value=v, index=int(i)) for v, i in zip(top.values, top.image_index)]
         cols = min(k, 9)
         fig = Figure(figsize=(1.9 * cols, 2.2 * -(-len(titles) // cols) + 0.5))
         image_panels(fig, list(km.deprocess(top.patches)), titles, cols,
-                     suptitle=f"{layer.value} channel {channel.value}: receptive field {top.field.size[0]}×{top.field.size[1]} px")  # fmt: skip
+                     suptitle=_("{layer} channel {channel}: receptive field {height}×{width} px").format(
+                         layer=layer.value, channel=channel.value, height=top.field.size[0], width=top.field.size[1]))  # fmt: skip
         view.value = figure_png(fig)
         return f"top {k} of {len(images)} images ({n_batches} batches)"
 
