@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+INLINE = "module://matplotlib_inline.backend_inline"
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +45,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(args: list[str], port: int, tmp: Path) -> Iterator[str]:
-    env = {**os.environ, "CNNVIZ_FAST": "1", "CNNVIZ_OFFLINE": "1", "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+def _serve(args: list[str], port: int, tmp: Path, backend: str = "Agg") -> Iterator[str]:
+    """Start the server (``args`` after ``python -m``), yield its URL, stop it. ``backend``: the kernels' matplotlib
+    backend (:data:`INLINE` shows ``plt.show()`` figures in the notebook)."""
+    env = {**os.environ, "CNNVIZ_FAST": "1", "CNNVIZ_OFFLINE": "1", "PYTHONPATH": str(ROOT), "MPLBACKEND": backend}
     env["JUPYTER_CONFIG_DIR"] = str(tmp / "config")  # no user settings
     settings = tmp / "lab-settings" / "@jupyterlab" / "docmanager-extension"
     settings.mkdir(parents=True)
@@ -212,84 +215,139 @@ _ON_SCREEN = """() => {
     const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
     const shown = cells.flatMap((c, i) => c.classList.contains('jp-deck-mod-onscreen') ? [i] : []);
     const boxes = shown.map(i => cells[i].getBoundingClientRect());
+    const seen = sel => shown.filter(i => [...cells[i].querySelectorAll(sel)].some(e => e.offsetHeight > 0)).length;
     return {active: cells.findIndex(c => c.classList.contains('jp-mod-active')), shown: shown,
-            height: Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top))};
+            height: Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top)),
+            code: seen('.jp-CodeCell .jp-Cell-inputWrapper'),
+            stderr: seen('[data-mime-type="application/vnd.jupyter.stderr"]'),
+            bars: shown.filter(i => [...cells[i].querySelectorAll('.widget-hprogress')].some(
+                e => e.offsetHeight > 0 && !e.closest('.jp-OutputArea-child').querySelector('.cnnviz-status'))).length};
 }"""
+#: Slide-fit checks: 04 and 06 had the tallest slides (1,182 px and 1,763 px before sub-slides), 01 many figures.
+SLIDE_NOTEBOOKS = ("04_occlusion", "06_class_visualization")
 
 
-def _forward_through_slides(page, slides: dict, tmp_path: Path, stop_at_widget: bool) -> bool:
-    """Step the deck forward (its remote's "Go to next slide/fragment"), recording each slide's height.
-
-    Returns True when it stopped on a slide showing a slider, False at the last slide.
-    """
-    last = None
-    for _ in range(100):
-        time.sleep(0.7)
-        state = page.evaluate(_ON_SCREEN)
-        if state["active"] == last:
-            return False  # the last slide: forward no longer moves
-        last, shown = state["active"], tuple(state["shown"])
-        if shown not in slides:
-            slides[shown] = state["height"]
-            page.screenshot(path=str(tmp_path / f"slide_{len(slides):02d}.png"))
-        if stop_at_widget and page.locator(".widget-slider").first.is_visible():
-            return True
-        page.locator(".jp-deck-mod-direction-forward").click()
-    return False
-
-
-def test_slides_show_live_widgets_and_fit_a_projector(browser, tmp_path):
-    """jupyterlab-slideshow's deck (the notebook toolbar's deck button, command ``deck:toggle``) at 1280x720.
-
-    The widget slide of 04 shows the live occlusion widget (not its repr), answers a slider change and
-    fits the screen. Every slide's height is printed; the earlier slides of 04 (code and figures on one
-    slide) are taller than 720 px, which this test does not yet assert.
-    """
-    if not (Path(sys.prefix) / "share/jupyter/labextensions/jupyterlab-slideshow").exists():
-        pytest.skip("jupyterlab-slideshow is not installed (pip install -e '.[presenting]')")
-    port = _free_port()
-    args = [
+def _lab_for_slides(tmp_path: Path, port: int) -> list[str]:
+    """JupyterLab's arguments, and settings for measuring slides: every cell in the DOM (no windowing) and
+    no "Jupyter news?" toast over the deck's remote."""
+    notebook_settings = tmp_path / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)
+    (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    return [
         "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
         f"--ServerApp.root_dir={ROOT}", "--allow-root",
     ]  # fmt: skip
-    notebook_settings = tmp_path / "lab-settings" / "@jupyterlab" / "notebook-extension"
-    notebook_settings.mkdir(parents=True)  # every cell in the DOM (no windowing), so each slide can be measured
-    (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)  # no "Jupyter news?" toast over the deck's remote
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    for url in _serve(args, port, tmp_path):
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(f"{url}/lab/tree/solutions/04_occlusion.ipynb", timeout=120_000)
-        page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=120_000)
-        deadline, started = time.time() + 600, 0.0
-        while time.time() < deadline and page.locator(".cnnviz-status").count() == 0:  # the widget cell has run
-            if time.time() - started > 60 and page.locator(".jp-CodeCell .jp-InputArea-prompt", has_text="*").count() == 0:
-                page.keyboard.press("Escape")  # not started (kernel still starting): Run All again
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-                started = time.time()
-            time.sleep(1)
-        page.locator(".jp-Notebook .jp-MarkdownCell").first.click()  # the deck starts at the selected cell
-        page.locator('[data-command="deck:toggle"]').first.click()
-        slides: dict = {}
-        on_widget = _forward_through_slides(page, slides, tmp_path, stop_at_widget=True)
-        assert on_widget, f"no slide shows the occlusion widget live; slides (cells: height) {slides}, screenshots in {tmp_path}"
-        assert page.get_by_text("RunPanel(").count() == 0  # the widget, not its repr
-        status = page.locator(".cnnviz-status").first
-        page.locator("button", has_text="Run").first.click()
-        page.wait_for_function("() => document.querySelector('.cnnviz-status').innerText.includes('windows of')")
-        before = status.inner_text()
-        page.locator(".widget-slider .noUi-handle").first.focus()
-        for _ in range(5):
-            page.keyboard.press("ArrowRight")
-        page.locator("button", has_text="Run").first.click()
-        page.wait_for_function(
-            "b => { const t = document.querySelector('.cnnviz-status').innerText; return t.includes('windows of') && t !== b }",
-            arg=before, timeout=60_000,
-        )  # fmt: skip
-        page.screenshot(path=str(tmp_path / "widget_slide.png"))
-        _forward_through_slides(page, slides, tmp_path, stop_at_widget=False)
-        print(f"slides (cells: height): {slides}; screenshots in {tmp_path}")
-        widget = [h for cells, h in slides.items() if 28 in cells]  # cell 28: occlusion_widget(km)
-        assert widget and widget[0] <= 720, f"the widget's slide is taller than the 720 px screen: {slides}"
+
+
+def _run_all(page) -> None:
+    page.keyboard.press("Escape")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def _wait_until_every_cell_ran(page, name: str, timeout: float) -> None:
+    """Every code cell shows an execution count and the kernel is idle (Run All again if it never started)."""
+    deadline, started, prompts = time.time() + timeout, time.time(), []
+    while time.time() < deadline:
+        prompts = [p.strip() for p in page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts() if p.strip()]
+        if prompts and all(p[1:-2].isdigit() for p in prompts) and page.get_by_text("Kernel status: Idle").count():
+            return
+        if time.time() - started > 45 and all(p == "[ ]:" for p in prompts):  # not started (kernel still starting)
+            _run_all(page)
+            started = time.time()
+        time.sleep(1)
+    pytest.fail(f"{name}: not every cell ran in {timeout} s: {prompts}")
+
+
+def _step(page, before: int) -> bool:
+    """One step of the deck's remote: down (the next cell or sub-slide) where it can go, else forward (the next
+    slide). False at the end of the deck."""
+    for _ in range(2):  # the remote updates its buttons shortly after a move
+        for direction in ("down", "forward"):
+            button = page.locator(f".jp-deck-mod-direction-{direction}")
+            if "jp-mod-disabled" not in (button.get_attribute("class") or ""):
+                button.click()
+                try:
+                    page.wait_for_function(f"() => ({_ON_SCREEN})().active !== {before}", timeout=5_000)
+                    return True
+                except Exception:  # noqa: BLE001 - a stale button: look again
+                    break
+        page.wait_for_timeout(500)
+    return False
+
+
+def _present(page, name: str, shots: Path, on_slide=None) -> dict:
+    """Start the deck (the notebook toolbar's deck button, command ``deck:toggle``) at the first cell and step
+    through every slide and sub-slide; returns ``{cells on screen: state}`` (:data:`_ON_SCREEN`), one
+    screenshot per slide in ``shots``. ``on_slide(page, state)`` is called on each new slide."""
+    page.locator(".jp-Notebook .jp-MarkdownCell").first.click()
+    page.locator('[data-command="deck:toggle"]').first.click()
+    page.locator(".jp-deck-mod-direction-forward").wait_for()
+    slides: dict = {}
+    for _ in range(300):
+        page.wait_for_timeout(300)  # the fade-in
+        state = page.evaluate(_ON_SCREEN)
+        shown = tuple(state["shown"])
+        if shown not in slides:
+            slides[shown] = state
+            page.screenshot(path=str(shots / f"slides_{name}_{len(slides):02d}.png"))
+            if on_slide and on_slide(page, state):
+                page.screenshot(path=str(shots / f"slides_{name}_{len(slides):02d}_after.png"))
+        if not _step(page, state["active"]):
+            break
+    page.locator(".jp-deck-mod-stop").click()
+    return slides
+
+
+def _occlusion_widget_answers(page, state: dict) -> bool:
+    """On 04's widget slide (True; False elsewhere): the live widget (not its repr) runs, and a slider change
+    gives a new result."""
+    if not page.locator(".cnnviz-status").first.is_visible():
+        return False
+    state["widget"] = True
+    assert page.get_by_text("RunPanel(").count() == 0  # the widget, not its repr
+    status = page.locator(".cnnviz-status").first
+    page.locator("button", has_text="Run").first.click()
+    page.wait_for_function("() => document.querySelector('.cnnviz-status').innerText.includes('windows of')")
+    before = status.inner_text()
+    page.locator(".widget-slider .noUi-handle").first.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.locator("button", has_text="Run").first.click()
+    page.wait_for_function(
+        "b => { const t = document.querySelector('.cnnviz-status').innerText; return t.includes('windows of') && t !== b }",
+        arg=before, timeout=60_000,
+    )  # fmt: skip
+    return True
+
+
+def test_slides_show_live_widgets_and_fit_a_projector(browser, tmp_path):
+    """jupyterlab-slideshow's deck at 1280x720 on the notebooks with the tallest slides (:data:`SLIDE_NOTEBOOKS`).
+
+    Every slide and sub-slide fits the 720 px screen and shows no code, no stderr and no tqdm bar; 04's widget
+    slide shows the live occlusion widget (not its repr), which answers a slider change.
+    """
+    if not (Path(sys.prefix) / "share/jupyter/labextensions/jupyterlab-slideshow").exists():
+        pytest.skip("jupyterlab-slideshow is not installed (pip install -e '.[presenting]')")
+    shots, port = _artifacts(tmp_path), _free_port()
+    for url in _serve(_lab_for_slides(tmp_path, port), port, tmp_path, backend=INLINE):
+        pages = {}
+        for name in SLIDE_NOTEBOOKS:  # every notebook runs at once, one kernel each
+            pages[name] = page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(f"{url}/lab/workspaces/{name}/tree/solutions/{name}.ipynb?reset", timeout=120_000)
+            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=120_000)
+            _run_all(page)
+        for name, page in pages.items():
+            _wait_until_every_cell_ran(page, name, timeout=600)
+            slides = _present(page, name, shots, _occlusion_widget_answers if name == "04_occlusion" else None)
+            heights = {cells: round(s["height"]) for cells, s in slides.items()}
+            print(f"{name} slides (cells: height px): {heights}")
+            assert len(slides) > 5, (name, heights)
+            assert max(heights.values()) <= 720, f"{name}: a slide taller than the 720 px screen: {heights}, see {shots}"
+            for key in ("code", "stderr", "bars"):
+                assert not [c for c, s in slides.items() if s[key]], f"{name}: {key} on slides {slides}"
+            if name == "04_occlusion":
+                assert any(s.get("widget") for s in slides.values()), f"no slide shows the occlusion widget: {heights}"

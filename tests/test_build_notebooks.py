@@ -152,3 +152,52 @@ def test_release_hands_nbgrader_the_notebook_without_its_solution_only_cells(tmp
     assert hidden and not any(bn.is_solution_only(c) for c in released.cells)
     assert [c.source for c in released.cells] == [c.source for c in solution.cells if not bn.is_solution_only(c)]
     assert calls == [("generate_assignment", "a1", "--force")]
+
+
+# --- slides (jupyterlab-slideshow): the rules of bn.slide_types, and every built notebook follows them -----------
+def _code(source: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source)
+
+
+def test_slide_rules_give_each_figure_its_own_sub_slide_and_skip_code_that_shows_nothing():
+    long_text = "\n\n".join(["word " * 40] * 8)  # 8 paragraphs of two lines: two do not fit one slide
+    cells = [
+        _md("# Title"), _code(bn.INSTALL_CELL), _code("from x import y\nkm = y()"), _md("## 1. Part"), _md("text"),
+        _code("fig = show_images(x)"), _md("**What to notice.** it"), _md("**Question.** Why?"), _md(ANSWER),
+        _code("def f(x):\n    return x"), _code("# Self-check (1 point)\ncheck(f)"), _code("km.describe()"),
+        _md("### detail"), _md(long_text), _md(long_text), _code("for i in x:\n    plt.show()"), _md("#no space"),
+    ]  # fmt: skip
+    assert bn.slide_types(cells) == [
+        "slide", "skip", "skip", "slide", None,
+        "subslide", "subslide", None, None,
+        "skip", "skip", "subslide",
+        "subslide", None, "subslide", "subslide", "subslide",
+    ]  # fmt: skip
+    assert bn.text_lines(_md(long_text)) > bn.TEXT_LINES_PER_SLIDE / 2  # the two long cells do not share a slide
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks", "solutions/zh", "notebooks/zh"])
+def test_every_notebook_carries_the_slide_rules_and_the_deck_styles(folder):
+    """Every built notebook: slide types from the rules of its source (solutions/), code cells alone on a
+    sub-slide or skipped, a title slide first, and the deck styles that hide code and progress bars."""
+    for path in sorted((ROOT / folder).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        source = nbformat.read(ROOT / "solutions" / path.name, as_version=4)
+        expected = dict(zip((c.id for c in source.cells), bn.slide_types(source.cells)))
+        stamped = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+        assert stamped == [expected[c.id] for c in nb.cells], path.name
+        first = next(i for i, t in enumerate(stamped) if t != "skip")
+        assert stamped[first] == "slide" and nb.cells[first].source.startswith("# "), f"{path.name}: no '# ' title slide"
+        assert {t for c, t in zip(nb.cells, stamped) if c.cell_type == "code"} <= {"subslide", "skip"}, path.name
+        assert nb.metadata[bn.FONTS_KEY] == {"styles": {"": bn.DECK_STYLES}}, path.name
+
+
+def test_deck_styles_use_the_key_that_the_installed_fonts_extension_reads():
+    """jupyterlab-slideshow applies notebook styles through jupyterlab-fonts, under its package name."""
+    package = Path(sys.prefix) / "share/jupyter/labextensions" / bn.FONTS_KEY / "package.json"
+    if not package.exists():
+        pytest.skip("jupyterlab-slideshow is not installed (pip install -e '.[presenting]')")
+    import json
+
+    assert json.loads(package.read_text())["name"] == bn.FONTS_KEY
+    assert all(selector.startswith("body[data-jp-deck-mode='presenting'] & ") for selector in bn.DECK_STYLES)

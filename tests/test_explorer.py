@@ -304,30 +304,6 @@ def test_a_methods_warning_is_part_of_the_status_line():
     assert panel.status.value == "fooled — ⚠ 1 of 1 images are not classified as the target after 5 steps; increase steps"
 
 
-# --- presenting: slides ---------------------------------------------------------------------------
-def test_build_stamps_slides_from_headings_on_every_notebook():
-    from pathlib import Path
-
-    import nbformat
-
-    from tools import build_notebooks as bn
-
-    root = Path(__file__).resolve().parents[1]
-
-    cell = nbformat.v4.new_markdown_cell
-    assert [bn.slide_type(cell(s)) for s in ("# Title", "## 2. Part", "### detail", "text", "#no space")] == [
-        "slide", "slide", "subslide", None, None,
-    ]  # fmt: skip
-    assert bn.slide_type(nbformat.v4.new_code_cell("# a comment")) is None
-    for folder in ("solutions", "notebooks"):
-        for path in sorted((root / folder).glob("*.ipynb")):
-            nb = nbformat.read(path, as_version=4)
-            stamped = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
-            assert stamped == [bn.slide_type(c) for c in nb.cells], path.name
-            first_text = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
-            assert stamped[first_text] == "slide", f"{path.name}: the first text cell must be a '# ' title slide"
-
-
 def test_run_clicks_during_a_run_never_stop_it_and_stop_is_its_own_button():
     runs, seen = [], []
 

@@ -27,8 +27,9 @@ Empty cells are dropped.
 
 The build also normalises the sources: outputs and execution counts are cleared, nbgrader cell
 metadata is set from the markers (so ``nbgrader generate_assignment`` / ``autograde`` work on them),
-and slide metadata for jupyterlab-slideshow (and RISE) is stamped from the headings (:func:`slide_type`), so
-every notebook presents as slides without hand edits. ``explorer.ipynb`` (the live app) is built like
+and slide metadata for jupyterlab-slideshow (and RISE) is stamped from rules (:func:`slide_types`: headings
+start slides, each figure has a sub-slide of its own, code is hidden while presenting), so every notebook
+presents as slides without hand edits. ``explorer.ipynb`` (the live app) is built like
 the lecture notebooks.
 
 Translations: for each language of ``tools/i18n.py`` (``zh``), the build also writes ``solutions/zh/`` and
@@ -43,6 +44,7 @@ without a current translation stays English) and ``CNNVIZ_LANG`` set in the inst
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import re
 import sys
@@ -87,16 +89,81 @@ def _nbgrader_meta(kind: str, grade_id: str) -> dict:
     return base | {"solution": False, "grade": False, "locked": False}
 
 
-def slide_type(cell: nbformat.NotebookNode) -> str | None:
-    """Slide type (jupyterlab-slideshow, RISE) from a simple rule: a markdown cell opening with a ``#`` or ``##``
-    heading starts a slide, one opening with ``###`` a sub-slide; other cells continue the slide (no metadata).
-    A written answer (``### BEGIN SOLUTION``, not a heading) continues its question's slide."""
-    if cell.cell_type != "markdown" or cell.source.lstrip().startswith("### BEGIN SOLUTION"):
-        return None
-    first = cell.source.lstrip().split("\n", 1)[0]
-    if first.startswith(("# ", "## ")):
-        return "slide"
-    return "subslide" if first.startswith("### ") else None
+#: The cell metadata key of jupyterlab-fonts (installed with jupyterlab-slideshow): styles for the notebook.
+FONTS_KEY = "@deathbeds/jupyterlab-fonts"
+_PRESENTING = "body[data-jp-deck-mode='presenting'] &"
+#: CSS that applies only while the deck presents (notebook metadata, read by jupyterlab-fonts): no code,
+#: no stderr (warnings, text progress bars), no tqdm widget bar (a progress bar outside the kit's run
+#: panels, whose status line has the class ``cnnviz-status``), and no figure taller than the screen.
+DECK_STYLES = {
+    f"{_PRESENTING} .jp-CodeCell .jp-Cell-inputWrapper": {"display": "none"},
+    f"{_PRESENTING} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']": {"display": "none"},
+    f"{_PRESENTING} .jp-OutputArea-child:has(.widget-hprogress):not(:has(.cnnviz-status))": {"display": "none"},
+    f"{_PRESENTING} .jp-RenderedImage > img": {"max-height": "80vh", "max-width": "100%", "width": "auto"},
+}
+#: How much text one slide holds, in estimated rendered lines (:func:`text_lines`): about 560 px at 1280×720.
+TEXT_LINES_PER_SLIDE = 22
+_SHOWS = re.compile(r"\b(print|display|show\w*|plt\.show|\w+_widget)\(")
+
+
+def text_lines(cell: nbformat.NotebookNode) -> float:
+    """Estimated rendered lines of a markdown cell on a slide: ~110 characters a line, headings and
+    display maths count double, blank lines half."""
+    total = 0.0
+    for line in cell.source.splitlines():
+        if not line.strip():
+            total += 0.5
+        elif line.lstrip().startswith(("#", "$$")):
+            total += 2
+        else:
+            total += -(-len(line) // 110)
+    return total
+
+
+def shows_something(cell: nbformat.NotebookNode) -> bool:
+    """A code cell with a visible result: it prints, displays or shows (a figure, a widget), or ends with
+    an expression. Self-checks and the install cell show nothing an audience needs."""
+    src = cell.source.strip()
+    if src.startswith(("# Self-check", _INSTALL_MARK)):
+        return False
+    try:
+        body = ast.parse(src).body
+    except SyntaxError:  # IPython syntax (a magic): assume it shows something
+        return True
+    return bool(_SHOWS.search(src)) or (bool(body) and isinstance(body[-1], ast.Expr))
+
+
+def slide_types(cells: list[nbformat.NotebookNode]) -> list[str | None]:
+    """Slide types (``slideshow.slide_type``, read by jupyterlab-slideshow and RISE) from rules, so that every
+    notebook presents without hand edits and each slide fits a 1280×720 screen:
+
+    - a markdown cell opening with a ``#`` or ``##`` heading starts a slide, one opening with ``###`` a sub-slide;
+    - a code cell that shows something (:func:`shows_something`) is a sub-slide of its own: its figure or widget
+      alone on the screen (its code is hidden by :data:`DECK_STYLES`); a code cell that shows nothing is skipped;
+    - text after a code cell starts a sub-slide, and so does text that would take a slide past
+      :data:`TEXT_LINES_PER_SLIDE` lines;
+    - a written answer (``### BEGIN SOLUTION``, not a heading) continues its question's slide.
+    """
+    types: list[str | None] = []
+    lines = 0.0
+    for cell in cells:
+        if cell.cell_type == "code":
+            types.append("subslide" if shows_something(cell) else "skip")
+            lines = TEXT_LINES_PER_SLIDE  # the next text starts a sub-slide
+            continue
+        first = cell.source.lstrip().split("\n", 1)[0]
+        answer = first.startswith("### BEGIN SOLUTION")
+        if answer:
+            kind: str | None = None
+        elif first.startswith(("# ", "## ")):
+            kind, lines = "slide", 0
+        elif first.startswith("### ") or lines + text_lines(cell) > TEXT_LINES_PER_SLIDE:
+            kind, lines = "subslide", 0
+        else:
+            kind = None
+        types.append(kind)
+        lines += text_lines(cell)
+    return types
 
 
 def is_notice(cell: nbformat.NotebookNode) -> bool:
@@ -164,17 +231,16 @@ def _free_id(nb: nbformat.NotebookNode, stem: str, kind: str, counts: dict[str, 
 
 
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
-    """Clear outputs, set the kernel, slide metadata (:func:`slide_type`) and nbgrader metadata on marked
+    """Clear outputs, set the kernel, slide metadata (:func:`slide_types`), deck styles (:data:`DECK_STYLES`) and nbgrader metadata on marked
     cells (in place; returns ``nb``)."""
-    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}, FONTS_KEY: {"styles": {"": DECK_STYLES}}}
     counts = {"solution": 0, "test": 0, "answer": 0}
     nb.cells = [cell for cell in nb.cells if cell.source.strip()]
     taken: set[str] = set()  # grade ids stay unique: a cell inserted before old ones gets a new number
-    for cell in nb.cells:
+    for cell, slide in zip(nb.cells, slide_types(nb.cells)):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
-        slide = slide_type(cell)
         if slide:
             cell.metadata["slideshow"] = {"slide_type": slide}
         else:
