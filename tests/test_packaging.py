@@ -88,3 +88,27 @@ def test_every_notebook_starts_with_the_install_cell():
         for path in sorted((ROOT / folder).glob("*.ipynb")):
             first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
             assert first.source == INSTALL_CELL, f"{path.name}: run `make notebooks`"
+
+
+def test_the_presenting_extra_is_the_deck_the_browser_test_checks():
+    """`presenting` installs jupyterlab-slideshow (live widgets on slides), never jupyterlab_rise (widgets as
+    text), at a release the extra accepts, pinned in constraints.txt; an installed one is that release."""
+    from importlib.metadata import distributions
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    extra = {
+        Requirement(r).name: Requirement(r)
+        for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["presenting"]
+    }
+    pins = {
+        Requirement(line).name: Requirement(line)
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert "jupyterlab-rise" not in extra and "jupyterlab_rise" not in extra
+    (pinned,) = pins["jupyterlab-slideshow"].specifier
+    assert pinned.operator == "==" and extra["jupyterlab-slideshow"].specifier.contains(pinned.version)
+    installed = {d.metadata["Name"].lower(): d.version for d in distributions()}
+    assert installed.get("jupyterlab-slideshow", pinned.version) == pinned.version  # `make test` installs it
