@@ -94,12 +94,14 @@ FONTS_KEY = "@deathbeds/jupyterlab-fonts"
 _PRESENTING = "body[data-jp-deck-mode='presenting'] &"
 #: CSS that applies only while the deck presents (notebook metadata, read by jupyterlab-fonts): no code,
 #: no stderr (warnings, text progress bars), no tqdm widget bar (a progress bar outside the kit's run
-#: panels, whose status line has the class ``cnnviz-status``), and no figure taller than the screen.
+#: panels, whose status line has the class ``cnnviz-status``), no figure taller than the screen, and a text
+#: cell taller than the screen (13's tables) scrolls inside its slide.
 DECK_STYLES = {
     f"{_PRESENTING} .jp-CodeCell .jp-Cell-inputWrapper": {"display": "none"},
     f"{_PRESENTING} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']": {"display": "none"},
     f"{_PRESENTING} .jp-OutputArea-child:has(.widget-hprogress):not(:has(.cnnviz-status))": {"display": "none"},
     f"{_PRESENTING} .jp-RenderedImage > img": {"max-height": "80vh", "max-width": "100%", "width": "auto"},
+    f"{_PRESENTING} .jp-MarkdownCell .jp-RenderedMarkdown": {"max-height": "85vh", "overflow-y": "auto"},
 }
 #: How much text one slide holds, in estimated rendered lines (:func:`text_lines`): about 560 px at 1280×720.
 TEXT_LINES_PER_SLIDE = 22
