@@ -225,8 +225,8 @@ _ON_SCREEN = """() => {
             bars: shown.filter(i => [...cells[i].querySelectorAll('.widget-hprogress')].some(
                 e => e.offsetHeight > 0 && !e.closest('.jp-OutputArea-child').querySelector('.cnnviz-status'))).length};
 }"""
-#: Slide-fit checks: 04 and 06 had the tallest slides (1,378 px and 1,763 px before sub-slides); 13 has the
-#: longest text cells (its tables, ~1,700 px: they scroll inside their slide).
+#: Slide-fit checks: 04 and 06 had the tallest slides (1,729 px and 1,856 px before the sub-slide rules); 13 has
+#: the longest text cells (a 1,713 px table: it scrolls inside its slide).
 SLIDE_NOTEBOOKS = ("04_occlusion", "06_class_visualization", "13_summary")
 
 
