@@ -226,7 +226,7 @@ _ON_SCREEN = """() => {
                 e => e.offsetHeight > 0 && !e.closest('.jp-OutputArea-child').querySelector('.cnnviz-status'))).length};
 }"""
 #: Slide-fit checks: 04 and 06 had the tallest slides (1,729 px and 1,856 px before the sub-slide rules); 13 has
-#: the longest text cells (a 1,713 px table: it scrolls inside its slide).
+#: the longest text cells (two tables, up to 1,713 px: they scroll inside their slides).
 SLIDE_NOTEBOOKS = ("04_occlusion", "06_class_visualization", "13_summary")
 
 
