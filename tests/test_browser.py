@@ -122,12 +122,12 @@ _PNG_JS = """async img => { const blob = await (await fetch(img.src)).blob();
 
 
 def _result_fits(page, name: str, width: int, height: int) -> None:
-    """The result image is inside the viewport; its titles render at ≥ 20 px, inside it, and do not overlap.
+    """The result image is inside the viewport; its titles render at ≥ 20 px, inside it, and nothing overlaps.
 
-    The title boxes and font size come from the shown PNG's text (:func:`.plotting.panels_png` writes
+    The title and panel boxes and the font size come from the shown PNG's text (:func:`.plotting.panels_png` writes
     them), scaled by the size the browser draws the image at.
     """
-    from cnnviz_helpers.ui.plotting import TITLE_PX_KEY, TITLES_KEY
+    from cnnviz_helpers.ui.plotting import PANELS_KEY, TITLE_PX_KEY, TITLES_KEY
 
     result = page.locator("img.cnnviz-result").first
     box = result.bounding_box()
@@ -142,6 +142,9 @@ def _result_fits(page, name: str, width: int, height: int) -> None:
     assert titles and all(0 <= t[0] and t[2] <= box["width"] + 1 and t[1] >= 0 for t in titles), (name, titles)
     for a, b in zip(titles, titles[1:]):  # left to right, each title clear of the next
         assert a[2] <= b[0] or a[3] <= b[1] or b[3] <= a[1], (name, a, b)
+    panels = [[v * scale for v in b] for b in json.loads(png.text[PANELS_KEY])]  # title, image, colorbar numbers
+    for a, b in zip(panels, panels[1:]):
+        assert a[2] <= b[0], (name, a, b)
 
 
 @pytest.mark.parametrize("path", ["offline", "imagenet"])

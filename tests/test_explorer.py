@@ -413,14 +413,12 @@ def test_a_change_made_during_a_run_is_answered_when_it_ends(shapes_model):
     assert app.panel.status.value.startswith("A: saliency") and app.calls == 3  # saliency, then A and B
 
 
-def _titles(png: bytes) -> tuple[Image.Image, list[list[float]]]:
-    """A :func:`panels_png` image and the boxes of its titles (its PNG text)."""
+def _titles(png: bytes, key: str = "cnnviz-titles") -> tuple[Image.Image, list[list[float]]]:
+    """A :func:`panels_png` image and the boxes its PNG text lists under ``key`` (titles, or whole panels)."""
     import json
 
-    from cnnviz_helpers.ui.plotting import TITLES_KEY
-
     image = Image.open(io.BytesIO(png))
-    return image, json.loads(image.text[TITLES_KEY])
+    return image, json.loads(image.text[key])
 
 
 def test_result_figures_are_reused_wrap_long_titles_and_keep_them_apart():
@@ -438,6 +436,11 @@ def test_result_figures_are_reused_wrap_long_titles_and_keep_them_apart():
     assert image.width <= 800 and len(boxes) == 3
     assert all(0 <= b[0] and b[2] <= image.width and 0 <= b[1] for b in boxes), boxes
     assert all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:])), boxes  # side by side, never overlapping
+    _image, panels = _titles(fresh, plotting.PANELS_KEY)  # title, image, colorbar and its numbers of each panel
+    assert all(a[2] <= b[0] for a, b in zip(panels, panels[1:])) and panels[-1][2] <= image.width, panels
+    tiny = plotting.panels_png([img, heat * 1e-5], ["x", "a map of tiny values"], [None, plotting.MAGNITUDE])
+    _image, panels = _titles(tiny, plotting.PANELS_KEY)
+    assert panels[0][2] <= panels[1][0] and panels[1][2] <= _image.width, panels  # "1e−5" on top, short numbers
     assert boxes[2][3] - boxes[2][1] > 3 * plotting.title_px()  # the long title wrapped onto more lines
     assert plotting.title_px() >= 20 and plotting.TICK_PT * plotting.SCREEN_DPI / 72 >= 16
     a = np.asarray(image.convert("RGB")).astype(int)

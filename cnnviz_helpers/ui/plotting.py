@@ -25,6 +25,7 @@ import matplotlib
 import numpy as np
 import torch
 from matplotlib import font_manager
+from matplotlib.ticker import ScalarFormatter
 
 from ..core.images import normalize, to_numpy_image
 
@@ -172,7 +173,7 @@ def show_images(
 SCREEN_DPI = 100
 TITLE_PT, TICK_PT = 15, 12
 _LINE_PX = round(TITLE_PT * SCREEN_DPI / 72 * 1.25)  # one title line, spacing included
-_COLORBAR_PX = 64  # bar (12 px), gap and numbers right of a heatmap
+_COLORBAR_PX = 84  # bar (12 px), gap and numbers (at most 5 characters: ScalarFormatter, powers of ten on top)
 _MARGIN_PX = 6
 
 
@@ -219,11 +220,13 @@ def _canvas(side: int, band: int, bars: tuple[bool, ...]) -> _Canvas:
         colorbar = None
         if bar:
             cax = fig.add_axes(((left + side + 8) / width, _MARGIN_PX / total, 12 / width, side / total))
-            colorbar = fig.colorbar(ax.images[0], cax=cax)
+            numbers = ScalarFormatter(useOffset=False)
+            numbers.set_powerlimits((-2, 3))  # 0.5, 20, 1000; smaller or larger: 1.5 under a "1e−5" on top
+            colorbar = fig.colorbar(ax.images[0], cax=cax, format=numbers)
             colorbar.ax.tick_params(labelsize=TICK_PT)
         axes.append(ax)
         colorbars.append(colorbar)
-        x, y = (sum(columns[:i]) + columns[i] / 2) / width, (_MARGIN_PX + side + 6) / total  # just above its image
+        x, y = (left + side / 2) / width, (_MARGIN_PX + side + 6) / total  # just above its image, as wide as it
         titles.append(fig.text(x, y, "", ha="center", va="bottom", fontsize=TITLE_PT, linespacing=1.1))
     _CANVASES[key] = _Canvas(fig, canvas, axes, colorbars, titles)
     return _CANVASES[key]
@@ -301,7 +304,7 @@ def panels_png(
     bars = tuple(to_numpy_image(img).ndim == 2 and c != "gray" for img, c in zip(images, cmap))
     side = int(min(height, (width - sum(_columns(0, bars))) / len(images)))
     with _CANVAS_LOCK:
-        wrapped = [wrap_title(t, column) for t, column in zip(titles, _columns(side, bars))]
+        wrapped = [wrap_title(t, side) for t in titles]
         band = _LINE_PX * max(t.count("\n") + 1 for t in wrapped) + _MARGIN_PX
         c = _canvas(side, band, bars)
         for ax, colorbar, text, image, title, m in zip(c.axes, c.colorbars, c.titles, images, wrapped, cmap):
@@ -310,21 +313,33 @@ def panels_png(
         c.canvas.draw()
         rgba = np.asarray(c.canvas.buffer_rgba())
         info = PngInfo()  # where the titles are, for a browser test to check them as the audience sees them
-        info.add_text(TITLES_KEY, json.dumps([_box(t, c.canvas, rgba.shape[0]) for t in c.titles if t.get_text()]))
+        renderer, height = c.canvas.get_renderer(), rgba.shape[0]
+        info.add_text(TITLES_KEY, json.dumps([_box(t.get_window_extent(renderer), height) for t in c.titles if t.get_text()]))
+        info.add_text(PANELS_KEY, json.dumps([_box(_panel_extent(c, i, renderer), height) for i in range(len(c.axes))]))
         info.add_text(TITLE_PX_KEY, f"{title_px():.2f}")
         buf = io.BytesIO()
         Image.fromarray(rgba[..., :3]).save(buf, format="PNG", compress_level=1, pnginfo=info)
     return buf.getvalue()
 
 
-#: PNG text keys of a :func:`panels_png` image: its titles' boxes ``[left, top, right, bottom]`` in image
-#: pixels (JSON) and the titles' font size in pixels — what ``tests/test_browser.py`` scales to the screen.
-TITLES_KEY, TITLE_PX_KEY = "cnnviz-titles", "cnnviz-title-px"
+#: PNG text keys of a :func:`panels_png` image, boxes ``[left, top, right, bottom]`` in image pixels (JSON):
+#: its titles, each panel's whole drawing (title, image, colorbar and its numbers), and the titles' font
+#: size in pixels — what ``tests/test_browser.py`` scales to the screen.
+TITLES_KEY, PANELS_KEY, TITLE_PX_KEY = "cnnviz-titles", "cnnviz-panels", "cnnviz-title-px"
 
 
-def _box(text: Any, canvas: Any, height: int) -> list[float]:
-    """A drawn text's box in image pixels, ``[left, top, right, bottom]`` from the top-left corner."""
-    b = text.get_window_extent(canvas.get_renderer())
+def _panel_extent(c: _Canvas, i: int, renderer: Any) -> Any:
+    """Everything drawn for panel ``i``: its title, its image and its colorbar with the numbers."""
+    from matplotlib.transforms import Bbox
+
+    parts = [c.axes[i].images[0].get_window_extent(renderer)]
+    parts += [c.titles[i].get_window_extent(renderer)] if c.titles[i].get_text() else []
+    parts += [c.colorbars[i].ax.get_tightbbox(renderer)] if c.colorbars[i] is not None else []
+    return Bbox.union(parts)
+
+
+def _box(b: Any, height: int) -> list[float]:
+    """A display box (origin bottom-left) in image pixels, ``[left, top, right, bottom]`` from the top-left corner."""
     return [round(b.x0, 1), round(height - b.y1, 1), round(b.x1, 1), round(height - b.y0, 1)]
 
 
