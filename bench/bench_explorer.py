@@ -5,10 +5,12 @@ of the image: 16 windows), on squeezenet1_1 (random weights: the ImageNet code p
 speed) and on the offline ShapesNet: the time of one Run click through the explorer (validation,
 the method, the projector-style figure, PNG encoding; cache cleared each time) against calling the
 method directly. The printed ``kit`` time is the answer time a lecturer sees (the issue asks < 1 s);
-the ratio direct / explorer is the share of that time the method itself takes. Measured on 2 cores:
-120–230 ms on ShapesNet, 200–500 ms on squeezenet1_1, ratios 0.03–0.4 — the rest is drawing the
-projector-style figure (~0.1–0.3 s, colorbars included). Target ≥ 0.02: the app adds at most ~50× a
-millisecond-scale method, which keeps every quick answer well under a second.
+the ratio direct / explorer is the share of that time the method itself takes. Since issue 21 the
+result is drawn on a reused fixed-layout figure (:func:`~cnnviz_helpers.ui.plotting.panels_png`):
+on a heavily shared 2-core CPU the drawing overhead of a click fell from 0.4–1.8 s to 0.17–0.25 s on
+ShapesNet (click / method 1.1–3.5 → 1.1–1.5) and the ratios are 0.6–1.6 on both models. Target
+≥ 0.02: the app adds at most ~50× a millisecond-scale method, which keeps every quick answer well
+under a second. The last case times the drawing alone against a new figure with a tight bounding box.
 """
 
 from __future__ import annotations
