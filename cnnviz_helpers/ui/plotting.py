@@ -198,7 +198,7 @@ _CANVAS_LOCK = threading.Lock()
 
 
 def _canvas(side: int, band: int, bars: tuple[bool, ...]) -> _Canvas:
-    """The figure for panels of ``side`` px under ``band`` px of titles, with colorbars where ``bars`` says (made once per layout)."""
+    """The figure for images of ``side`` px under ``band`` px of titles, colorbars where ``bars`` says (once per layout)."""
     key = (side, band, bars)
     if key in _CANVASES:
         return _CANVASES[key]
@@ -293,10 +293,12 @@ def panels_png(
     """The panels of :func:`show_images` as PNG bytes for a widget, drawn without pyplot (safe in a run thread).
 
     Drawn at display resolution with a fixed layout: ``width`` px wide (each square panel at most
-    ``height`` px), titles at :data:`TITLE_PT` wrapped to their panel's width (they never overlap),
-    a colorbar (numbers at :data:`TICK_PT`) beside each 2-D map (as :func:`draw_panel`: in
-    ``cmap``, default :data:`MAGNITUDE`; ``"gray"`` without one), so the image is shown 1:1 on a 1280×720 screen (CSS only ever shrinks it). The
-    figure of a layout is made once and reused: a click costs one draw and one fast PNG encoding.
+    ``height`` px), titles at :data:`TITLE_PT` wrapped to their image's width (they never overlap),
+    a colorbar (numbers at :data:`TICK_PT`) beside each 2-D map (as :func:`draw_panel`: in ``cmap``,
+    default :data:`MAGNITUDE`; ``"gray"`` without one), so the image is shown 1:1 on a 1280×720
+    screen (CSS only ever shrinks it). The figure of a layout is made once and reused: a result
+    costs one draw and one fast PNG encoding. The PNG's text says where its titles and panels are
+    (:data:`TITLES_KEY`, :data:`PANELS_KEY`).
     """
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
@@ -313,9 +315,9 @@ def panels_png(
         c.canvas.draw()
         rgba = np.asarray(c.canvas.buffer_rgba())
         info = PngInfo()  # where the titles are, for a browser test to check them as the audience sees them
-        renderer, height = c.canvas.get_renderer(), rgba.shape[0]
-        info.add_text(TITLES_KEY, json.dumps([_box(t.get_window_extent(renderer), height) for t in c.titles if t.get_text()]))
-        info.add_text(PANELS_KEY, json.dumps([_box(_panel_extent(c, i, renderer), height) for i in range(len(c.axes))]))
+        renderer, rows = c.canvas.get_renderer(), rgba.shape[0]
+        info.add_text(TITLES_KEY, json.dumps([_box(t.get_window_extent(renderer), rows) for t in c.titles if t.get_text()]))
+        info.add_text(PANELS_KEY, json.dumps([_box(_panel_extent(c, i, renderer), rows) for i in range(len(c.axes))]))
         info.add_text(TITLE_PX_KEY, f"{title_px():.2f}")
         buf = io.BytesIO()
         Image.fromarray(rgba[..., :3]).save(buf, format="PNG", compress_level=1, pnginfo=info)

@@ -124,9 +124,10 @@ def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., 
         every = max(1, settings["steps"] // 20)
         show = lambda x: preview(km.deprocess(x[0]))  # noqa: E731
         img = synthesize(**settings, callback=job.steps(settings["steps"], show), callback_every=every, progress=False)
-        (name, prob), *_rest = km.predict(img, 3)[0]
-        title = show_result(view, job, [], km.deprocess(img[0]), _("the model sees: {name} ({p:.0%})").format(name=name, p=prob))
-        predictions = ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0])
+        top = km.predict(img, 3)[0]
+        seen = _("the model sees: {name} ({p:.0%})").format(name=top[0][0], p=top[0][1])
+        title = show_result(view, job, [], km.deprocess(img[0]), seen)
+        predictions = ", ".join(f"{c} {p:.2f}" for c, p in top)
         return (title + " — " if job.stopped else "") + _("top predictions: {predictions}").format(predictions=predictions)
 
     pages = {"target": [*target_controls, *(priors[n] for n in names[:3])], "priors": [priors[n] for n in names[3:]]}
