@@ -2,7 +2,10 @@
 
 Playwright drives Debian's Chromium (``apt-get install chromium``; never ``playwright install``),
 headless, against servers on 127.0.0.1. Skipped, with the reason, when Chromium, Playwright or Voila
-is missing. Screenshots go to pytest's temporary directory (the path is printed).
+is missing. The explorer runs every registry method at 1280×720 offline (ShapesNet) and on the
+ImageNet path (squeezenet1_1 with random weights, as ``tools/imagenet_path.py``), about 2–3 min
+each. Screenshots of each method go to ``$CNNVIZ_ARTIFACTS/<path>/`` or pytest's temporary
+directory (the path is printed).
 """
 
 from __future__ import annotations
