@@ -358,7 +358,7 @@ METHODS: tuple[Method, ...] = (
     Method(
         "texture synthesis", texture_synthesis.texture_synthesis, "synthesis",
         lambda c: texture_synthesis.texture_synthesis(
-            c.model, _style_image(c), size=c.x.shape[-1], steps=c.steps, callback_every=c.every(10), callback=c.callback,
+            c.model, _style_image(c), size=c.x.shape[-1], steps=c.steps, callback_every=c.every(20), callback=c.callback,
             progress=False).picture,
         "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), progress=("steps",),
         note="style # picks one of the style images", paper="Gatys, Ecker & Bethge 2015", beside=("style",),
@@ -366,7 +366,7 @@ METHODS: tuple[Method, ...] = (
     Method(
         "style transfer", style_transfer.style_transfer, "synthesis",
         lambda c: style_transfer.style_transfer(
-            c.model, c.picture, _style_image(c), image_size=c.x.shape[-1], steps=c.steps, callback_every=c.every(10),
+            c.model, c.picture, _style_image(c), image_size=c.x.shape[-1], steps=c.steps, callback_every=c.every(20),
             callback=c.callback, progress=False, verbose=False).picture,
         "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), progress=("steps",),
         note="content = this image", paper="Gatys, Ecker & Bethge 2016", beside=("image", "style"),

@@ -2,20 +2,28 @@
 
 Playwright drives Debian's Chromium (``apt-get install chromium``; never ``playwright install``),
 headless, against servers on 127.0.0.1. Skipped, with the reason, when Chromium, Playwright or Voila
-is missing. Screenshots go to pytest's temporary directory (the path is printed).
+is missing. The explorer runs every registry method at 1280×720 offline (ShapesNet) and on the
+ImageNet path (squeezenet1_1 with random weights, as ``tools/imagenet_path.py``), about 2–3 min
+each. Screenshots of each method go to ``$CNNVIZ_ARTIFACTS/<path>/`` or pytest's temporary
+directory (the path is printed).
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -45,10 +53,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(args: list[str], port: int, tmp: Path, backend: str = "Agg") -> Iterator[str]:
-    """Start the server (``args`` after ``python -m``), yield its URL, stop it. ``backend``: the kernels' matplotlib
-    backend (:data:`INLINE` shows ``plt.show()`` figures in the notebook)."""
+def _serve(args: list[str], port: int, tmp: Path, path: str = "offline", backend: str = "Agg") -> Iterator[str]:
+    """Serve ``python -m args…`` in fast mode: offline (ShapesNet) or on the ImageNet path (``tools/imagenet_path.py``).
+    ``backend``: the kernels' matplotlib backend (:data:`INLINE` shows ``plt.show()`` figures in the notebook)."""
     env = {**os.environ, "CNNVIZ_FAST": "1", "CNNVIZ_OFFLINE": "1", "PYTHONPATH": str(ROOT), "MPLBACKEND": backend}
+    if path == "imagenet":  # random squeezenet1_1 weights under torchvision's real file name
+        sys.path.insert(0, str(ROOT / "tools"))
+        from imagenet_path import fill_cache
+
+        home = Path(tempfile.gettempdir()) / "cnnviz-imagenet-path"
+        fill_cache(home, ["squeezenet1_1"])
+        env.update(TORCH_HOME=str(home), CNNVIZ_OFFLINE="0")
     env["JUPYTER_CONFIG_DIR"] = str(tmp / "config")  # no user settings
     settings = tmp / "lab-settings" / "@jupyterlab" / "docmanager-extension"
     settings.mkdir(parents=True)
@@ -106,24 +121,48 @@ def _wait_status(page, prefix: str, timeout: float = 90) -> str:
     pytest.fail(f"no {prefix!r} in the status line after {timeout} s: {_status(page)!r}")
 
 
+#: Reads the PNG the page shows (a blob: URL) back as a data: URL, so its text (title boxes) can be checked.
+_PNG_JS = """async img => { const blob = await (await fetch(img.src)).blob();
+  return await new Promise(done => { const r = new FileReader(); r.onload = () => done(r.result); r.readAsDataURL(blob); }); }"""
+
+
 def _result_fits(page, name: str, width: int, height: int) -> None:
-    """The result image is inside the viewport and shown at ≥ 96 % of its pixels (titles ≥ 20 px, colorbars ≥ 16 px)."""
+    """The result image is inside the viewport; its titles render at ≥ 20 px, inside it, and nothing overlaps.
+
+    The title and panel boxes and the font size come from the shown PNG's text (:func:`.plotting.panels_png` writes
+    them), scaled by the size the browser draws the image at.
+    """
+    from cnnviz_helpers.ui.plotting import PANELS_KEY, TITLE_PX_KEY, TITLES_KEY
+
     result = page.locator("img.cnnviz-result").first
     box = result.bounding_box()
-    natural = result.evaluate("img => img.naturalWidth")
     assert box is not None and box["x"] >= 0 and box["y"] >= 0, (name, box)
     assert box["x"] + box["width"] <= width + 1 and box["y"] + box["height"] <= height + 1, (name, box)
-    # panels_png draws titles at 15 pt and colorbar numbers at 12 pt at 100 dpi: 20.8 px and 16.7 px at 1:1
-    assert box["width"] >= 0.96 * natural, (name, box["width"], natural)
+    png = Image.open(io.BytesIO(base64.b64decode(result.evaluate(_PNG_JS).split(",", 1)[1])))
+    scale = box["width"] / png.width
+    if TITLES_KEY not in png.text:  # a synthesis's live preview (a run still going): no titles yet
+        pytest.fail(f"{name}: the result shown has no titles (a preview, not the result)")
+    assert float(png.text[TITLE_PX_KEY]) * scale >= 20, (name, png.text[TITLE_PX_KEY], scale)
+    titles = [[v * scale for v in b] for b in json.loads(png.text[TITLES_KEY])]
+    assert titles and all(0 <= t[0] and t[2] <= box["width"] + 1 and t[1] >= 0 for t in titles), (name, titles)
+    for a, b in zip(titles, titles[1:]):  # left to right, each title clear of the next
+        assert a[2] <= b[0] or a[3] <= b[1] or b[3] <= a[1], (name, a, b)
+    panels = [[v * scale for v in b] for b in json.loads(png.text[PANELS_KEY])]  # title, image, colorbar numbers
+    for a, b in zip(panels, panels[1:]):
+        assert a[2] <= b[0], (name, a, b)
 
 
-def test_explorer_in_voila_runs_every_method_and_fits_a_projector(browser, tmp_path):
+@pytest.mark.parametrize("path", ["offline", "imagenet"])
+def test_explorer_in_voila_runs_every_method_and_fits_a_projector(browser, tmp_path, path):
+    """Every registry method, offline (ShapesNet) and on the ImageNet path (squeezenet1_1, random weights)."""
     from cnnviz_helpers.methods import METHODS
 
-    shots = _artifacts(tmp_path)
+    shots = _artifacts(tmp_path) / path
+    shots.mkdir(exist_ok=True)
+    model = {"offline": "shapesnet", "imagenet": "squeezenet1_1"}[path]
     port = _free_port()
     args = ["voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "notebooks/explorer.ipynb"]
-    for url in _serve(args, port, tmp_path):
+    for url in _serve(args, port, tmp_path, path):
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(url, timeout=120_000)
         run = page.get_by_role("button", name="Run")
@@ -133,12 +172,12 @@ def test_explorer_in_voila_runs_every_method_and_fits_a_projector(browser, tmp_p
         method = page.locator("select").filter(has_text="Grad-CAM").first
         method.select_option("saliency")
         run.dblclick()  # a double-click on Run is one run, never Run then Stop
-        _wait_status(page, "saliency on shapesnet")
+        _wait_status(page, f"saliency on {model}", timeout=180)
         for m in METHODS:
             method.select_option(m.name)
             page.wait_for_timeout(300)  # a quick method starts by itself (Run is disabled meanwhile)
             run.click()  # waits until Run is enabled; a quick one's setting then comes from the cache
-            text = _wait_status(page, f"{m.name} on shapesnet")
+            text = _wait_status(page, f"{m.name} on {model}", timeout=180)
             assert not text.startswith("⚠"), (m.name, text)
             page.mouse.move(0, 0)
             page.screenshot(path=str(shots / f"explorer_{m.name.replace(' ', '_')}.png"))
@@ -167,6 +206,7 @@ def test_explorer_in_voila_runs_every_method_and_fits_a_projector(browser, tmp_p
         page.locator(".lm-TabBar-tabLabel", has_text="compare").click()
         page.get_by_role("checkbox", name="compare side by side").check()
         text = _wait_status(page, "A: saliency")
+        assert " ".join(text.split()).startswith("A: saliency | B: Grad-CAM @ "), text  # saliency of the class: no layer
         page.screenshot(path=str(shots / "explorer_compare.png"))
         _result_fits(page, "compare", 1280, 720)
         assert page.get_by_text("Error displaying widget").count() == 0

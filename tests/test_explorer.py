@@ -157,7 +157,12 @@ def test_compare_mode_runs_both_methods_on_one_image(app, monkeypatch):
     app.panel.click()
     assert len(sal) == 1 and len(cam) == 1 and cam[0][1]["layer"] == app.layer_b.value
     assert torch.equal(sal[0][0][1], cam[0][0][1])  # the same image
-    assert "A: saliency" in app.panel.status.value and "B: Grad-CAM" in app.panel.status.value
+    assert app.panel.status.value == f"A: saliency  |  B: Grad-CAM @ {app.layer_b.value}"  # saliency uses no layer
+    _image, titles = _titles(bytes(app.view.value))
+    _image, panels = _titles(bytes(app.view.value), "cnnviz-panels")
+    assert len(titles) == len(panels) == 3 and all(a[2] <= b[0] for a, b in zip(panels, panels[1:]))
+    width = [p[2] - p[0] for p in panels]
+    assert min(width[1:]) > width[0] + 40, width  # both maps have a colorbar (and its numbers) beside them
 
 
 def test_image_sources_and_a_bad_upload(app):
@@ -238,7 +243,7 @@ def test_class_widget_rejects_free_text_with_one_line(shapes_model, monkeypatch)
 def test_widgets_start_with_a_placeholder_and_a_bad_unit_is_one_line(shapes_model):
     panel = sections.deepdream_widget(shapes_model)
     (view,) = find_images(panel)
-    assert bytes(view.value) == placeholder_png(384)
+    assert bytes(view.value) == placeholder_png(800, 260) and view.layout.display == "none"  # no grey box yet
     controls = find_controls(panel)
     controls["layer"].value = shapes_model.spec.layers[0]
     controls["channel"].value = 999
@@ -246,7 +251,7 @@ def test_widgets_start_with_a_placeholder_and_a_bad_unit_is_one_line(shapes_mode
     panel.click()
     panel.wait()
     assert panel.status.value.startswith("⚠") and "\n" not in panel.status.value
-    assert bytes(view.value) == placeholder_png(384)
+    assert bytes(view.value) == placeholder_png(800, 260)
 
 
 def test_occlusion_widget_calls_the_method_with_its_sliders(shapes_model, monkeypatch):
@@ -387,3 +392,61 @@ def test_a_change_made_during_a_run_is_answered_when_it_ends(shapes_model):
     app.panel.run_fn = run_and_change
     app.panel.click()
     assert app.panel.status.value.startswith("A: saliency") and app.calls == 3  # saliency, then A and B
+
+
+def _titles(png: bytes, key: str = "cnnviz-titles") -> tuple[Image.Image, list[list[float]]]:
+    """A :func:`panels_png` image and the boxes its PNG text lists under ``key`` (titles, or whole panels)."""
+    import json
+
+    image = Image.open(io.BytesIO(png))
+    return image, json.loads(image.text[key])
+
+
+def test_result_figures_are_reused_wrap_long_titles_and_keep_them_apart():
+    from cnnviz_helpers.ui import plotting
+
+    rng = np.random.default_rng(0)
+    img, heat, signed = rng.random((32, 32, 3)), rng.random((16, 16)) * 5, rng.standard_normal((8, 8))
+    long = "B: Grad-CAM\n@ features.12[3] and a layer name far too long for one panel"
+    plotting.panels_png([img, heat, signed], ["input", "A: saliency", long], [None, plotting.MAGNITUDE, plotting.SIGNED])
+    reused = plotting.panels_png([img, heat, signed], ["input", "A: saliency", long], [None, plotting.SIGNED, plotting.MAGNITUDE])
+    plotting._CANVASES.clear()
+    fresh = plotting.panels_png([img, heat, signed], ["input", "A: saliency", long], [None, plotting.SIGNED, plotting.MAGNITUDE])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(reused))), np.asarray(Image.open(io.BytesIO(fresh))))
+    image, boxes = _titles(fresh)
+    assert image.width <= 800 and len(boxes) == 3
+    assert all(0 <= b[0] and b[2] <= image.width and 0 <= b[1] for b in boxes), boxes
+    assert all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:])), boxes  # side by side, never overlapping
+    _image, panels = _titles(fresh, plotting.PANELS_KEY)  # title, image, colorbar and its numbers of each panel
+    assert all(a[2] <= b[0] for a, b in zip(panels, panels[1:])) and panels[-1][2] <= image.width, panels
+    tiny = plotting.panels_png([img, heat * 1e-5], ["x", "a map of tiny values"], [None, plotting.MAGNITUDE])
+    _image, panels = _titles(tiny, plotting.PANELS_KEY)
+    assert panels[0][2] <= panels[1][0] and panels[1][2] <= _image.width, panels  # "1e−5" on top, short numbers
+    assert boxes[2][3] - boxes[2][1] > 3 * plotting.title_px()  # the long title wrapped onto more lines
+    assert plotting.title_px() >= 20 and plotting.TICK_PT * plotting.SCREEN_DPI / 72 >= 16
+    width = [b[2] - b[0] for b in panels]
+    assert min(width[1:]) > width[0] + 40, width  # a colorbar (and its numbers) beside each heatmap
+
+
+def test_section_synthesis_widgets_show_titled_results_beside_their_input_and_stop_keeps_a_titled_one(shapes_model):
+    from cnnviz_helpers.ui.plotting import title_px
+
+    panel = sections.deepdream_widget(shapes_model)
+    (view,) = find_images(panel)
+    controls = find_controls(panel)
+    controls["steps/octave"].value, controls["octaves"].value = 2, 1
+    panel.click()
+    panel.wait()
+    image, boxes = _titles(bytes(view.value))
+    assert view.layout.display is None and len(boxes) == 2 and image.width > 1.6 * image.height  # input | dream
+    assert panel.status.value.startswith("DeepDream: ") and title_px() >= 20
+    inner = panel.run_fn
+
+    def stop_then_run(job):
+        job.stop_requested.set()  # Stop pressed before the first step ends
+        return inner(job)
+
+    panel.run_fn = stop_then_run
+    panel.click()
+    panel.wait()
+    assert panel.status.value == "stopped at step 1 of 2", panel.status.value

@@ -131,16 +131,22 @@ def compare_panel(panels: list[Panel]) -> Panel:
     return next((p for p in panels if p[2] is not None), panels[-1])
 
 
-def short_title(s: dict[str, Any], which: str) -> str:
-    """A compare-mode title: ``"A: Grad-CAM"`` and, on a second line, the layer (unit) — when the run used one.
+def used_layer(s: dict[str, Any]) -> str:
+    """The layer (and unit) a run used, as ``"features.2[3]"``; ``""`` for a method that used none.
 
     An attribution that explains the class (no unit chosen) uses no layer unless it is Grad-CAM-like
     (``"layer"`` without ``"unit"`` in :attr:`Method.uses`).
     """
     m = BY_NAME[s["method"]]
-    where = f"{s['layer']}" + (f"[{s['unit']}]" if s["unit"] is not None else "")
-    uses_layer = "layer" in m.uses and (s["unit"] is not None or "unit" not in m.uses)
-    return f"{which}: {m.name}" + (f"\n@ {where}" if uses_layer else "")
+    if "layer" not in m.uses or (s["unit"] is None and "unit" in m.uses):
+        return ""
+    return f"{s['layer']}" + (f"[{s['unit']}]" if s["unit"] is not None else "")
+
+
+def short_title(s: dict[str, Any], which: str) -> str:
+    """A compare-mode title: ``"A: Grad-CAM"`` and, on a second line, the layer (unit) — when the run used one."""
+    where = used_layer(s)
+    return f"{which}: {_(s['method'])}" + (f"\n@ {where}" if where else "")
 
 
 def _adversarial(m: Method, adv: torch.Tensor, s: Shown) -> list[Panel]:
@@ -430,7 +436,7 @@ class Explorer(w.HBox):
             a, b = compare_panel(pa), compare_panel(pb)
             image = self.km.deprocess(self.km.preprocess(self.picture.value)[0])
             png = panels_png([image, a[0], b[0]], ["input", short_title(sa, "A"), short_title(sb, "B")], [None, a[2], b[2]])  # fmt: skip
-            note = f"A: {sa['method']} @ {sa['layer']}  |  B: {sb['method']} @ {sb['layer']}"
+            note = "  |  ".join(short_title(r, which).replace("\n", " ") for r, which in ((sa, "A"), (sb, "B")))
         else:
             (s, panels) = results[0]
             png = panels_png([p[0] for p in panels], [p[1] for p in panels], [p[2] for p in panels])

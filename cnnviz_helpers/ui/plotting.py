@@ -12,7 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import io
+import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ import matplotlib
 import numpy as np
 import torch
 from matplotlib import font_manager
+from matplotlib.ticker import ScalarFormatter
 
 from ..core.images import normalize, to_numpy_image
 
@@ -164,33 +168,181 @@ def show_images(
 
 
 #: Result PNGs are drawn at the pixels they are shown at (1 figure inch = :data:`SCREEN_DPI` px), so a
-#: point size is ``SCREEN_DPI / 72`` px: titles ≥ 20 px and colorbar numbers ≥ 16 px on the screen.
+#: point size is ``SCREEN_DPI / 72`` px: titles (:data:`TITLE_PT`) ≥ 20 px and colorbar numbers
+#: (:data:`TICK_PT`) ≥ 16 px on the screen.
 SCREEN_DPI = 100
-SCREEN_STYLE: dict[str, Any] = {"axes.titlesize": 15, "xtick.labelsize": 12, "ytick.labelsize": 12, "figure.titlesize": 16}
+TITLE_PT, TICK_PT = 15, 12
+_LINE_PX = round(TITLE_PT * SCREEN_DPI / 72 * 1.25)  # one title line, spacing included
+_COLORBAR_PX = 84  # bar (12 px), gap and numbers (at most 5 characters: ScalarFormatter, powers of ten on top)
+_MARGIN_PX = 6
+
+
+def title_px() -> float:
+    """Height in pixels of a result title's font in a :func:`panels_png` image (shown 1:1)."""
+    return TITLE_PT * SCREEN_DPI / 72
+
+
+@dataclass
+class _Canvas:
+    """A reusable figure for one layout of :func:`panels_png`: axes, colorbars and titles made once."""
+
+    fig: Any
+    canvas: Any
+    axes: list[Any]
+    colorbars: list[Any]  # ``None`` for a panel without a colorbar
+    titles: list[Any]
+
+
+_CANVASES: dict[tuple, _Canvas] = {}
+_CANVAS_LOCK = threading.Lock()
+
+
+def _canvas(side: int, band: int, bars: tuple[bool, ...]) -> _Canvas:
+    """The figure for images of ``side`` px under ``band`` px of titles, colorbars where ``bars`` says (once per layout)."""
+    key = (side, band, bars)
+    if key in _CANVASES:
+        return _CANVASES[key]
+    if len(_CANVASES) >= 16:  # layouts are few; a long session still keeps only the recent ones
+        _CANVASES.pop(next(iter(_CANVASES)))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    columns = _columns(side, bars)
+    width, total = sum(columns), side + band + _MARGIN_PX
+    fig = Figure(figsize=(width / SCREEN_DPI, total / SCREEN_DPI), dpi=SCREEN_DPI)
+    canvas = FigureCanvasAgg(fig)
+    axes, colorbars, titles = [], [], []
+    for i, bar in enumerate(bars):
+        left = sum(columns[:i]) + _MARGIN_PX
+        ax = fig.add_axes((left / width, _MARGIN_PX / total, side / width, side / total))
+        ax.set_axis_off()
+        ax.imshow(np.zeros((2, 2)))
+        colorbar = None
+        if bar:
+            cax = fig.add_axes(((left + side + 8) / width, _MARGIN_PX / total, 12 / width, side / total))
+            numbers = ScalarFormatter(useOffset=False)
+            numbers.set_powerlimits((-2, 3))  # 0.5, 20, 1000; smaller or larger: 1.5 under a "1e−5" on top
+            colorbar = fig.colorbar(ax.images[0], cax=cax, format=numbers)
+            colorbar.ax.tick_params(labelsize=TICK_PT)
+        axes.append(ax)
+        colorbars.append(colorbar)
+        x, y = (left + side / 2) / width, (_MARGIN_PX + side + 6) / total  # just above its image, as wide as it
+        titles.append(fig.text(x, y, "", ha="center", va="bottom", fontsize=TITLE_PT, linespacing=1.1))
+    _CANVASES[key] = _Canvas(fig, canvas, axes, colorbars, titles)
+    return _CANVASES[key]
+
+
+def _columns(side: int, bars: tuple[bool, ...]) -> list[int]:
+    """Width in px of each panel's column: its image, margins and (where it has one) its colorbar."""
+    return [side + 2 * _MARGIN_PX + (_COLORBAR_PX if bar else 0) for bar in bars]
+
+
+def wrap_title(title: str, width_px: float) -> str:
+    """``title`` broken into lines (at spaces, or anywhere in a word too long) that fit ``width_px`` at :data:`TITLE_PT`."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    renderer, font = RendererAgg(1, 1, SCREEN_DPI), FontProperties(size=TITLE_PT)
+
+    def fits(text: str) -> bool:
+        return renderer.get_text_width_height_descent(text, font, ismath=False)[0] <= width_px
+
+    lines: list[str] = []
+    for paragraph in title.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if fits(candidate):
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            for ch in word:  # a word wider than the panel (or Chinese, without spaces): break it anywhere
+                if line and not fits(line + ch):
+                    lines.append(line)
+                    line = ""
+                line += ch
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _show(ax: Any, colorbar: Any, image: Any, cmap: str | None) -> None:
+    """Put one panel's picture into its (reused) axes: RGB as is, a 2-D map in ``cmap`` with the colorbar's limits."""
+    a = to_numpy_image(image)
+    shown = ax.images[0]
+    shown.set_data(a)
+    h, w = a.shape[:2]
+    shown.set_extent((-0.5, w - 0.5, h - 0.5, -0.5))
+    ax.set_xlim(-0.5, w - 0.5), ax.set_ylim(h - 0.5, -0.5)
+    if a.ndim == 2:
+        finite = a[np.isfinite(a)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if cmap == SIGNED:
+            lo, hi = -(max(abs(lo), abs(hi)) or 1.0), max(abs(lo), abs(hi)) or 1.0
+        with shown.callbacks.blocked():  # one colorbar update below, not one per change
+            shown.set_cmap(cmap or MAGNITUDE)
+            shown.set_clim(lo, hi if hi > lo else lo + 1.0)
+        if colorbar is not None:
+            colorbar.update_normal(shown)
 
 
 def panels_png(
-    images: Sequence[Any],
-    titles: Sequence[str],
-    cmap: Sequence[str | None],
-    width: int = 800,
-    height: int = 520,
-    suptitle: str | None = None,
+    images: Sequence[Any], titles: Sequence[str], cmap: Sequence[str | None], width: int = 800, height: int = 520
 ) -> bytes:
     """The panels of :func:`show_images` as PNG bytes for a widget, drawn without pyplot (safe in a run thread).
 
-    Drawn at display resolution: about ``width`` px wide (each square panel at most ``height`` px), with
-    :data:`SCREEN_STYLE` fonts, so the image is shown 1:1 on a 1280×720 screen (CSS only ever shrinks it).
+    Drawn at display resolution with a fixed layout: ``width`` px wide (each square panel at most
+    ``height`` px), titles at :data:`TITLE_PT` wrapped to their image's width (they never overlap),
+    a colorbar (numbers at :data:`TICK_PT`) beside each 2-D map (as :func:`draw_panel`: in ``cmap``,
+    default :data:`MAGNITUDE`; ``"gray"`` without one), so the image is shown 1:1 on a 1280×720
+    screen (CSS only ever shrinks it). The figure of a layout is made once and reused: a result
+    costs one draw and one fast PNG encoding. The PNG's text says where its titles and panels are
+    (:data:`TITLES_KEY`, :data:`PANELS_KEY`).
     """
-    from matplotlib.figure import Figure
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
 
-    from .widgets import figure_png
+    bars = tuple(to_numpy_image(img).ndim == 2 and c != "gray" for img, c in zip(images, cmap))
+    side = int(min(height, (width - sum(_columns(0, bars))) / len(images)))
+    with _CANVAS_LOCK:
+        wrapped = [wrap_title(t, side) for t in titles]
+        band = _LINE_PX * max(t.count("\n") + 1 for t in wrapped) + _MARGIN_PX
+        c = _canvas(side, band, bars)
+        for ax, colorbar, text, image, title, m in zip(c.axes, c.colorbars, c.titles, images, wrapped, cmap):
+            _show(ax, colorbar, image, m)
+            text.set_text(title)
+        c.canvas.draw()
+        rgba = np.asarray(c.canvas.buffer_rgba())
+        info = PngInfo()  # where the titles are, for a browser test to check them as the audience sees them
+        renderer, rows = c.canvas.get_renderer(), rgba.shape[0]
+        info.add_text(TITLES_KEY, json.dumps([_box(t.get_window_extent(renderer), rows) for t in c.titles if t.get_text()]))
+        info.add_text(PANELS_KEY, json.dumps([_box(_panel_extent(c, i, renderer), rows) for i in range(len(c.axes))]))
+        info.add_text(TITLE_PX_KEY, f"{title_px():.2f}")
+        buf = io.BytesIO()
+        Image.fromarray(rgba[..., :3]).save(buf, format="PNG", compress_level=1, pnginfo=info)
+    return buf.getvalue()
 
-    side = min(width / len(images), height) / SCREEN_DPI
-    extra = 0.55 + (0.4 if suptitle else 0)  # title line(s) above the panels
-    with matplotlib.rc_context(cast(Any, SCREEN_STYLE)):
-        fig = Figure(figsize=(side * len(images), side + extra))
-        return figure_png(image_panels(fig, images, titles, None, cmap, suptitle), dpi=SCREEN_DPI)
+
+#: PNG text keys of a :func:`panels_png` image, boxes ``[left, top, right, bottom]`` in image pixels (JSON):
+#: its titles, each panel's whole drawing (title, image, colorbar and its numbers), and the titles' font
+#: size in pixels — what ``tests/test_browser.py`` scales to the screen.
+TITLES_KEY, PANELS_KEY, TITLE_PX_KEY = "cnnviz-titles", "cnnviz-panels", "cnnviz-title-px"
+
+
+def _panel_extent(c: _Canvas, i: int, renderer: Any) -> Any:
+    """Everything drawn for panel ``i``: its title, its image and its colorbar with the numbers."""
+    from matplotlib.transforms import Bbox
+
+    parts = [c.axes[i].images[0].get_window_extent(renderer)]
+    parts += [c.titles[i].get_window_extent(renderer)] if c.titles[i].get_text() else []
+    parts += [c.colorbars[i].ax.get_tightbbox(renderer)] if c.colorbars[i] is not None else []
+    return Bbox.union(parts)
+
+
+def _box(b: Any, height: int) -> list[float]:
+    """A display box (origin bottom-left) in image pixels, ``[left, top, right, bottom]`` from the top-left corner."""
+    return [round(b.x0, 1), round(height - b.y1, 1), round(b.x1, 1), round(height - b.y0, 1)]
 
 
 use_projector_style()

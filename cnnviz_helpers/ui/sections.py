@@ -33,7 +33,7 @@ from ..models.targets import Unit
 from ..occlusion import window_starts
 from ..patches import max_activating_patches
 from ..style_transfer import PRESETS, default_style, style_images, style_transfer
-from .plotting import CLASSES, MAGNITUDE, SIGNED, image_panels, overlay, panels_png
+from .plotting import CLASSES, MAGNITUDE, SIGNED, overlay, panels_png
 from .widgets import (
     USER_ERRORS,
     Run,
@@ -43,6 +43,7 @@ from .widgets import (
     live_image,
     message,
     picked_class,
+    placeholder_png,
     run_panel,
     to_png,
 )
@@ -81,19 +82,53 @@ def _tabs(pages: dict[str, list[Any]]) -> Any:
     return tabs
 
 
+def result_view() -> tuple[Any, Callable[[np.ndarray], None]]:
+    """The result image of a section widget, as the explorer's: hidden until the first result, sized to the window.
+
+    Returns the widget and ``preview(image)``, which shows a synthesis's image so far (``HxWx3``) while it runs;
+    :func:`show_result` then puts the titled panels there.
+    """
+    import ipywidgets as w
+
+    view = w.Image(value=placeholder_png(800, 260), format="png", layout=w.Layout(display="none"))
+    view.add_class("cnnviz-result")
+
+    def preview(image: np.ndarray) -> None:
+        view.value = to_png(image, 384)
+        view.layout.display = None
+
+    return view, preview
+
+
+def show_result(view: Any, job: Run, beside: Sequence[tuple[Any, str]], picture: np.ndarray, title: str) -> str:
+    """Draw a synthesis's ``picture`` beside its input / style images (``(image, title)`` pairs) in ``view``.
+
+    When Stop ended the run, the picture is the image so far and its title says at which step;
+    returns the title shown.
+    """
+    if job.stopped:
+        title = _("stopped at step {step} of {total}").format(step=job.step, total=job.total)
+    view.value = panels_png([*(b[0] for b in beside), picture], [*(b[1] for b in beside), title], [None] * (len(beside) + 1))
+    view.layout.display = None
+    return title
+
+
 def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., torch.Tensor], l2_reg: float) -> Any:
     """Target controls and prior sliders in tabs + Run/Stop; the image updates live while ``synthesize`` runs."""
     priors = _prior_controls(km, l2_reg)
-    view, update = live_image(384)
+    view, preview = result_view()
     names = list(priors)
 
     def run(job: Run) -> str:
         settings = {name: c.value for name, c in priors.items()}
         every = max(1, settings["steps"] // 20)
-        show = lambda x: update(km.deprocess(x[0]))  # noqa: E731
+        show = lambda x: preview(km.deprocess(x[0]))  # noqa: E731
         img = synthesize(**settings, callback=job.steps(settings["steps"], show), callback_every=every, progress=False)
-        update(km.deprocess(img[0]))
-        return "top predictions: " + ", ".join(f"{c} {p:.2f}" for c, p in km.predict(img, 3)[0])
+        top = km.predict(img, 3)[0]
+        seen = _("the model sees: {name} ({p:.0%})").format(name=top[0][0], p=top[0][1])
+        title = show_result(view, job, [], km.deprocess(img[0]), seen)
+        predictions = ", ".join(f"{c} {p:.2f}" for c, p in top)
+        return (title + " — " if job.stopped else "") + _("top predictions: {predictions}").format(predictions=predictions)
 
     pages = {"target": [*target_controls, *(priors[n] for n in names[:3])], "priors": [priors[n] for n in names[3:]]}
     return run_panel(run, [_tabs(pages)], extra=[view])
@@ -153,18 +188,18 @@ def deepdream_widget(km: KitModel) -> Any:
     steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description=_("steps/octave"), **cu)
     lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description=_("lr"), **cu)
     jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description=_("jitter"), **cu)
-    view, update = live_image(384)
+    view, preview = result_view()
 
     def run(job: Run) -> str:
         x = km.preprocess(picture.value, size=size.value)
-        show = lambda img: update(km.deprocess(img[0]))  # noqa: E731
+        show = lambda img: preview(km.deprocess(img[0]))  # noqa: E731
         out = deepdream(
             km, x, layer.value if channel.value < 0 else Unit(layer.value, channel.value), steps=steps.value, lr=lr.value,
             octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
-            callback=job.steps(steps.value * octaves.value, show), progress=False,
+            callback=job.steps(steps.value * octaves.value, show), callback_every=1, progress=False,
         )  # fmt: skip
-        update(km.deprocess(out[0]))
-        return f"dreamed {layer.value}" + (f" channel {channel.value}" if channel.value >= 0 else "")
+        what = layer.value + (f"[{channel.value}]" if channel.value >= 0 else "")
+        return show_result(view, job, [(km.deprocess(x[0]), _("input"))], km.deprocess(out[0]), f"DeepDream: {what}")
 
     pages = {"image & layer": [picture, size, layer, channel], "octaves & steps": [octaves, scale, steps, lr, jitter]}
     return run_panel(run, [_tabs(pages)], extra=[view])
@@ -305,13 +340,15 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
         fig = Figure(figsize=(7.5, 7))
         ax = fig.subplots()
         picture = ax.imshow(image_grid(shown, fill=np.nan), cmap=MAGNITUDE, vmin=0, vmax=1)
-        fig.colorbar(picture, ax=ax, fraction=0.046, pad=0.03, label="activation (each map min–max)")
+        fig.colorbar(picture, ax=ax, fraction=0.046, pad=0.03, label=_("activation (each map min–max)"))
         ax.set_title(_("{layer}: channels {lo}–{hi} (of 0–{last})").format(layer=layer.value, lo=lo, hi=hi, last=len(maps) - 1))
         ax.axis("off")
         view.value = figure_png(fig)
-        status.value = (
-            f"maps {tuple(maps.shape[1:])}; all-zero maps: {int(zero_maps(shown).sum())} of the {len(shown)} shown, "
-            f"{zero_maps(maps).float().mean():.1%} of the layer"
+        status.value = _("maps {shape}; all-zero maps: {zero} of the {n} shown, {share:.1%} of the layer").format(
+            shape=tuple(maps.shape[1:]),
+            zero=int(zero_maps(shown).sum()),
+            n=len(shown),
+            share=float(zero_maps(maps).float().mean()),
         )
 
     for control in (image, layer, channels):
@@ -358,7 +395,7 @@ def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) 
     """
     import ipywidgets as w
 
-    from .widgets import image_picker, layer_picker, param_widget, placeholder_png
+    from .widgets import image_picker, layer_picker, param_widget
 
     if method not in ATTRIBUTIONS:
         raise ValueError(f"method must be one of {', '.join(ATTRIBUTIONS)}, got {method!r}")
@@ -370,7 +407,8 @@ def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) 
     opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=False)
     settings = {name: {p.name: param_widget(p) for p in BY_NAME[name].params} for name in ATTRIBUTIONS}
     own = w.HBox()
-    view = w.Image(value=placeholder_png(3 * size, size), format="png", width=3 * size)
+    view = w.Image(value=placeholder_png(3 * size, size), format="png")  # drawn at display size (panels_png)
+    view.add_class("cnnviz-result")
     status = w.Label()
     state: dict[str, Any] = {}
 
@@ -491,7 +529,7 @@ def occlusion_widget(km: KitModel) -> Any:
     size = km.input_size
     image = image_picker(km)
     sliders = {p.name: param_widget(p) for p in m.params}
-    view, _ = live_image(900)
+    view, _preview = result_view()
 
     def run(job: Run) -> str:
         x = km.preprocess(image.value)
@@ -508,6 +546,7 @@ def occlusion_widget(km: KitModel) -> Any:
             [f"{name} ({prob:.0%})", "mean score drop per pixel", f"drop per window ({occ.drops.shape[0]}×{occ.drops.shape[1]})"],
             [None, None, SIGNED],
         )
+        view.layout.display = None
         return f"{n} windows of {window} px, stride {stride} px"
 
     return run_panel(run, [image, *sliders.values()], extra=[view])
@@ -527,28 +566,25 @@ def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: 
     """
     import ipywidgets as w
 
-    from .widgets import figure_png
-
     layer = layer_picker(km)
     channel = w.BoundedIntText(value=0, min=0, max=10_000, description=_("channel"))
-    view, _live = live_image(720)
+    view, _preview = result_view()
 
     def run(job: Run) -> str:
-        from matplotlib.figure import Figure
-
         n_batches = -(-len(images) // batch_size)
         job.progress(0, len(images), "images")
         batches = (km.preprocess(list(images[i : i + batch_size])) for i in range(0, len(images), batch_size))
         top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, progress=False)
         job.progress(len(images), len(images), "images")
-        titles = [_("{value:.2f} (img {index})").format(value=v, index=int(i)) for v, i in zip(top.values, top.image_index)]
-        cols = min(k, 9)
-        fig = Figure(figsize=(1.9 * cols, 2.2 * -(-len(titles) // cols) + 0.5))
-        image_panels(fig, list(km.deprocess(top.patches)), titles, cols,
-                     suptitle=_("{layer} channel {channel}: receptive field {height}×{width} px").format(
-                         layer=layer.value, channel=channel.value, height=top.field.size[0], width=top.field.size[1]))  # fmt: skip
-        view.value = figure_png(fig)
-        return f"top {k} of {len(images)} images ({n_batches} batches)"
+        title = _("{layer} channel {channel}: receptive field {height}×{width} px").format(
+            layer=layer.value, channel=channel.value, height=top.field.size[0], width=top.field.size[1]
+        )
+        grid = image_grid(km.deprocess(top.patches), ncols=min(k, 3) if k <= 9 else 5, per_image_norm=False)
+        show_result(view, job, [], grid, title)
+        values = ", ".join(f"{v:.2f}" for v in top.values)
+        return _("top {k} of {n} images ({batches} batches); activations: {values}").format(
+            k=k, n=len(images), batches=n_batches, values=values
+        )
 
     return run_panel(run, [layer, channel], extra=[view])
 
@@ -588,7 +624,7 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
     )
     n_steps = w.IntSlider(value=steps, min=1, max=max(500, steps), description=_("steps"), continuous_update=False)
     blend.continuous_update = False
-    preview, update = live_image(384)
+    view, preview = result_view()
 
     def on_preset(change: dict) -> None:
         q = PRESETS[change["new"]]
@@ -612,11 +648,12 @@ def style_transfer_widget(km: KitModel, steps: int = 200, image_size: int | None
             image_size=image_size,
             steps=n_steps.value,
             callback_every=max(1, n_steps.value // 10),
-            callback=job.steps(n_steps.value, lambda img: update(km.deprocess(img[0]))),
+            callback=job.steps(n_steps.value, lambda img: preview(km.deprocess(img[0]))),
             progress=False,
         )
-        update(out.picture)
-        return f"{n_steps.value} steps of {preset.value}"
+        beside = [(load_image(content.value, 256), _("content")), (load_image(styles[style_a.value], 256), _("style"))]
+        title = _("{steps} steps of {preset}").format(steps=n_steps.value, preset=preset.value)
+        return show_result(view, job, beside, out.picture, title)
 
     pages = {"images": [preset, content, style_a, style_b, blend], "weights": [c_weight, s_scale, t_weight, s_size, n_steps]}
-    return run_panel(run, [_tabs(pages)], description=_("Transfer style"), extra=[preview])
+    return run_panel(run, [_tabs(pages)], description=_("Transfer style"), extra=[view])
