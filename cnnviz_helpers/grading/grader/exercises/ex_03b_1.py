@@ -1,71 +1,67 @@
-"""Exercise 03b.1: ``my_concept_iou`` — its cases, correct answer, classic mistakes and the kit functions it blocks."""
+"""Exercise 03b.1: ``my_unit_thresholds`` — its cases, correct answer, classic mistakes and the kit functions it blocks."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from .... import dissection
-from ._common import _m, _rand
+from ._common import _m, _randn
 from .spec import Case, Exercise
 
 
-def ref_concept_iou(maps, threshold, masks):
-    region = (maps > threshold).to(masks.dtype)[:, None]  # [N, 1, H, W]
-    inter = (region * masks).sum((0, 2, 3))
-    union = (region + masks - region * masks).sum((0, 2, 3))
-    return inter / union
+def ref_unit_thresholds(acts, quantile):
+    per_unit = acts.transpose(0, 1).reshape(acts.shape[1], -1)  # [U, N*h*w]
+    order = per_unit.sort(dim=1, descending=True).values
+    return order[:, math.floor((1 - quantile) * per_unit.shape[1])]
 
 
-def _iou_per_image_mean(maps, threshold, masks):
-    region = (maps > threshold).to(masks.dtype)[:, None]
-    inter = (region * masks).sum((2, 3))
-    union = (region + masks - region * masks).sum((2, 3))
-    return (inter / union.clamp_min(1)).mean(0)
+def _per_image_then_mean(acts, quantile):
+    per_image = acts.flatten(2).sort(dim=2, descending=True).values  # [N, U, h*w]
+    return per_image[:, :, math.floor((1 - quantile) * per_image.shape[2])].mean(0)
 
 
-def _share_of_concept(maps, threshold, masks):
-    region = (maps > threshold).to(masks.dtype)[:, None]
-    return (region * masks).sum((0, 2, 3)) / masks.sum((0, 2, 3))
+def _one_threshold_for_the_layer(acts, quantile):
+    values = acts.flatten().sort(descending=True).values
+    return values[math.floor((1 - quantile) * len(values))].expand(acts.shape[1])
 
 
-def _union_without_overlap(maps, threshold, masks):
-    region = (maps > threshold).to(masks.dtype)[:, None]
-    return (region * masks).sum((0, 2, 3)) / (region + masks).sum((0, 2, 3))
+def _bottom_quantile(acts, quantile):
+    per_unit = acts.transpose(0, 1).reshape(acts.shape[1], -1)
+    return per_unit.sort(dim=1).values[:, math.floor((1 - quantile) * per_unit.shape[1])]
 
 
-def _iou_cases(g):
-    def case(label, n, k, h, w, hidden=False):
-        maps = _rand(g, n, h, w) ** 2
-        threshold = maps.flatten().quantile(0.8)
-        masks = (_rand(g, n, k, h, w) > 0.7).to(torch.float64)
-        masks[:, 0] = (maps > maps.flatten().quantile(0.75)).to(torch.float64)  # a concept the unit detects
-        return Case(label, (maps, threshold, masks), hidden)
+def _threshold_cases(g):
+    def case(label, n, u, h, w, q, hidden=False):
+        scale = torch.linspace(0.5, 2.0, u, dtype=torch.float64).view(1, u, 1, 1)  # units of different strength
+        return Case(label, ((_randn(g, n, u, h, w) * scale).relu(), q), hidden)
 
-    return [case("5 maps 8x8, 4 concepts", 5, 4, 8, 8), case("3 maps 6x9, 5 concepts", 3, 5, 6, 9, hidden=True)]
+    return [case("6 images, 3 units 5x5, q = 0.95", 6, 3, 5, 5, 0.95), case("4 images, 5 units 4x6, q = 0.9", 4, 5, 4, 6, 0.9, True)]
 
 
 EXERCISE = Exercise(
     "03b.1",
-    "my_concept_iou",
-    "region = maps > threshold; per concept, the intersection and union summed over every image and pixel, then divided.",
-    _iou_cases,
-    ref_concept_iou,
+    "my_unit_thresholds",
+    "per unit: all its activations (every image, every position) sorted descending, the one at floor((1 - q) M).",
+    _threshold_cases,
+    ref_unit_thresholds,
     kit=(dissection.dissect,),
     mistakes=(
         _m(
-            "IoU of each image averaged, instead of summed over the dataset",
-            "Bau et al. sum the intersections and the unions over all images first, then divide once.",
-            _iou_per_image_mean,
+            "a threshold per image, then averaged",
+            "T_k is one quantile over the whole dataset: pool every image's positions of the unit before sorting.",
+            _per_image_then_mean,
         ),
         _m(
-            "intersection over the concept's area instead of over the union",
-            "Divide by the union: the region's pixels plus the concept's pixels minus the overlap.",
-            _share_of_concept,
+            "one threshold for the whole layer",
+            "Each unit gets its own threshold: keep the unit dimension (transpose(0, 1)) when you flatten.",
+            _one_threshold_for_the_layer,
         ),
         _m(
-            "union counted as the sum of both areas",
-            "Subtract the intersection once: |M ∪ L| = |M| + |L| − |M ∩ L|.",
-            _union_without_overlap,
+            "the bottom quantile instead of the top",
+            "Sort in descending order: only the top 1 - q of the activations may exceed T_k.",
+            _bottom_quantile,
         ),
     ),
 )
