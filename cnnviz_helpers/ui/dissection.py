@@ -23,13 +23,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.i18n import _
+from ..core.i18n import N_, _
 from ..dissection import DETECTOR_IOU, Dissection, TopImages
 from ..methods import BY_NAME
 from ..models.loading import KitModel
 from .plotting import CLASSES
 from .widgets import Run, figure_png, param_widget, placeholder_png, run_panel
 
+#: The concept categories (Bau et al. report detectors per category), marked for translation.
+CATEGORIES = (N_("shape"), N_("texture"), N_("colour"), N_("background"))
 #: The colour of a unit's outlined region (a green that stands out on every ShapesNet colour but green).
 OUTLINE = (0.1, 1.0, 0.3)
 
@@ -38,7 +40,7 @@ def unit_title(top: TopImages) -> str:
     """``"features.14 unit 7: disk (shape), IoU 0.21"`` and whether that makes it a detector."""
     verdict = _("detector") if top.iou > DETECTOR_IOU else _("no detector: IoU ≤ {t}").format(t=DETECTOR_IOU)
     return _("{layer} unit {unit}: {concept} ({category}), IoU {iou:.2f} — {verdict}").format(
-        layer=top.layer, unit=top.unit, concept=top.concept, category=top.category, iou=top.iou, verdict=verdict
+        layer=top.layer, unit=top.unit, concept=top.concept, category=_(top.category), iou=top.iou, verdict=verdict
     )
 
 
@@ -51,13 +53,16 @@ def draw_unit(fig: Any, top: TopImages, deprocess: Callable[[torch.Tensor], np.n
         deprocess: turns the images back into ``HxWx3`` pictures (``km.deprocess``).
         ncols: images per row.
     """
+    from matplotlib import patheffects
+
+    halo = [patheffects.withStroke(linewidth=4.5, foreground="black")]
     pictures = deprocess(top.images)
     rows = -(-len(top.indices) // ncols)
     axes = np.atleast_1d(fig.subplots(rows, ncols, squeeze=False)).ravel()
     for ax, picture, index, amap, region in zip(axes, pictures, top.indices, top.maps, top.regions):
         ax.imshow(picture, interpolation="nearest")
-        if region.any():
-            ax.contour(region.float().numpy(), levels=[0.5], colors=[OUTLINE], linewidths=2)
+        if region.any():  # a bright line on a dark one: visible on every colour
+            ax.contour(region.float().numpy(), levels=[0.5], colors=[OUTLINE], linewidths=2, path_effects=halo)
         ax.set_title(_("image {index}: max {value:.2f}").format(index=int(index), value=float(amap.max())))
         ax.axis("off")
     for ax in axes[len(top.indices) :]:
@@ -144,5 +149,5 @@ def dissection_widget(km: KitModel, width: int = 900) -> Any:
     return run_panel(run, [layer, unit, *settings.values(), w.HTML(f"<i>{m.note}</i>")], extra=[unit_view, layer_view])
 
 
-__all__ = ["OUTLINE", "dissection_widget", "draw_layers", "draw_unit", "outlined", "unit_title"]
+__all__ = ["CATEGORIES", "OUTLINE", "dissection_widget", "draw_layers", "draw_unit", "outlined", "unit_title"]
 
