@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-
 import torch
 import torch.nn.functional as F
 

@@ -150,4 +150,3 @@ def dissection_widget(km: KitModel, width: int = 900) -> Any:
 
 
 __all__ = ["CATEGORIES", "OUTLINE", "dissection_widget", "draw_layers", "draw_unit", "outlined", "unit_title"]
-

@@ -37,7 +37,10 @@ def _threshold_cases(g):
         scale = torch.linspace(0.5, 2.0, u, dtype=torch.float64).view(1, u, 1, 1)  # units of different strength
         return Case(label, ((_randn(g, n, u, h, w) * scale).relu(), q), hidden)
 
-    return [case("6 images, 3 units 5x5, q = 0.95", 6, 3, 5, 5, 0.95), case("4 images, 5 units 4x6, q = 0.9", 4, 5, 4, 6, 0.9, True)]
+    return [
+        case("6 images, 3 units 5x5, q = 0.95", 6, 3, 5, 5, 0.95),
+        case("4 images, 5 units 4x6, q = 0.9", 4, 5, 4, 6, 0.9, True),
+    ]
 
 
 EXERCISE = Exercise(
