@@ -5,8 +5,9 @@ The issue's budget: under a minute on the course's CPU for all 352 units (32 + 6
 
 Reference: the per-image loop one writes from the paper — each image through the network with
 hooks on the layers, every activation kept, each unit's threshold from a full sort of its
-activations, then per image the upsampled maps thresholded and compared with every concept's
-mask (``&`` and ``|`` of ``[units, concepts, H, W]`` boolean arrays). Kit:
+activations, then per image the upsampled maps thresholded and their overlap with every concept's
+mask counted by a matrix product (``[units, pixels] @ [pixels, concepts]``; the unions from the region
+and concept sizes). Kit:
 :func:`cnnviz_helpers.dissection.dissect` (batches of 64; a running ``topk`` per unit for the
 thresholds; the overlaps counted from the active pixels only with ``bincount``). Image generation
 (``make_shapes(..., concepts=True)``, ~9 s for 1,000 images) is set-up, outside both timings.
@@ -58,12 +59,13 @@ def reference(inputs: dict) -> dict[str, torch.Tensor]:
         sorted_desc = per_unit.sort(dim=1, descending=True).values
         thresholds = sorted_desc[:, math.floor((1 - Q) * per_unit.shape[1])]
         inter = torch.zeros(a.shape[1], masks.shape[1], dtype=torch.float64)
-        union = torch.zeros_like(inter)
+        active = torch.zeros(a.shape[1], dtype=torch.float64)
         for i in range(len(x)):
             up = F.interpolate(a[i : i + 1], size=x.shape[-2:], mode="bilinear", align_corners=False)[0]
-            region = (up > thresholds.view(-1, 1, 1))[:, None]  # [U, 1, H, W]
-            inter += (region & masks[i][None]).sum((2, 3))
-            union += (region | masks[i][None]).sum((2, 3))
+            region = (up > thresholds.view(-1, 1, 1)).flatten(1).float()  # [U, H*W]
+            inter += region @ masks[i].flatten(1).float().T  # [U, K]: |M ∩ L| of this image
+            active += region.sum(1)
+        union = active[:, None] + masks.flatten(2).sum((0, 2)).double()[None] - inter
         out[f"T {layer}"] = thresholds
         out[f"IoU {layer}"] = torch.where(union > 0, inter / union.clamp_min(1), 0.0)
     return out
