@@ -12,8 +12,11 @@ and concept sizes). Kit:
 thresholds; the overlaps counted from the active pixels only with ``bincount``). Image generation
 (``make_shapes(..., concepts=True)``, ~9 s for 1,000 images) is set-up, outside both timings.
 
-Target ≥ 1.5x. Measured on the shared 2-core CPU (one thread, 1,000 images): see the commit that
-added this case; the kit's absolute time is the figure the issue asks about (``kit … ms``).
+Target ≥ 2.5x. Measured once (2026-12-02, one thread, 1,000 images) on the course's 2-core CPU
+while eight other jobs shared it (load ≈ 18): kit 35.7 s wall, reference 176.4 s, ratio 4.9x. The
+kit alone, timed by ``time.process_time`` in the same conditions: 13.1 s of CPU for ``dissect``
+(352 units, 4 layers), 4.8 s for generating the images. The reference keeps every activation and
+sorts it (peak memory of the run: 5.4 GB).
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ CASES = [
         setup=setup,
         kit=kit,
         reference=reference,
-        target=1.5,
+        target=2.5,  # measured 4.9x under load (see above)
         repeat=1,
         check=check,
     ),
