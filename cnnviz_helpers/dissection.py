@@ -34,6 +34,7 @@ Example:
     >>> result.label("features.14", 7)                    # (concept, category, IoU) of unit 7
     >>> result.unique_detectors("features.14"), result.category_shares("features.14")
     >>> top = top_images(km, x, result, "features.14", 7)  # its best images, regions to outline
+    >>> top = dissect_unit(km, "features.14", 7, images=500)  # the same from the kit's concept images
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .core.layers import capture
-from .datasets.shapes import CONCEPT_CATEGORIES, CONCEPT_NAMES, Concepts
+from .datasets.shapes import CONCEPT_CATEGORIES, CONCEPT_NAMES, Concepts, make_shapes
+from .datasets.shapesnet import TEST_SEED, ShapesNet
 from .models.loading import KitModel
 from .models.targets import ModelLike, model_input, unwrap
 
@@ -223,18 +227,25 @@ class TopImages:
     """One unit's most activating images, as Bau et al. draw them.
 
     Attributes:
+        layer, unit: the unit.
+        images: ``[k, 3, H, W]`` the images, as given to :func:`top_images` (draw them with ``km.deprocess``).
         indices: ``[k]`` indices of the images in the dissected dataset, strongest first.
         maps: ``[k, H, W]`` the unit's activation maps, upsampled to the image size.
         regions: ``bool [k, H, W]`` where the map exceeds the unit's threshold (outline these).
         concept, category, iou: the unit's label (its best concept) and that IoU.
+        dissection: the :class:`Dissection` the unit comes from (its layer's detectors and category shares).
     """
 
+    layer: str
+    unit: int
+    images: torch.Tensor
     indices: torch.Tensor
     maps: torch.Tensor
     regions: torch.Tensor
     concept: str
     category: str
     iou: float
+    dissection: Dissection
 
 
 def top_images(model: ModelLike, x: torch.Tensor, result: Dissection, layer: str, unit: int, k: int = 8) -> TopImages:
@@ -256,4 +267,42 @@ def top_images(model: ModelLike, x: torch.Tensor, result: Dissection, layer: str
     with capture(net, layer, detach=True) as acts, torch.inference_mode():
         acts.run(model_input(model, x[indices]))
         maps = _upsample(acts[layer][:, unit : unit + 1].float().cpu(), tuple(x.shape[-2:]))[:, 0]
-    return TopImages(indices, maps, maps > result.thresholds[layer][unit], concept, category, iou)
+    regions = maps > result.thresholds[layer][unit]
+    return TopImages(layer, unit, x[indices], indices, maps, regions, concept, category, iou, result)
+
+
+@lru_cache(maxsize=2)
+def _shapes_with_concepts(n: int, seed: int) -> tuple[np.ndarray, Concepts]:
+    images, _, _, concepts = make_shapes(n, seed, concepts=True)
+    return images, concepts
+
+
+def concept_images(model: ModelLike, n: int = 1000, seed: int = TEST_SEED) -> tuple[torch.Tensor, Concepts]:
+    """``n`` ShapesNet images with their concept labels, normalised for ``model``: what :func:`dissect` needs.
+
+    The images are the held-out test images (``seed``) of :func:`~cnnviz_helpers.datasets.shapes.make_shapes`;
+    generating them takes about a second per hundred, so the last two sets asked for are kept.
+
+    Raises:
+        ValueError: ``model`` is not a ShapesNet. Only the ShapesNet generator knows what it drew;
+            photos (ImageNet) come without concept labels (Bau et al. labelled the Broden dataset by hand).
+    """
+    net, mean, std = unwrap(model)
+    if not isinstance(net, ShapesNet):
+        raise ValueError(
+            f"Network Dissection here needs concept labels, and only ShapesNet's generator draws them: "
+            f"{type(net).__name__} sees photos, which have none — dissect load_model('shapesnet')"
+        )
+    images, concepts = _shapes_with_concepts(n, seed)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
+    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1), concepts
+
+
+def dissect_unit(model: ModelLike, layer: str, unit: int, *, images: int = 500, k: int = 8) -> TopImages:
+    """Dissect ``layer`` over ``images`` concept images (:func:`concept_images`) and return ``unit``'s top ``k`` images.
+
+    The one call behind the registry's "network dissection" entry (the explorer, the notebook's widget).
+    """
+    x, concepts = concept_images(model, images)
+    result = dissect(model, x, concepts, layer)
+    return top_images(model, x, result, layer, unit, k)

@@ -26,6 +26,7 @@ from . import (
     adversarial,
     class_visualization,
     deepdream,
+    dissection,
     filters,
     gradcam,
     guided_backprop,
@@ -45,9 +46,10 @@ from .models.targets import Attribution, ModelLike, Target, Unit, unwrap
 Kind = Literal["attribution", "synthesis", "feature", "adversarial"]
 #: What a result draws as: ``"map"`` an attribution ``[N, H, W]`` / ``[N, 3, H, W]``; ``"occlusion"`` an
 #: :class:`~cnnviz_helpers.occlusion.OcclusionMap`; ``"maps"`` a layer's feature maps ``[C, h, w]``;
-#: ``"patches"`` a :class:`~cnnviz_helpers.patches.Patches`; ``"image"`` a synthesized picture (``HxWx3``
+#: ``"patches"`` a :class:`~cnnviz_helpers.patches.Patches`; ``"dissection"`` a unit's
+#: :class:`~cnnviz_helpers.dissection.TopImages` (regions outlined, its concept and IoU); ``"image"`` a synthesized picture (``HxWx3``
 #: array or normalised ``[1, 3, H, W]``); ``"adversarial"`` a perturbed copy of the input ``[N, 3, H, W]``.
-Draws = Literal["map", "occlusion", "maps", "patches", "image", "adversarial"]
+Draws = Literal["map", "occlusion", "maps", "patches", "dissection", "image", "adversarial"]
 Control = Literal["layer", "unit", "class"]
 
 #: Shown when a ReLU'd class-activation map is zero everywhere (both UIs say it with these words).
@@ -266,6 +268,13 @@ METHODS: tuple[Method, ...] = (
         lambda c: patches.max_activating_patches(c.model, c.x, c.layer, c.channel, k=9, progress=False),
         "patches", ("layer", "unit"), data="image set",
         note="over the image set, not this image", paper="Girshick et al. 2014",
+    ),
+    Method(
+        "network dissection", dissection.dissect, "feature",
+        lambda c: dissection.dissect_unit(c.model, c.layer, c.channel, images=int(c.params["images"])),
+        "dissection", ("layer", "unit"), (Param("images", budget(500, 100), 100, 1000, 100),),
+        note="ShapesNet only: over generated images with concept labels, not this image",
+        paper="Bau et al. 2017",
     ),
     Method(
         "occlusion", occlusion.occlusion_map, "attribution", _occlusion,

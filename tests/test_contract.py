@@ -118,6 +118,8 @@ def _tensors(result: Any) -> list[torch.Tensor]:
         return _tensors(result.heatmap) + _tensors(result.drops)
     if hasattr(result, "patches"):  # Patches
         return _tensors(result.patches)
+    if hasattr(result, "regions"):  # dissection.TopImages
+        return _tensors(result.maps) + _tensors(result.regions.float()) + [torch.tensor(result.iou)]
     if isinstance(result, torch.Tensor):
         return [result.detach().cpu()]
     if isinstance(result, np.ndarray):

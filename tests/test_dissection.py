@@ -12,8 +12,8 @@ from torch import nn
 
 from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.datasets.shapes import COLOUR_PROTOTYPES, CONCEPT_CATEGORIES, CONCEPT_NAMES, make_shapes
-from cnnviz_helpers.datasets.shapesnet import MEAN, STD, to_tensor
-from cnnviz_helpers.dissection import dissect, top_images
+from cnnviz_helpers.datasets.shapesnet import MEAN, STD, TEST_SEED, to_tensor
+from cnnviz_helpers.dissection import concept_images, dissect, dissect_unit, top_images
 from cnnviz_helpers.models.targets import model_input
 
 
@@ -109,6 +109,8 @@ def test_top_images_are_the_most_active_with_their_regions(shapes_model, data, u
         top = top_images(shapes_model, x[:60], result, "features.10", 3, k=4)
     strength = result.image_max["features.10"][:, 3]
     assert torch.equal(top.indices, strength.argsort(descending=True)[:4])
+    assert torch.equal(top.images, x[:60][top.indices]) and (top.layer, top.unit) == ("features.10", 3)
+    assert top.dissection is result
     assert top.maps.shape == top.regions.shape == (4, 64, 64)
     assert torch.equal(top.regions, top.maps > result.thresholds["features.10"][3])
     assert (top.maps.amax((1, 2)) <= strength[top.indices] + 1e-5).all()  # bilinear: convex combinations
@@ -130,3 +132,25 @@ def test_bad_input_says_what_to_do(shapes_model, data):
         result.label("features.14", 128)
     with pytest.raises(ValueError, match="pass the same images"):
         top_images(shapes_model, x, result, "features.14", 0)
+
+
+def test_dissect_unit_is_dissect_then_top_images_on_the_held_out_concept_images(shapes_model, unchanged):
+    images, _, _, concepts = make_shapes(100, seed=TEST_SEED, concepts=True)
+    x, got = concept_images(shapes_model, 100)
+    torch.testing.assert_close(x, to_tensor(images))
+    assert np.array_equal(got.labels, concepts.labels)
+    with unchanged(shapes_model.model):
+        top = dissect_unit(shapes_model, "features.14", 5, images=100, k=3)
+    want = top_images(shapes_model, x, dissect(shapes_model, x, concepts, "features.14"), "features.14", 5, k=3)
+    assert torch.equal(top.indices, want.indices) and torch.equal(top.regions, want.regions)
+    assert (top.concept, top.iou) == (want.concept, want.iou)
+    torch.testing.assert_close(top.dissection.iou["features.14"], want.dissection.iou["features.14"])
+
+
+def test_concept_images_follow_a_plain_modules_imagenet_normalisation_and_refuse_other_networks(shapes_model):
+    x, _ = concept_images(shapes_model.model, 10)  # a plain nn.Module means ImageNet normalisation
+    picture = torch.from_numpy(make_shapes(10, seed=TEST_SEED)[0]).permute(0, 3, 1, 2).float() / 255
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    torch.testing.assert_close(x, (picture - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
+    with pytest.raises(ValueError, match="only ShapesNet"):
+        concept_images(nn.Sequential(nn.Conv2d(3, 4, 3)), 10)

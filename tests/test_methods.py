@@ -31,7 +31,7 @@ def test_every_entry_is_complete_and_the_table_lists_it():
         assert set(m.uses) <= {"layer", "unit", "class"} and all(p.min <= p.value <= p.max or p.log for p in m.params)
         assert f"| {m.name} |" in table and m.function.__name__ in table
         assert set(m.progress) <= {p.name for p in m.params}
-    assert len(METHODS) == len(BY_NAME) == 17
+    assert len(METHODS) == len(BY_NAME) == 18
 
 
 def test_attribution_entries_fit_the_attribution_type_without_wrappers(shapes_model, unchanged):

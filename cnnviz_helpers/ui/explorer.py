@@ -43,6 +43,7 @@ from ..core.images import attribution_heatmap, image_grid, load_image
 from ..methods import BY_NAME, METHODS, Method, style_image
 from ..models.image_sets import image_set
 from ..models.loading import SPECS, KitModel, load_model
+from .dissection import outlined, unit_title
 from .plotting import MAGNITUDE, SIGNED, overlay, panels_png
 from .widgets import (
     USER_ERRORS,
@@ -102,6 +103,12 @@ def _patches(_m: Method, top: Any, s: Shown) -> list[Panel]:
     return [(image_grid(tiles, ncols=3, per_image_norm=False), f"{s.layer}[{s.unit}]: top 9 of {s.size} images", None)]
 
 
+def _dissection(_m: Method, top: Any, s: Shown) -> list[Panel]:
+    """The unit's top images of the concept set, its region outlined; its label and IoU in the title."""
+    tiles = np.stack([outlined(p, r) for p, r in zip(s.km.deprocess(top.images), top.regions)])
+    return [(image_grid(tiles, ncols=4, per_image_norm=False), unit_title(top).replace(": ", ":\n", 1), None)]
+
+
 def _picture(km: KitModel, out: Any) -> np.ndarray:
     """A method's image (``HxWx3`` array or normalised ``[1, 3, H, W]``) as ``HxWx3`` in [0, 1]."""
     return out if isinstance(out, np.ndarray) else km.deprocess(out[0])
@@ -158,7 +165,8 @@ def _adversarial(m: Method, adv: torch.Tensor, s: Shown) -> list[Panel]:
 
 #: How each kind of result (:data:`cnnviz_helpers.methods.Draws`) is drawn (compare mode shows :func:`compare_panel`).
 DRAW: dict[str, Callable[[Method, Any, Shown], list[Panel]]] = {
-    "map": _map, "occlusion": _occlusion, "maps": _maps, "patches": _patches, "image": _image, "adversarial": _adversarial,
+    "map": _map, "occlusion": _occlusion, "maps": _maps, "patches": _patches, "dissection": _dissection, "image": _image,
+    "adversarial": _adversarial,
 }  # fmt: skip
 
 
