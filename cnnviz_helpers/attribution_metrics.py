@@ -392,10 +392,27 @@ class Scores:
         """
         return confidence_interval(self.values[metric][method] - self.values[metric][baseline], level=level)
 
+    def beats(self, metric: str, method: str, baseline: str = "random", *, level: float = 0.95) -> bool:
+        """Whether ``method`` is better than ``baseline`` on ``metric`` on these images: the paired
+        interval of :meth:`difference` lies wholly on the better side of 0."""
+        d = self.difference(metric, method, baseline, level=level)
+        return d.low > 0 if METRICS[metric] else d.high < 0
+
     def ranking(self, metric: str) -> list[str]:
         """The methods from best to worst on ``metric`` (by mean; lower first for deletion AUC)."""
         means = {m: v.mean().item() for m, v in self.values[metric].items()}
         return sorted(means, key=lambda m: -means[m] if METRICS[metric] else means[m])
+
+    def agreement(self, a: str, b: str) -> float:
+        """Spearman's rank correlation between the orderings of the methods by metrics ``a`` and ``b``.
+
+        Each metric orders the methods by mean, best first (:meth:`ranking`); 1: the same order, 0:
+        unrelated, -1: reversed. Tied means share their average rank.
+        """
+        ra, rb = (_average_ranks(torch.tensor([self.values[k][m].mean().item() for m in self.methods]), METRICS[k]) for k in (a, b))
+        ra, rb = ra - ra.mean(), rb - rb.mean()
+        denom = (ra.norm() * rb.norm()).item()
+        return (ra @ rb).item() / denom if denom > 0 else 0.0
 
     def rows(self, *, level: float = 0.95) -> list[tuple[str, str, Estimate]]:
         """The table in long ("tidy") form: one ``(method, metric, estimate)`` per cell."""
@@ -411,6 +428,13 @@ class Scores:
         lines += [m.ljust(width) + "  " + "  ".join(cells[m, k].rjust(col) for k in self.metrics) for m in self.methods]
         n = len(self.targets)
         return "\n".join(lines) + f"\n(mean over {n} images [{level:.0%} bootstrap interval])"
+
+
+def _average_ranks(values: torch.Tensor, higher_is_better: bool) -> torch.Tensor:
+    """Rank of each value, 0 for the best, ties given their average rank (float64)."""
+    v = values.double() if higher_is_better else -values.double()
+    better, tied = (v[None, :] > v[:, None]).sum(1), (v[None, :] == v[:, None]).sum(1)
+    return better + (tied - 1) / 2
 
 
 def score_methods(

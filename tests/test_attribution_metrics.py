@@ -11,6 +11,7 @@ from torch import nn
 from cnnviz_helpers.attribution_metrics import (
     MASK_METRICS,
     METRICS,
+    Scores,
     _pixel_ranks,
     confidence_interval,
     deletion_curve,
@@ -232,7 +233,8 @@ def test_scores_table_ranking_and_paired_difference(shapes_model, data):
     assert scores.ranking("insertion AUC")[-1] != "object"
     diff = scores.difference("mass inside", "object", "random")
     assert diff == confidence_interval(scores.values["mass inside"]["object"] - scores.values["mass inside"]["random"])
-    assert diff.low > 0.5
+    assert diff.low > 0.5 and scores.beats("mass inside", "object") and scores.beats("deletion AUC", "object")
+    assert not scores.beats("mass inside", "random") and not scores.beats("insertion AUC", "flat", "object")
     rows = scores.rows()
     assert len(rows) == 3 * 4 and rows[0] == ("object", "mass inside", scores.estimate("mass inside", "object"))
     table = scores.table()
@@ -255,3 +257,20 @@ def test_score_methods_bad_input_says_what_to_do(shapes_model, data):
         score_methods(shapes_model, x[:2], masks[:2], methods={})
     with pytest.raises(ValueError, match="one object mask per image"):
         score_methods(shapes_model, x[:2], masks[:3], methods={"random": random_map})
+
+
+def test_agreement_is_spearman_over_the_methods_means():
+    scores = Scores(
+        values={
+            "mass inside": {"a": torch.tensor([0.9, 0.7]), "b": torch.tensor([0.5, 0.5]), "c": torch.tensor([0.1, 0.3])},
+            "pointing game": {"a": torch.tensor([1.0, 0.0]), "b": torch.tensor([1.0, 1.0]), "c": torch.tensor([0.0, 1.0])},
+            "deletion AUC": {"a": torch.tensor([0.1, 0.1]), "b": torch.tensor([0.2, 0.4]), "c": torch.tensor([0.5, 0.5])},
+        },
+        curves={},
+        targets=torch.zeros(2, dtype=torch.long),
+    )
+    assert scores.ranking("deletion AUC") == ["a", "b", "c"] == scores.ranking("mass inside")
+    assert scores.agreement("mass inside", "deletion AUC") == pytest.approx(1.0)  # lower AUC is better: same order
+    # pointing game means 0.5, 1.0, 0.5: ranks (1.5, 0, 1.5) against (0, 1, 2): Pearson of the ranks
+    ra, rb = np.array([1.5, 0, 1.5]), np.array([0.0, 1, 2])
+    assert scores.agreement("pointing game", "mass inside") == pytest.approx(np.corrcoef(ra, rb)[0, 1])

@@ -220,7 +220,8 @@ def plot_scores(scores: Scores, *, level: float = 0.95, baseline: str = "random"
         ax.set_title(f"{metric}\n({better})")
         ax.grid(axis="x", alpha=0.3)
     axes[0, 0].set_yticks(list(rows), methods)
-    fig.suptitle(_("{n} images, mean and {level:.0%} interval").format(n=len(scores.targets), level=level))
+    title = _("{n} images, mean and {level:.0%} interval").format(n=len(scores.targets), level=level)
+    fig.suptitle(title + (_("; dashed: {baseline}").format(baseline=baseline) if baseline in methods else ""))
     fig.tight_layout()
     return fig
 
