@@ -409,7 +409,9 @@ class Scores:
         Each metric orders the methods by mean, best first (:meth:`ranking`); 1: the same order, 0:
         unrelated, -1: reversed. Tied means share their average rank.
         """
-        ra, rb = (_average_ranks(torch.tensor([self.values[k][m].mean().item() for m in self.methods]), METRICS[k]) for k in (a, b))
+        ra, rb = (
+            _average_ranks(torch.tensor([self.values[k][m].mean().item() for m in self.methods]), METRICS[k]) for k in (a, b)
+        )
         ra, rb = ra - ra.mean(), rb - rb.mean()
         denom = (ra.norm() * rb.norm()).item()
         return (ra @ rb).item() / denom if denom > 0 else 0.0
