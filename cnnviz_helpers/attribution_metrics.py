@@ -25,7 +25,10 @@ same distribution shift, and read the gap.
 Every map is first turned into one non-negative importance per pixel by :func:`importance`
 (absolute values summed over channels, upsampled to the image size), so signed maps (Integrated
 Gradients, guided Grad-CAM) and low-resolution maps (Grad-CAM) are scored on the same footing.
-:func:`confidence_interval` turns the per-image scores into a mean with an interval.
+:func:`confidence_interval` turns the per-image scores into a mean with an interval, and
+:func:`score_methods` computes every score of several methods on the same images (a :class:`Scores`
+table; the registry's :func:`~cnnviz_helpers.methods.scoring_methods` gives every attribution method of
+the kit plus the random baseline).
 
 Example:
     >>> images, labels, masks = make_shapes(500, seed=3)
@@ -33,17 +36,20 @@ Example:
     >>> maps = saliency_map(km, x, labels)
     >>> print(confidence_interval(mass_inside(maps, masks)))   # mean [low, high] over the 500 images
     >>> deletion_curve(km, x, maps, labels).auc.mean()         # lower is more faithful
+    >>> print(score_methods(km, x, masks, methods=scoring_methods(), target=labels).table())
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from .core.config import seeded_generator
 from .core.images import gaussian_blur
@@ -337,3 +343,160 @@ def confidence_interval(
     idx = torch.randint(len(v), (resamples, len(v)), generator=seeded_generator(seed))
     low, high = torch.quantile(v[idx].mean(1), torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
     return Estimate(mean, low.item(), high.item(), level)
+
+
+#: The scores :func:`score_methods` computes, each with whether higher is better.
+METRICS: dict[str, bool] = {"mass inside": True, "pointing game": True, "deletion AUC": False, "insertion AUC": True}
+#: The scores that need an object mask (ShapesNet); the others need only the model.
+MASK_METRICS = ("mass inside", "pointing game")
+
+#: A method as :func:`score_methods` calls it: ``fn(model, x, targets) -> one map per image``.
+MapMethod = Callable[[ModelLike, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Scores:
+    """Every score of several attribution methods on the same images: what :func:`score_methods` returns.
+
+    Attributes:
+        values: metric (a key of :data:`METRICS`) → method → ``[N]`` per-image scores. The mask
+            metrics are present only when masks were given.
+        curves: ``"deletion"`` / ``"insertion"`` → method → :class:`PixelCurve`.
+        targets: ``[N]`` the class explained and tracked in each image.
+    """
+
+    values: dict[str, dict[str, torch.Tensor]]
+    curves: dict[str, dict[str, PixelCurve]]
+    targets: torch.Tensor
+
+    @property
+    def methods(self) -> list[str]:
+        """The methods, in the order they were given."""
+        return list(next(iter(self.values.values())))
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics computed, in the order of :data:`METRICS`."""
+        return list(self.values)
+
+    def estimate(self, metric: str, method: str, *, level: float = 0.95) -> Estimate:
+        """Mean of ``method``'s per-image ``metric`` with its bootstrap interval (:func:`confidence_interval`)."""
+        return confidence_interval(self.values[metric][method], level=level)
+
+    def difference(self, metric: str, method: str, baseline: str, *, level: float = 0.95) -> Estimate:
+        """Paired comparison: mean over images of ``method``'s score minus ``baseline``'s on the same image.
+
+        An interval that excludes 0 says the two differ on these images; pairing removes the
+        variation between images (an easy image is easy for both), so it is narrower than the gap
+        between two separate intervals suggests.
+        """
+        return confidence_interval(self.values[metric][method] - self.values[metric][baseline], level=level)
+
+    def beats(self, metric: str, method: str, baseline: str = "random", *, level: float = 0.95) -> bool:
+        """Whether ``method`` is better than ``baseline`` on ``metric`` on these images: the paired
+        interval of :meth:`difference` lies wholly on the better side of 0."""
+        d = self.difference(metric, method, baseline, level=level)
+        return d.low > 0 if METRICS[metric] else d.high < 0
+
+    def ranking(self, metric: str) -> list[str]:
+        """The methods from best to worst on ``metric`` (by mean; lower first for deletion AUC)."""
+        means = {m: v.mean().item() for m, v in self.values[metric].items()}
+        return sorted(means, key=lambda m: -means[m] if METRICS[metric] else means[m])
+
+    def agreement(self, a: str, b: str) -> float:
+        """Spearman's rank correlation between the orderings of the methods by metrics ``a`` and ``b``.
+
+        Each metric orders the methods by mean, best first (:meth:`ranking`); 1: the same order, 0:
+        unrelated, -1: reversed. Tied means share their average rank.
+        """
+        ra, rb = (
+            _average_ranks(torch.tensor([self.values[k][m].mean().item() for m in self.methods]), METRICS[k]) for k in (a, b)
+        )
+        ra, rb = ra - ra.mean(), rb - rb.mean()
+        denom = (ra.norm() * rb.norm()).item()
+        return (ra @ rb).item() / denom if denom > 0 else 0.0
+
+    def rows(self, *, level: float = 0.95) -> list[tuple[str, str, Estimate]]:
+        """The table in long ("tidy") form: one ``(method, metric, estimate)`` per cell."""
+        return [(m, k, self.estimate(k, m, level=level)) for m in self.methods for k in self.metrics]
+
+    def table(self, *, level: float = 0.95) -> str:
+        """The table as text: a row per method, a column per metric (``mean [low, high]``, ↑ / ↓ = better)."""
+        heads = [f"{k} {'↑' if METRICS[k] else '↓'}" for k in self.metrics]
+        width = max(len(m) for m in self.methods)
+        cells = {(m, k): str(e) for m, k, e in self.rows(level=level)}
+        col = max(max(len(c) for c in cells.values()), *(len(h) for h in heads))
+        lines = [" " * width + "  " + "  ".join(h.rjust(col) for h in heads)]
+        lines += [m.ljust(width) + "  " + "  ".join(cells[m, k].rjust(col) for k in self.metrics) for m in self.methods]
+        n = len(self.targets)
+        return "\n".join(lines) + f"\n(mean over {n} images [{level:.0%} bootstrap interval])"
+
+
+def _average_ranks(values: torch.Tensor, higher_is_better: bool) -> torch.Tensor:
+    """Rank of each value, 0 for the best, ties given their average rank (float64)."""
+    v = values.double() if higher_is_better else -values.double()
+    better, tied = (v[None, :] > v[:, None]).sum(1), (v[None, :] == v[:, None]).sum(1)
+    return better + (tied - 1) / 2
+
+
+def score_methods(
+    model: ModelLike,
+    x: torch.Tensor,
+    masks: torch.Tensor | np.ndarray | None = None,
+    *,
+    methods: Mapping[str, MapMethod],
+    target: Target = None,
+    steps: int = 10,
+    map_batch: int = 50,
+    batch_size: int = 256,
+    seed: int = 0,
+    progress: bool = True,
+) -> Scores:
+    """Score several attribution methods on the same images: every metric of :data:`METRICS`.
+
+    The classes are fixed once (``target``, or each image's predicted class), every method explains
+    them, and the deletion and insertion curves track them. Without ``masks`` (ImageNet photos) only
+    the model-based scores are computed (deletion and insertion AUC).
+
+    Args:
+        model: a :class:`~cnnviz_helpers.models.loading.KitModel` or a classifier ``nn.Module`` (left unchanged).
+        x: preprocessed images ``[N, 3, H, W]``.
+        masks: ``bool [N, H, W]`` object masks, or ``None`` when there are none.
+        methods: name → ``fn(model, x, targets)`` returning one map per image (``[N, H, W]`` or
+            ``[N, C, H, W]``, any resolution); e.g. :func:`~cnnviz_helpers.methods.scoring_methods`.
+        target: the class per image, one class, or ``None`` for each image's predicted class.
+        steps: steps of the deletion and insertion curves.
+        map_batch: images per call of a method (bounds the memory of the backward passes).
+        batch_size: modified images per forward pass of the curves.
+        seed: the order among pixels of equal importance (:func:`deletion_curve`).
+        progress: a progress bar over the methods.
+
+    Returns:
+        :class:`Scores`.
+    """
+    if not methods:
+        raise ValueError("methods is empty: pass name → fn(model, x, targets), e.g. methods=scoring_methods()")
+    if x.ndim != 4:
+        raise ValueError(f"x must be a preprocessed batch [N, 3, H, W], got shape {tuple(x.shape)}")
+    if masks is not None and len(masks) != len(x):
+        raise ValueError(f"one object mask per image: {len(masks)} masks for {len(x)} images")
+    if map_batch < 1:
+        raise ValueError(f"map_batch must be positive, got {map_batch}")
+    net, _, _ = unwrap(model)
+    with Hooks(net), torch.inference_mode():
+        logits = torch.cat([net(model_input(model, x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
+    targets = class_targets(logits, target, model).cpu()
+    names = list(METRICS) if masks is not None else [k for k in METRICS if k not in MASK_METRICS]
+    values: dict[str, dict[str, torch.Tensor]] = {k: {} for k in names}
+    curves: dict[str, dict[str, PixelCurve]] = {"deletion": {}, "insertion": {}}
+    for name, fn in tqdm(methods.items(), desc="scoring", disable=not progress, leave=False):
+        maps = torch.cat(
+            [fn(model, x[i : i + map_batch], targets[i : i + map_batch]).detach().cpu() for i in range(0, len(x), map_batch)]
+        )
+        if masks is not None:
+            values["mass inside"][name] = mass_inside(maps, masks)
+            values["pointing game"][name] = pointing_game(maps, masks)
+        for kind, curve in (("deletion", deletion_curve), ("insertion", insertion_curve)):
+            curves[kind][name] = curve(model, x, maps, targets, steps=steps, batch_size=batch_size, seed=seed)
+            values[f"{kind} AUC"][name] = curves[kind][name].auc
+    return Scores(values, curves, targets)

@@ -22,8 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import torch
+
 from . import (
     adversarial,
+    attribution_metrics,
     class_visualization,
     deepdream,
     dissection,
@@ -393,6 +396,42 @@ def attribution_methods(quick: bool = True) -> dict[str, Attribution]:
     return {m.name: m.function for m in METHODS if m.kind == "attribution" and m.draws == "map" and (m.quick or not quick)}
 
 
+def scoring_methods(params: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, attribution_metrics.MapMethod]:
+    """Every attribution method of the registry as :func:`~cnnviz_helpers.attribution_metrics.score_methods` calls it, plus ``"random"``.
+
+    Each entry runs through :meth:`Method.run` at its default settings (Grad-CAM at the last conv
+    layer), so a method is scored as the explorer shows it; occlusion runs image by image and gives
+    its heatmap. ``"random"`` is :func:`~cnnviz_helpers.attribution_metrics.random_map`, the baseline.
+
+    Args:
+        params: method name → values of its :attr:`Method.params` to use instead of the defaults,
+            e.g. ``{"Integrated Gradients": {"steps": 16}}``.
+
+    Example:
+        >>> scores = score_methods(km, x, masks, methods=scoring_methods(), target=labels)
+    """
+    params = params or {}
+    unknown = set(params) - {m.name for m in METHODS if m.kind == "attribution"}
+    if unknown:
+        raise KeyError(
+            f"no attribution method named {sorted(unknown)}; they are {[m.name for m in METHODS if m.kind == 'attribution']}"
+        )
+
+    def scorer(m: Method) -> attribution_metrics.MapMethod:
+        def maps(model: ModelLike, x: Any, targets: Any) -> Any:
+            settings = params.get(m.name)
+            if m.draws == "occlusion":  # one image per run: stack the heatmaps
+                return torch.stack(
+                    [m.run(model, x[i : i + 1], targets[i : i + 1], params=settings).heatmap for i in range(len(x))]
+                )
+            return m.run(model, x, targets, params=settings)
+
+        return maps
+
+    scorers = {m.name: scorer(m) for m in METHODS if m.kind == "attribution"}
+    return {**scorers, "random": attribution_metrics.random_map}
+
+
 def methods_table(methods: Iterable[Method] = METHODS) -> str:
     """The README's methods table (markdown), generated from the registry."""
     rows = [
@@ -420,5 +459,6 @@ __all__ = [
     "attribution_methods",
     "methods_table",
     "occlusion_window",
+    "scoring_methods",
     "style_image",
 ]

@@ -9,6 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz_helpers.attribution_metrics import (
+    MASK_METRICS,
+    METRICS,
+    Scores,
     _pixel_ranks,
     confidence_interval,
     deletion_curve,
@@ -17,11 +20,13 @@ from cnnviz_helpers.attribution_metrics import (
     mass_inside,
     pointing_game,
     random_map,
+    score_methods,
 )
 from cnnviz_helpers.core.images import gaussian_blur
 from cnnviz_helpers.datasets.shapes import make_shapes
 from cnnviz_helpers.datasets.shapesnet import to_tensor
 from cnnviz_helpers.engines.folded_bn import fold_batch_norm
+from cnnviz_helpers.saliency import saliency_map
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +190,87 @@ def test_folded_batch_norm_copy_computes_the_same(shapes_model, data, unchanged)
     odd = Untraceable(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
     assert fold_batch_norm(plain) is plain and fold_batch_norm(odd) is odd
     assert fold_batch_norm(odd.train()) is odd  # training mode: batch statistics, nothing to fold
+
+
+def test_score_methods_equals_every_metric_image_by_image(shapes_model, data, unchanged):
+    """The batched table (maps in chunks of 4, curves batched) against one image, one method, one metric at a time."""
+    x, labels, masks = (v[:6] for v in data)
+    methods = {
+        "saliency": saliency_map,
+        # low-resolution and class-dependent: each chunk must get its own images' classes
+        "pooled by class": lambda model, xb, t: F.avg_pool2d(xb[:, 0], 4) * (1 + t.view(-1, 1, 1)),
+    }
+    with unchanged(shapes_model.model):
+        scores = score_methods(
+            shapes_model, x, masks, methods=methods, target=labels, steps=3, map_batch=4, batch_size=5, progress=False
+        )
+    assert scores.methods == list(methods) and scores.metrics == list(METRICS) and torch.equal(scores.targets, labels)
+    for name, fn in methods.items():
+        for i in range(len(x)):
+            m = fn(shapes_model, x[i : i + 1], labels[i : i + 1])
+            want = {
+                "mass inside": mass_inside(m, masks[i : i + 1]),
+                "pointing game": pointing_game(m, masks[i : i + 1]),
+                "deletion AUC": deletion_curve(shapes_model, x[i : i + 1], m, labels[i], steps=3).auc,
+                "insertion AUC": insertion_curve(shapes_model, x[i : i + 1], m, labels[i], steps=3).auc,
+            }
+            for metric, value in want.items():
+                assert scores.values[metric][name][i].item() == pytest.approx(value.item(), abs=2e-5), (name, i, metric)
+        curve = scores.curves["deletion"][name]
+        assert curve.scores.shape == (6, 4) and torch.equal(curve.auc, scores.values["deletion AUC"][name])
+
+
+def test_scores_table_ranking_and_paired_difference(shapes_model, data):
+    x, labels, masks = (v[:12] for v in data)
+    methods = {
+        "object": lambda model, xb, t: torch.from_numpy(masks).float(),  # one chunk (map_batch=12): every mask
+        "random": random_map,
+        "flat": lambda model, xb, t: torch.ones(len(xb), 64, 64),
+    }
+    scores = score_methods(shapes_model, x, masks, methods=methods, target=labels, steps=4, map_batch=12, progress=False)
+    assert scores.ranking("mass inside")[0] == "object" and scores.ranking("deletion AUC")[0] == "object"
+    assert scores.ranking("deletion AUC") == sorted(methods, key=lambda m: scores.values["deletion AUC"][m].mean().item())
+    assert scores.ranking("insertion AUC")[-1] != "object"
+    diff = scores.difference("mass inside", "object", "random")
+    assert diff == confidence_interval(scores.values["mass inside"]["object"] - scores.values["mass inside"]["random"])
+    assert diff.low > 0.5 and scores.beats("mass inside", "object") and scores.beats("deletion AUC", "object")
+    assert not scores.beats("mass inside", "random") and not scores.beats("insertion AUC", "flat", "object")
+    rows = scores.rows()
+    assert len(rows) == 3 * 4 and rows[0] == ("object", "mass inside", scores.estimate("mass inside", "object"))
+    table = scores.table()
+    assert all(m in table for m in methods) and str(scores.estimate("pointing game", "random")) in table
+    assert "deletion AUC ↓" in table and "over 12 images" in table
+
+
+def test_without_masks_only_the_model_metrics_and_the_predicted_class(shapes_model, data):
+    x, _, _ = data
+    scores = score_methods(shapes_model, x[:4], methods={"random": random_map}, steps=2, progress=False)
+    assert scores.metrics == [k for k in METRICS if k not in MASK_METRICS]
+    with torch.no_grad():
+        assert torch.equal(scores.targets, shapes_model.model(x[:4]).argmax(1))
+    assert torch.equal(scores.curves["insertion"]["random"].targets, scores.targets)
+
+
+def test_score_methods_bad_input_says_what_to_do(shapes_model, data):
+    x, _, masks = data
+    with pytest.raises(ValueError, match="methods is empty"):
+        score_methods(shapes_model, x[:2], masks[:2], methods={})
+    with pytest.raises(ValueError, match="one object mask per image"):
+        score_methods(shapes_model, x[:2], masks[:3], methods={"random": random_map})
+
+
+def test_agreement_is_spearman_over_the_methods_means():
+    scores = Scores(
+        values={
+            "mass inside": {"a": torch.tensor([0.9, 0.7]), "b": torch.tensor([0.5, 0.5]), "c": torch.tensor([0.1, 0.3])},
+            "pointing game": {"a": torch.tensor([1.0, 0.0]), "b": torch.tensor([1.0, 1.0]), "c": torch.tensor([0.0, 1.0])},
+            "deletion AUC": {"a": torch.tensor([0.1, 0.1]), "b": torch.tensor([0.2, 0.4]), "c": torch.tensor([0.5, 0.5])},
+        },
+        curves={},
+        targets=torch.zeros(2, dtype=torch.long),
+    )
+    assert scores.ranking("deletion AUC") == ["a", "b", "c"] == scores.ranking("mass inside")
+    assert scores.agreement("mass inside", "deletion AUC") == pytest.approx(1.0)  # lower AUC is better: same order
+    # pointing game means 0.5, 1.0, 0.5: ranks (1.5, 0, 1.5) against (0, 1, 2): Pearson of the ranks
+    ra, rb = np.array([1.5, 0, 1.5]), np.array([0.0, 1, 2])
+    assert scores.agreement("pointing game", "mass inside") == pytest.approx(np.corrcoef(ra, rb)[0, 1])

@@ -173,8 +173,8 @@ def test_an_error_in_the_answer_is_feedback_not_a_crash():
 
 
 #: notebooks with fewer than two graded code exercises: setup, the summary (no method of its own), and
-#: 07b (added late; one exercise so far)
-MINIMUM_EXERCISES = {"00_setup": 1, "07b_adversarial_defences": 1, "13_summary": 0}
+#: 07b and 05c (added late; one exercise so far)
+MINIMUM_EXERCISES = {"00_setup": 1, "05c_attributions_scored": 1, "07b_adversarial_defences": 1, "13_summary": 0}
 NOTEBOOKS = sorted(
     (Path(__file__).resolve().parents[1] / "solutions").glob("[0-9]*.ipynb")
 )  # the lecture notebooks (not the explorer app)

@@ -6,8 +6,12 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 
-from cnnviz_helpers.methods import BY_NAME, METHODS, attribution_methods, methods_table
+from cnnviz_helpers.attribution_metrics import random_map
+from cnnviz_helpers.integrated_gradients import integrated_gradients
+from cnnviz_helpers.methods import BY_NAME, METHODS, attribution_methods, methods_table, scoring_methods
+from cnnviz_helpers.occlusion import occlusion_map
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,3 +51,20 @@ def test_run_rejects_a_setting_the_method_does_not_have(shapes_model):
     x = shapes_model.preprocess(shapes_model.examples[0].image)
     with pytest.raises(KeyError, match="samples"):
         BY_NAME["saliency"].run(shapes_model, x, 0, params={"samples": 3})
+
+
+def test_scoring_methods_are_every_attribution_entry_plus_random_one_map_per_image(shapes_model, unchanged):
+    x = shapes_model.preprocess([e.image for e in shapes_model.examples[:3]])
+    targets = torch.tensor([1, 2, 3])
+    scorers = scoring_methods({"Integrated Gradients": {"steps": 4}})
+    assert list(scorers) == [m.name for m in METHODS if m.kind == "attribution"] + ["random"]
+    assert scorers["random"] is random_map
+    with unchanged(shapes_model.model):
+        occ = scorers["occlusion"](shapes_model, x, targets)  # image by image, the registry's window (25 % of the side)
+        ig = scorers["Integrated Gradients"](shapes_model, x, targets)
+    for i in range(3):
+        want = occlusion_map(shapes_model, x[i : i + 1], int(targets[i]), window=16, stride=16, progress=False).heatmap
+        torch.testing.assert_close(occ[i], want)
+    torch.testing.assert_close(ig, integrated_gradients(shapes_model, x, targets, steps=4, progress=False))
+    with pytest.raises(KeyError, match="no attribution method named"):
+        scoring_methods({"DeepDream": {"steps": 1}})

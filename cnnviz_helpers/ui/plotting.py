@@ -27,6 +27,8 @@ import torch
 from matplotlib import font_manager
 from matplotlib.ticker import ScalarFormatter
 
+from ..attribution_metrics import METRICS, Scores
+from ..core.i18n import _
 from ..core.images import normalize, to_numpy_image
 
 #: Sequential colormap for magnitudes (|gradient|, score drops, activations, class-activation maps).
@@ -343,6 +345,57 @@ def _panel_extent(c: _Canvas, i: int, renderer: Any) -> Any:
 def _box(b: Any, height: int) -> list[float]:
     """A display box (origin bottom-left) in image pixels, ``[left, top, right, bottom]`` from the top-left corner."""
     return [round(b.x0, 1), round(height - b.y1, 1), round(b.x1, 1), round(height - b.y0, 1)]
+
+
+def plot_scores(scores: Scores, *, level: float = 0.95, baseline: str = "random"):
+    """One panel per metric of :class:`~cnnviz_helpers.attribution_metrics.Scores`: each method's mean with its interval.
+
+    Methods are listed top to bottom in the order they were scored; the ``baseline`` method's mean
+    is a dashed line across its panel, so a method whose interval lies on the wrong side of it does
+    no better than random. Each title says which way is better. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    methods, metrics = scores.methods, scores.metrics
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(3.6 * len(metrics) + 2.2, 0.45 * len(methods) + 1.6), sharey=True, squeeze=False
+    )
+    rows = range(len(methods))[::-1]  # the first method on top
+    for ax, metric in zip(axes[0], metrics):
+        est = [scores.estimate(metric, m, level=level) for m in methods]
+        means = np.array([e.mean for e in est])
+        err = np.array([[e.mean - e.low for e in est], [e.high - e.mean for e in est]])
+        ax.errorbar(means, rows, xerr=err, fmt="o", capsize=4, color="C0")
+        if baseline in methods:
+            ax.axvline(means[methods.index(baseline)], color="gray", ls="--", lw=1, label=baseline)
+        better = _("higher is better") if METRICS[metric] else _("lower is better")
+        ax.set_title(f"{metric}\n({better})")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_yticks(list(rows), methods)
+    title = _("{n} images, mean and {level:.0%} interval").format(n=len(scores.targets), level=level)
+    fig.suptitle(title + (_("; dashed: {baseline}").format(baseline=baseline) if baseline in methods else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(scores: Scores):
+    """The mean deletion and insertion curves of each method (one panel each), with their mean AUC in the legend. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    for ax, kind in zip(axes, ("deletion", "insertion")):
+        for i, (method, curve) in enumerate(scores.curves[kind].items()):
+            style = {"color": "gray", "ls": "--"} if method == "random" else {"color": f"C{i % 10}"}
+            ax.plot(curve.fractions.numpy(), curve.scores.mean(0).numpy(), label=f"{method} ({curve.auc.mean():.2f})", **style)
+        ax.set_xlabel(_("share of pixels removed") if kind == "deletion" else _("share of pixels revealed"))
+        ax.set_ylabel(_("probability of the class"))
+        better = _("lower AUC is better") if kind == "deletion" else _("higher AUC is better")
+        ax.set_title(f"{kind} ({better})")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), title=_("method (mean AUC)"))
+    fig.tight_layout()
+    return fig
 
 
 use_projector_style()
