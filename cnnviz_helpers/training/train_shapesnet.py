@@ -32,7 +32,6 @@ from torch import nn
 
 from ..adversarial import pgd
 from ..datasets.shapes import CLASS_NAMES, make_shapes
-from ..datasets.shortcut import make_shortcut, shortcut_accuracies, shortcut_weights_path
 from ..datasets.shapesnet import (
     MEAN,
     STD,
@@ -46,6 +45,7 @@ from ..datasets.shapesnet import (
     load_shapesnet,
     to_tensor,
 )
+from ..datasets.shortcut import make_shortcut, shortcut_accuracies, shortcut_weights_path
 from ..models.loading import KitModel
 
 
@@ -118,8 +118,17 @@ def train(
     torch.save(model.state_dict(), out)
     if shortcut:
         metrics = shortcut_accuracies(model, shortcut_seed, n=2000) | {"train_seconds": time.time() - t0}
-        _write_shortcut_card(out, metrics, n_train=n_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                             device=device, shortcut_seed=shortcut_seed)
+        _write_shortcut_card(
+            out,
+            metrics,
+            n_train=n_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            shortcut_seed=shortcut_seed,
+        )
         return metrics
     metrics = {
         "val_accuracy": accuracy(model, 1000, VAL_SEED),
