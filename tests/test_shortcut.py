@@ -140,3 +140,23 @@ def test_the_shipped_shortcut_model_keeps_its_card_and_fails_where_the_cue_moves
         slack = 4 * math.sqrt(max(stated * (1 - stated), 0.01) / n)
         assert abs(measured[split] - stated) <= slack, (split, measured[split], stated)
     assert measured["shortcut"] < measured["test"] - 0.2 < measured["val"] - 0.2  # the shortcut, measured
+
+
+def test_findings_from_another_term_fail_in_the_grader(monkeypatch):
+    """Exercise 14.1's answer is checked against the seed the grader reads now: seed 0's right answer is
+    wrong under seed 1, and seed 1's is right (the seed changes the class or the corner)."""
+    from cnnviz_helpers.grading.grader.exercises import EXERCISES
+    from cnnviz_helpers.grading.grader.sandbox import draw, verdict
+
+    ex = EXERCISES["14.1"]
+
+    def answer(seed):
+        cue = shortcut_cue(seed)
+        return (cue.label, ["top left", "top right", "bottom left", "bottom right"].index(cue.corner))
+
+    assert answer(0) != answer(1)
+    monkeypatch.setenv("CNNVIZ_SHORTCUT_SEED", "1")
+    d = draw(ex, seed=3)
+    assert verdict(ex, d, [{"output": answer(1)}]).passed
+    wrong = verdict(ex, d, [{"output": answer(0)}])
+    assert not wrong.passed and "output is wrong" in wrong.message, wrong.message
