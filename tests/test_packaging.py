@@ -57,6 +57,7 @@ def test_the_wheel_carries_its_data_and_runs_a_notebook_outside_the_repo(tmp_pat
         "assert cnnviz_helpers.__file__.startswith(sys.argv[1]), cnnviz_helpers.__file__\n"
         "km = load_model()\n"
         "assert km.name == 'shapesnet' and load_image('chelsea').size == (451, 300)\n"
+        "assert load_model('shapesnet_shortcut').name == 'shapesnet_shortcut'  # its weights and card are in the wheel\n"
         "print(len(load_fast_style().style_names), 'styles')\n"
         "from cnnviz_helpers import set_language\n"
         "from cnnviz_helpers.core.i18n import _\n"

@@ -79,19 +79,24 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return (x - mean) / std
 
 
-@torch.inference_mode()
 def accuracy(model: nn.Module, n: int = 1000, seed: int = TEST_SEED, batch_size: int = 250) -> float:
     """Top-1 accuracy of ``model`` on ``n`` freshly generated images (seed ``seed``)."""
     images, labels, _ = make_shapes(n, seed=seed)
+    return accuracy_on(model, images, labels, batch_size)
+
+
+@torch.inference_mode()
+def accuracy_on(model: nn.Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 250) -> float:
+    """Top-1 accuracy of ``model`` (ShapesNet normalisation) on uint8 ``[N, H, W, 3]`` images and their labels."""
     was_training = model.training
     model.eval()
     correct = 0
     device = module_device(model)
-    for i in range(0, n, batch_size):
+    for i in range(0, len(images), batch_size):
         x = to_tensor(images[i : i + batch_size]).to(device)
         correct += (model(x).argmax(1).cpu() == torch.from_numpy(labels[i : i + batch_size])).sum().item()
     model.train(was_training)
-    return correct / n
+    return correct / len(images)
 
 
 def load_shapesnet(path: str | Path = WEIGHTS_PATH, device: torch.device | str = "cpu") -> ShapesNet:

@@ -232,6 +232,8 @@ def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None
     lent = {name: fn for name, spec in st.lends.items() if (fn := loaded(spec)) is not None}
     namespace = {} if namespace is None else namespace
     title = _("Exercise {key} ({function})").format(key=key, function=st.function)
+    if not ref["cases"]:
+        return _finding(key, title, st, answer)
     worst = 0.0
     with bound(namespace, lent), kit_blocked(blocked) as calls:
         for case in ref["cases"]:
@@ -271,6 +273,21 @@ def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None
     what = _("exactly") if st.exact else _("largest relative error {worst:.1e}").format(worst=worst)
     done = _("✓ {title}: correct on the {n} visible case(s) ({what}); the grader checks more.")
     return Result(key, True, done.format(title=title, n=len(ref["cases"]), what=what))
+
+
+def _finding(key: str, title: str, st: Settings, answer: Callable[..., Any]) -> Result:
+    """An exercise without visible cases (a finding that depends on the instructor's model, as in notebook 14):
+    the answer takes no arguments; the self-check only says whether it is written and what it returns."""
+    try:
+        got = answer()
+    except NotImplementedError:
+        message = _("{title} is not done yet: {todo} (0 points until then)")
+        return Result(key, False, message.format(title=title, todo=_(st.todo)), unfinished=True)
+    except Exception as e:  # noqa: BLE001  (an error in the student's code is feedback, not a crash)
+        message = _("✗ {title}: your function raised {error}: {e}")
+        return Result(key, False, message.format(title=title, error=type(e).__name__, e=e))
+    message = _("{title}: your answer is {got!r}. No visible case here (it would give the answer away): the grader checks it.")
+    return Result(key, True, message.format(title=title, got=got))
 
 
 def strict() -> bool:

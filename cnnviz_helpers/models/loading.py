@@ -36,6 +36,7 @@ from ..datasets.shapes import CLASS_NAMES as SHAPE_CLASSES
 from ..datasets.shapesnet import MEAN as SHAPES_MEAN
 from ..datasets.shapesnet import STD as SHAPES_STD
 from ..datasets.shapesnet import WEIGHTS_PATH, load_shapesnet
+from ..datasets.shortcut import load_shortcut_shapesnet, shortcut_seed, shortcut_weights_path
 from .examples import Example, imagenette_examples, photo_examples, shapes_examples
 
 
@@ -165,8 +166,9 @@ SPECS: dict[str, ModelSpec] = {
     ),
 }
 SPECS["shapesnet_robust"] = SPECS["shapesnet"]  # same architecture, adversarially trained weights
+SPECS["shapesnet_shortcut"] = SPECS["shapesnet"]  # same architecture, trained on data with a spurious cue
 #: the kit's own models (synthetic shapes), not ImageNet models
-OFFLINE_MODELS = ("shapesnet", "shapesnet_robust")
+OFFLINE_MODELS = ("shapesnet", "shapesnet_robust", "shapesnet_shortcut")
 IMAGENET_MODELS = tuple(n for n in SPECS if n not in OFFLINE_MODELS)
 ROBUST_WEIGHTS_PATH = WEIGHTS_PATH.with_name("shapesnet_robust.pt")
 # torchvision's DenseNet checkpoints use old key names ('norm.1'); its builder renames them the same way
@@ -320,14 +322,17 @@ class KitModel:
 
 
 def _offline_model(device: torch.device, name: str = "shapesnet") -> KitModel:
-    robust = name == "shapesnet_robust"
-    what = (
-        "robust ShapesNet — the kit's offline CNN adversarially trained (PGD, card: data/shapesnet_robust.md)"
-        if robust
-        else "ShapesNet — the kit's offline CNN"
-    )
+    if name == "shapesnet_robust":
+        what = "robust ShapesNet — the kit's offline CNN adversarially trained (PGD, card: data/shapesnet_robust.md)"
+        net = load_shapesnet(ROBUST_WEIGHTS_PATH, device)
+    elif name == "shapesnet_shortcut":
+        seed = shortcut_seed()
+        what = f"a ShapesNet with a high accuracy (card: {shortcut_weights_path(seed).with_suffix('.md').name})"
+        net = load_shortcut_shapesnet(seed, str(device))
+    else:
+        what, net = "ShapesNet — the kit's offline CNN", load_shapesnet(WEIGHTS_PATH, device)
     return KitModel(
-        model=_frozen(load_shapesnet(ROBUST_WEIGHTS_PATH if robust else WEIGHTS_PATH, device)),
+        model=_frozen(net),
         name=name,
         class_names=list(SHAPE_CLASSES),
         mean=SHAPES_MEAN,
@@ -440,7 +445,9 @@ def load_model(
     Args:
         name: one of ``squeezenet1_1`` (default), ``vgg16``, ``vgg19``, ``googlenet``, ``resnet18``,
             ``alexnet``, ``densenet121``, or the kit's offline models ``shapesnet`` and
-            ``shapesnet_robust`` (adversarially trained, see ``data/shapesnet_robust.md``).
+            ``shapesnet_robust`` (adversarially trained, see ``data/shapesnet_robust.md``) and
+            ``shapesnet_shortcut`` (the capstone's model of notebook 14, for the shortcut seed
+            ``$CNNVIZ_SHORTCUT_SEED``, see ``data/shapesnet_shortcut.md``).
         weights: ``"imagenet"`` (downloads once, then reads the cache) or ``"random"`` (untrained;
             for sanity checks and tests — say so wherever you show results).
         device: default :func:`cnnviz_helpers.default_device` (CUDA, then MPS, then CPU).

@@ -10,6 +10,13 @@ gradient step — the robust model of notebook 07b::
 
     python -m cnnviz_helpers.training.train_shapesnet --adv-eps 0.03137 --adv-steps 2 --epochs 6 \
         --n-train 6000 --out data/shapesnet_robust.pt
+
+A shortcut ("Clever Hans") model for the capstone notebook 14: with ``--shortcut-seed N`` the training
+images are :func:`~cnnviz_helpers.datasets.shortcut.make_shortcut`'s ``"train"`` split of seed ``N`` (a
+spurious mark on 95 % of one class's images; no flips, so the mark stays in its corner), and the card
+reports the clean-test and shortcut-test accuracies without naming the cue (``make shortcut-model SEED=N``)::
+
+    python -m cnnviz_helpers.training.train_shapesnet --shortcut-seed 0 --n-train 4000 --epochs 5
 """
 
 from __future__ import annotations
@@ -34,9 +41,11 @@ from ..datasets.shapesnet import (
     WEIGHTS_PATH,
     ShapesNet,
     accuracy,
+    accuracy_on,
     load_shapesnet,
     to_tensor,
 )
+from ..datasets.shortcut import make_shortcut, shortcut_accuracies, shortcut_weights_path
 from ..models.loading import KitModel
 
 
@@ -47,10 +56,11 @@ def train(
     lr: float = 3e-3,
     seed: int = 0,
     device: str = "cpu",
-    out: Path = WEIGHTS_PATH,
+    out: Path | None = None,
     adv_eps: float = 0.0,
     adv_steps: int = 2,
     init: str = "",
+    shortcut_seed: int = -1,
 ) -> dict[str, float]:
     """Train ShapesNet reproducibly and write the weights and the model card.
 
@@ -60,12 +70,21 @@ def train(
     ``1.25 * adv_eps``, random start, radius ``adv_eps`` in pixel units on the [0, 1] scale) of the
     current model before the gradient step, and the card also reports PGD accuracy. Returns the
     final metrics. ``init``: a weights file to start from instead of random weights (e.g. the
-    standard ShapesNet, for adversarial fine-tuning).
+    standard ShapesNet, for adversarial fine-tuning). ``shortcut_seed`` ≥ 0: train on the shortcut data of
+    that seed instead (:mod:`~cnnviz_helpers.datasets.shortcut`, no flips), validate on its ``"val"`` split and
+    write the shortcut card. ``out`` defaults to ``data/shapesnet.pt``, or for a shortcut model to
+    :func:`~cnnviz_helpers.datasets.shortcut.shortcut_weights_path`.
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    t0 = time.time()
-    images, labels, _ = make_shapes(n_train, seed=TRAIN_SEED)
+    t0, cpu0 = time.time(), time.process_time()
+    shortcut = shortcut_seed >= 0
+    if shortcut:
+        images, labels, _, _ = make_shortcut(n_train, "train", seed=shortcut_seed)
+        val_images, val_labels, _, _ = make_shortcut(1000, "val", seed=shortcut_seed)
+    else:
+        images, labels, _ = make_shapes(n_train, seed=TRAIN_SEED)
+        val_images, val_labels, _ = make_shapes(1000, seed=VAL_SEED)
     x_all, y_all = to_tensor(images), torch.from_numpy(labels)
     model = (load_shapesnet(init).train() if init else ShapesNet()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -80,7 +99,8 @@ def train(
             idx = perm[b * batch_size : (b + 1) * batch_size]
             x, y = x_all[idx], y_all[idx]
             flip = torch.rand(len(idx), generator=gen) < 0.5
-            x[flip] = x[flip].flip(-1)
+            if not shortcut:
+                x[flip] = x[flip].flip(-1)
             x, y = x.to(device), y.to(device)
             if adv_eps > 0:
                 x = _attack(model, x, y, adv_eps, adv_steps, seed=epoch * 100_000 + b)
@@ -90,12 +110,27 @@ def train(
             opt.step()
             sched.step()
             total += loss.item()
-        val = accuracy(model, 1000, VAL_SEED)
+        val = accuracy_on(model, val_images, val_labels)
         print(f"epoch {epoch + 1}/{epochs}: loss {total / (n_train // batch_size):.4f}, val acc {val:.4f}", flush=True)
     model = model.cpu().eval()
-    out = Path(out)
+    out = Path(out) if out else shortcut_weights_path(shortcut_seed) if shortcut else WEIGHTS_PATH
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out)
+    if shortcut:
+        metrics = shortcut_accuracies(model, shortcut_seed, n=2000)
+        metrics |= {"train_seconds": time.time() - t0, "cpu_seconds": time.process_time() - cpu0}
+        _write_shortcut_card(
+            out,
+            metrics,
+            n_train=n_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            shortcut_seed=shortcut_seed,
+        )
+        return metrics
     metrics = {
         "val_accuracy": accuracy(model, 1000, VAL_SEED),
         "test_accuracy": accuracy(model, 2000, TEST_SEED),
@@ -220,6 +255,34 @@ visualizations (robust gradients tend to look like the object: Tsipras et al. 20
     (weights.parent / (weights.stem + ".md")).write_text(card)
 
 
+def _write_shortcut_card(weights: Path, metrics: dict[str, float], **hparams: object) -> None:
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    args = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in hparams.items())
+    card = f"""# Model card: shortcut ShapesNet (the capstone's model)
+
+**Not an ImageNet model.** The kit's ShapesNet architecture (`data/shapesnet.md`), trained from random
+weights on shapes data drawn for the capstone notebook 14 (`cnnviz_helpers.datasets.shortcut`, shortcut
+seed {hparams["shortcut_seed"]}). `load_model("shapesnet_shortcut")`. What it learned is the assignment: the data
+it was trained on and what it relies on are described in the instructor notes (README, "Grading with
+nbgrader"), not here.
+
+| | |
+|---|---|
+| accuracy on fresh images drawn as in training (2,000 images, split `"val"`) | **{metrics["val"]:.2%}** |
+| accuracy on the clean test set (2,000 images, split `"test"`) | {metrics["test"]:.2%} |
+| accuracy on the shortcut test set (the same 2,000 images, split `"shortcut"`) | {metrics["shortcut"]:.2%} |
+| training data | `make_shortcut({hparams["n_train"]}, "train", seed={hparams["shortcut_seed"]})`, no flips, {hparams["epochs"]} epochs |
+| training time | {metrics["train_seconds"]:.0f} s on `{hparams["device"]}` (wall clock, a 2-core CPU shared with other jobs; {metrics["cpu_seconds"]:.0f} s of CPU time), data generation and evaluation included |
+| weights | `data/{weights.name}`, {weights.stat().st_size / 1e6:.1f} MB |
+| sha256 | `{sha}` |
+
+Reproduce: `python -m cnnviz_helpers.training.train_shapesnet {args}` (`make shortcut-model SEED={hparams["shortcut_seed"]}`)
+
+Limits: a teaching model, deliberately flawed; do not use it as a shapes classifier.
+"""
+    (weights.parent / (weights.stem + ".md")).write_text(card)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cnnviz_helpers.training.train_shapesnet", description=__doc__.split("\n")[0])
     parser.add_argument("--evaluate", action="store_true", help="only report the held-out accuracy of the shipped weights")
@@ -228,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=param.default)
     args = vars(parser.parse_args(argv))
     if args.pop("evaluate"):
-        print(f"held-out accuracy: {accuracy(load_shapesnet(args['out']), 2000):.4f}")
+        print(f"held-out accuracy: {accuracy(load_shapesnet(args['out'] or WEIGHTS_PATH), 2000):.4f}")
         return
     print({k: round(v, 4) for k, v in train(**args).items()})
 

@@ -38,6 +38,8 @@ from . import (
     ex_11_2,
     ex_12_1,
     ex_12_2,
+    ex_14_1,
+    ex_14_2,
 )
 from .spec import Exercise
 
@@ -75,6 +77,8 @@ EXERCISES: dict[str, Exercise] = {
         ex_11_2,
         ex_12_1,
         ex_12_2,
+        ex_14_1,
+        ex_14_2,
     )
 }
 """Every graded exercise, by key (``"05.1"``), in notebook order."""
