@@ -25,6 +25,7 @@ from . import (
     ex_07_1,
     ex_07_2,
     ex_07b_1,
+    ex_07b_2,
     ex_08_1,
     ex_08_2,
     ex_09_1,
@@ -33,6 +34,7 @@ from . import (
     ex_10_2,
     ex_11_1,
     ex_11_2,
+    ex_11_3,
     ex_12_1,
     ex_12_2,
 )
@@ -59,6 +61,7 @@ EXERCISES: dict[str, Exercise] = {
         ex_07_1,
         ex_07_2,
         ex_07b_1,
+    ex_07b_2,
         ex_08_1,
         ex_08_2,
         ex_09_1,
@@ -67,6 +70,7 @@ EXERCISES: dict[str, Exercise] = {
         ex_10_2,
         ex_11_1,
         ex_11_2,
+    ex_11_3,
         ex_12_1,
         ex_12_2,
     )
