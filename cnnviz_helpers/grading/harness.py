@@ -61,3 +61,10 @@ def two_training_steps(answer: Any, model: Any, x: Any, y: Any, eps: float, step
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
     losses = [float(answer(net, opt, x, y, eps, steps, mean, std)) for _ in range(2)]
     return torch.tensor(losses, dtype=torch.float64), [p.detach() for p in net.parameters()]
+
+
+def project_linf(p: Any, p0: Any, eps: float) -> Any:
+    """A correct L∞ projection (exercise 07.2) lent to PGD's self-check: ``p`` clipped into ``p0 ± eps``, then ``[0, 1]``."""
+    import torch
+
+    return torch.minimum(torch.maximum(p, p0 - eps), p0 + eps).clamp(0, 1)
