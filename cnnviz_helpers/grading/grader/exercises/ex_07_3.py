@@ -44,9 +44,19 @@ def _pgd_raw_gradient(*a):
 
 def _pgd_cases(g):
     return [
-        Case("model a, ε = 4/255, 5 steps of 2/255", (A, _normalised(g, 2, 3, 16, 16), _targets(g, 2, 5), 4 / 255, 2 / 255, 5, MEAN, STD)),
-        Case("model a, ε = 2/255, 3 steps of 2/255", (A, _normalised(g, 2, 3, 12, 12), _targets(g, 2, 5), 2 / 255, 2 / 255, 3, MEAN, STD)),
-        Case("model b, ε = 8/255, 4 steps of 4/255", (B, _normalised(g, 3, 3, 10, 14), _targets(g, 3, 7), 8 / 255, 4 / 255, 4, MEAN, STD), hidden=True),
+        Case(
+            "model a, ε = 4/255, 5 steps of 2/255",
+            (A, _normalised(g, 2, 3, 16, 16), _targets(g, 2, 5), 4 / 255, 2 / 255, 5, MEAN, STD),
+        ),
+        Case(
+            "model a, ε = 2/255, 3 steps of 2/255",
+            (A, _normalised(g, 2, 3, 12, 12), _targets(g, 2, 5), 2 / 255, 2 / 255, 3, MEAN, STD),
+        ),
+        Case(
+            "model b, ε = 8/255, 4 steps of 4/255",
+            (B, _normalised(g, 3, 3, 10, 14), _targets(g, 3, 7), 8 / 255, 4 / 255, 4, MEAN, STD),
+            hidden=True,
+        ),
     ]
 
 
@@ -66,7 +76,11 @@ EXERCISE = Exercise(
             "After each step, project: project_linf(p, p0, eps) — the clamp to [0, 1] alone lets the change grow past ε.",
             _pgd_no_projection,
         ),
-        _m("descent instead of ascent", "An untargeted attack *raises* the loss of the true label: + step_size * sign(g).", _pgd_descent),
+        _m(
+            "descent instead of ascent",
+            "An untargeted attack *raises* the loss of the true label: + step_size * sign(g).",
+            _pgd_descent,
+        ),
         _m("raw gradient instead of its sign", "Step along g.sign(): each pixel moves by exactly step_size.", _pgd_raw_gradient),
     ),
 )

@@ -68,7 +68,11 @@ def _cases(g):
     return [
         Case("model a, ε = 8/255, 3 PGD steps", (A, _normalised(g, 4, 3, 12, 12), _targets(g, 4, 5), 8 / 255, 3, MEAN, STD)),
         Case("model a, ε = 16/255, 4 PGD steps", (A, _normalised(g, 4, 3, 10, 10), _targets(g, 4, 5), 16 / 255, 4, MEAN, STD)),
-        Case("model b, ε = 8/255, 2 PGD steps", (B, _normalised(g, 3, 3, 12, 8), _targets(g, 3, 7), 8 / 255, 2, MEAN, STD), hidden=True),
+        Case(
+            "model b, ε = 8/255, 2 PGD steps",
+            (B, _normalised(g, 3, 3, 12, 8), _targets(g, 3, 7), 8 / 255, 2, MEAN, STD),
+            hidden=True,
+        ),
     ]
 
 
