@@ -272,6 +272,6 @@ def test_a_dict_of_loss_terms_needs_a_gradient_in_every_term(box):
     """11.3 returns its terms as a dict: the honest one passes in the child; one detached term is the no-gradient mistake."""
     preamble = PREAMBLE + ["from cnnviz_helpers.texture_synthesis import gram_matrix, layer_features"]
     assert grade_answer(box, EXERCISES["11.3"], [STYLE_OBJECTIVE], preamble, seed=5).passed
-    detached = STYLE_OBJECTIVE.replace('weights[2] * tv_loss(img)}', '(weights[2] * tv_loss(img)).detach()}')
+    detached = STYLE_OBJECTIVE.replace("weights[2] * tv_loss(img)}", "(weights[2] * tv_loss(img)).detach()}")
     v = grade_answer(box, EXERCISES["11.3"], [detached], preamble, seed=5)
     assert not v.passed and "no gradient" in v.message, v.message
