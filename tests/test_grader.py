@@ -260,3 +260,18 @@ def test_the_self_check_finds_every_blocked_and_lent_function_by_its_stored_name
     assert stored["kit"] == [kit_name(fn) for fn in ex.kit]
     for fn in (*ex.kit, *ex.lends.values()):
         assert loaded(kit_name(fn)) is inspect.unwrap(fn), f"exercise {key}: {kit_name(fn)} leads elsewhere"
+
+
+STYLE_OBJECTIVE = """def my_style_objective(model, img, content_layer, content_target, style_layers, style_targets, weights):
+    feats = layer_features(model, img, [content_layer, *style_layers])
+    style = sum(w * (gram_matrix(f) - a).pow(2).sum() for f, a, w in zip(feats[1:], style_targets, weights[1]))
+    return {"content": my_content_loss(feats[0], content_target, weights[0]), "style": style, "tv": weights[2] * tv_loss(img)}"""
+
+
+def test_a_dict_of_loss_terms_needs_a_gradient_in_every_term(box):
+    """11.3 returns its terms as a dict: the honest one passes in the child; one detached term is the no-gradient mistake."""
+    preamble = PREAMBLE + ["from cnnviz_helpers.texture_synthesis import gram_matrix, layer_features"]
+    assert grade_answer(box, EXERCISES["11.3"], [STYLE_OBJECTIVE], preamble, seed=5).passed
+    detached = STYLE_OBJECTIVE.replace("weights[2] * tv_loss(img)}", "(weights[2] * tv_loss(img)).detach()}")
+    v = grade_answer(box, EXERCISES["11.3"], [detached], preamble, seed=5)
+    assert not v.passed and "no gradient" in v.message, v.message

@@ -203,3 +203,25 @@ def test_notebook_has_graded_exercises_and_a_written_question(path):
 def test_every_exercise_is_checked_in_its_notebook():
     text = "".join(p.read_text() for p in NOTEBOOKS)
     assert all(f'check(\\"{key}\\"' in text for key in EXERCISES)
+
+
+def _terms(model, img, content_layer, content_target, style_layers, style_targets, weights, detach_tv=False):
+    from cnnviz_helpers.core.regularizers import tv_loss
+    from cnnviz_helpers.texture_synthesis import gram_matrix, layer_features
+
+    feats = layer_features(model, img, [content_layer, *style_layers])
+    style = sum(w * (gram_matrix(f) - a).pow(2).sum() for f, a, w in zip(feats[1:], style_targets, weights[1]))
+    tv = weights[2] * tv_loss(img)
+    content = my_content_loss(feats[0], content_target, weights[0])  # noqa: F821  (lent by the check)
+    return {"content": content, "style": style, "tv": tv.detach() if detach_tv else tv}
+
+
+def test_the_check_wants_a_gradient_in_every_term_of_a_dict():
+    """The notebook's check of 11.3 (a dict of loss terms): all terms differentiable passes, one detached term fails."""
+    assert grade("11.3", _terms, globals()).passed
+
+    def one_term_detached(*args):
+        return _terms(*args, detach_tv=True)
+
+    r = grade("11.3", one_term_detached, globals())
+    assert not r.passed and "gradient" in r.message, r.message

@@ -46,3 +46,25 @@ def instance_norm(x: Any, eps: float = 1e-5) -> Any:
     import torch.nn.functional as F
 
     return F.layer_norm(x, x.shape[-2:], eps=eps)
+
+
+def two_training_steps(answer: Any, model: Any, x: Any, y: Any, eps: float, steps: int, mean: Any, std: Any) -> Any:
+    """Run ``answer(net, optimizer, x, y, eps, steps, mean, std)`` twice on a trainable copy of ``model``
+    with SGD: ``(losses, parameters after the two steps)``. The model handed in is left as it was."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(model).train()
+    for p in net.parameters():
+        p.requires_grad_(True)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    losses = [float(answer(net, opt, x, y, eps, steps, mean, std)) for _ in range(2)]
+    return torch.tensor(losses, dtype=torch.float64), [p.detach() for p in net.parameters()]
+
+
+def project_linf(p: Any, p0: Any, eps: float) -> Any:
+    """A correct L∞ projection (exercise 07.2) lent to PGD's self-check: ``p`` clipped into ``p0 ± eps``, then ``[0, 1]``."""
+    import torch
+
+    return torch.minimum(torch.maximum(p, p0 - eps), p0 + eps).clamp(0, 1)

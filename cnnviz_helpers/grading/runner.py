@@ -171,6 +171,13 @@ def _tensors(args: Any) -> list[torch.Tensor]:
     return []
 
 
+def _carries_gradient(value: Any) -> bool:
+    """A tensor that requires a gradient, or a dict of loss terms that all do."""
+    if isinstance(value, dict):
+        return bool(value) and all(_carries_gradient(v) for v in value.values())
+    return isinstance(value, torch.Tensor) and value.requires_grad
+
+
 def _model_state(args: tuple[Any, ...]) -> list[Any]:
     from ..core.layers import model_state
 
@@ -197,7 +204,7 @@ def _one_case(st: Settings, answer: Callable[..., Any], args: tuple[Any, ...], e
         return float("inf"), _("your function modified its input in place (work on a copy: x.clone() / x.detach().clone())")
     if state != _model_state(args):
         return float("inf"), _("your function left the model changed (its train/eval mode, a hook or requires_grad)")
-    if st.differentiable and not (isinstance(got, torch.Tensor) and got.requires_grad):
+    if st.differentiable and not _carries_gradient(got):
         return float("inf"), _(
             "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"
         )

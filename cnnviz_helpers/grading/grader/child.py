@@ -285,7 +285,8 @@ def _run_case(job: dict[str, Any], answer: Any, call: Any, args: tuple[Any, ...]
             "problem": "your function left the model changed (its train/eval mode, a hook or requires_grad)",
             "detector": "model",
         }
-    if job["differentiable"] and not (hasattr(got, "requires_grad") and got.requires_grad):
+    terms = got.values() if isinstance(got, dict) else [got]  # a loss, or a dict of loss terms
+    if job["differentiable"] and not (terms and all(getattr(t, "requires_grad", False) for t in terms)):
         return {
             "problem": "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)",
             "detector": "nograd",
