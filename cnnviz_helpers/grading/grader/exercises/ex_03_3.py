@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from .... import patches
 from ._common import _m, _normalised
 from .spec import Case, Exercise
@@ -13,9 +11,9 @@ def _patch(image, top, left, size):
     """The ``size`` x ``size`` crop of ``image`` whose top-left pixel is ``(top, left)``, zero outside the image."""
     _, H, W = image.shape
     out = image.new_zeros(image.shape[0], size, size)
-    t, l, b, r = max(top, 0), max(left, 0), min(top + size, H), min(left + size, W)
-    if b > t and r > l:
-        out[:, t - top : b - top, l - left : r - left] = image[:, t:b, l:r]
+    r0, c0, r1, c1 = max(top, 0), max(left, 0), min(top + size, H), min(left + size, W)  # the box inside the image
+    if r1 > r0 and c1 > c0:
+        out[:, r0 - top : r1 - top, c0 - left : c1 - left] = image[:, r0:r1, c0:c1]
     return out
 
 
@@ -67,9 +65,17 @@ EXERCISE = Exercise(
     ref_unit_patch,
     kit=(patches.max_activating_patches,),
     mistakes=(
-        _m("start (padding offset) ignored", "The box of unit (i, j) begins at start + i*stride: start is negative with padding.", _patch_no_start),
+        _m(
+            "start (padding offset) ignored",
+            "The box of unit (i, j) begins at start + i*stride: start is negative with padding.",
+            _patch_no_start,
+        ),
         _m("stride (jump) ignored", "Neighbouring units are `stride` pixels apart: top = start + row*stride.", _patch_no_stride),
-        _m("row and column swapped", "The row index moves the box down (the image's dim 1), the column index right.", _patch_swapped),
+        _m(
+            "row and column swapped",
+            "The row index moves the box down (the image's dim 1), the column index right.",
+            _patch_swapped,
+        ),
         _m(
             "clipped at the border instead of zero-padded",
             "Where the field leaves the image, keep the patch size x size and fill zeros (the padding the layer saw).",

@@ -26,7 +26,9 @@ def ref_occlusion_drops(model, x, target, window, stride):
     return drops
 
 
-def _occlusion(model, x, target, window, stride, score=lambda s: s, sign=1.0, eval_mode=True, fill=0.0, starts=_window_starts, extent=0):
+def _occlusion(
+    model, x, target, window, stride, score=lambda s: s, sign=1.0, eval_mode=True, fill=0.0, starts=_window_starts, extent=0
+):
     H, W = x.shape[-2:]
     rows, cols = starts(H, window, stride), starts(W, window, stride)
     drops = torch.zeros(len(rows), len(cols), dtype=x.dtype)

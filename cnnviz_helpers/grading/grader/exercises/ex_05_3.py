@@ -57,8 +57,14 @@ def _sg_accumulating(model, x, target, noise, noise_level):
 
 def _smoothgrad_cases(g):
     return [
-        Case("model a, 2 images, 4 noisy copies, 15 %", (A, _normalised(g, 2, 3, 14, 14), _targets(g, 2, 5), _randn(g, 4, 2, 3, 14, 14), 0.15)),
-        Case("model a, 1 image, 3 copies, 30 %", (A, _normalised(g, 1, 3, 12, 12), _targets(g, 1, 5), _randn(g, 3, 1, 3, 12, 12), 0.3)),
+        Case(
+            "model a, 2 images, 4 noisy copies, 15 %",
+            (A, _normalised(g, 2, 3, 14, 14), _targets(g, 2, 5), _randn(g, 4, 2, 3, 14, 14), 0.15),
+        ),
+        Case(
+            "model a, 1 image, 3 copies, 30 %",
+            (A, _normalised(g, 1, 3, 12, 12), _targets(g, 1, 5), _randn(g, 3, 1, 3, 12, 12), 0.3),
+        ),
         Case(
             "model b, 3 non-square images, 5 copies, 10 %",
             (B, _normalised(g, 3, 3, 16, 10), _targets(g, 3, 7), _randn(g, 5, 3, 3, 16, 10), 0.1),

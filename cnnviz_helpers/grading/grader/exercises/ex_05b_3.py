@@ -76,9 +76,16 @@ OUTPUT_TO_INPUT = ["classifier", "features.4", "features.0"]
 
 def _cascade_cases(g):
     return [
-        Case("model a, 2 images, classifier -> first conv", (A, _normalised(g, 2, 3, 12, 12), _targets(g, 2, 5), OUTPUT_TO_INPUT, 0)),
+        Case(
+            "model a, 2 images, classifier -> first conv",
+            (A, _normalised(g, 2, 3, 12, 12), _targets(g, 2, 5), OUTPUT_TO_INPUT, 0),
+        ),
         Case("model b, 3 images, seed 5", (B, _normalised(g, 3, 3, 14, 10), _targets(g, 3, 7), OUTPUT_TO_INPUT, 5), hidden=True),
-        Case("model a, the two convolutions only", (A, _normalised(g, 2, 3, 10, 10), _targets(g, 2, 5), OUTPUT_TO_INPUT[1:], 3), hidden=True),
+        Case(
+            "model a, the two convolutions only",
+            (A, _normalised(g, 2, 3, 10, 10), _targets(g, 2, 5), OUTPUT_TO_INPUT[1:], 3),
+            hidden=True,
+        ),
     ]
 
 
