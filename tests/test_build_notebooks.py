@@ -201,3 +201,43 @@ def test_deck_styles_use_the_key_that_the_installed_fonts_extension_reads():
 
     assert json.loads(package.read_text())["name"] == bn.FONTS_KEY
     assert all(selector.startswith("body[data-jp-deck-mode='presenting'] & ") for selector in bn.DECK_STYLES)
+
+
+CORE_WORDS_MAX = 1100  # the issue's "≤ ~1,000 words of prose" per lab session, with a margin
+
+
+def core_words(nb: nbformat.NotebookNode) -> int:
+    """Words of markdown on a student notebook's core path: every markdown cell except those under a
+    "Going further: …" heading (up to the next heading of the same or a higher level) and the References."""
+    words, skip_below = 0, 0  # skip_below: the level of the heading being skipped, 0 when none
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        head = cell.source.lstrip()
+        level = len(head) - len(head.lstrip("#")) if head.startswith("#") else 0
+        if level and skip_below and level <= skip_below:
+            skip_below = 0
+        title = head[level:].split("\n", 1)[0].strip()
+        if level and not skip_below and (title.startswith("Going further:") or title == "References"):
+            skip_below = level
+        if not skip_below:
+            words += len(cell.source.split())
+    return words
+
+
+def test_core_words_skip_going_further_sections_and_references():
+    nb = _nb(
+        _md("# Title\none two"),
+        _md("## Going further: more\nskipped words here"),
+        _md("### a subsection of it\nskipped too"),
+        _md("## 2. Back on the core path\nthree four five"),
+        _md("## References\n- a paper"),
+    )
+    assert core_words(nb) == 4 + 10  # "# Title one two" + "## 2. Back on the core path three four five"
+
+
+@pytest.mark.parametrize("src", [p for p in SOURCES if p.stem != "explorer"], ids=lambda p: p.stem)
+def test_the_core_path_is_a_lab_session_of_reading(src):
+    """The student version's core path (solution-only cells are not in it) stays under ~1,000 words of prose."""
+    n = core_words(nbformat.read(ROOT / "notebooks" / src.name, as_version=4))
+    assert n <= CORE_WORDS_MAX, f"{src.name}: {n} words of markdown on the core path; move material under 'Going further:'"

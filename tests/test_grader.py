@@ -19,11 +19,13 @@ from cnnviz_helpers.grading.grader.autograde import tasks
 from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.grader.sandbox import Sandbox, draw, grade_answer, notebook_imports, verdict
 from cnnviz_helpers.grading.grader.tamper import scan
-from cnnviz_helpers.grading.runner import kit_name, load_reference, loaded
+from cnnviz_helpers.grading.runner import grade, kit_name, load_reference, loaded
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = sorted(EXERCISES)
 VALUE_MISTAKES = [(key, m) for key in KEYS for m in EXERCISES[key].mistakes if m.detector == "value"]
+BEHAVIOUR_MISTAKES = [(key, m) for key in KEYS for m in EXERCISES[key].mistakes if m.detector != "value"]
+SAYS = {"inplace": "modified its input in place", "model": "left the model changed", "nograd": "no gradient", "error": "✗"}
 PREAMBLE = [
     "import torch",
     "from cnnviz_helpers.core.regularizers import tv_loss",
@@ -60,6 +62,14 @@ def test_each_catalogued_mistake_is_named(key, mistake):
     got = [{"output": ex.run(mistake.answer, _fresh(args))} for args in d.inputs32]
     v = verdict(ex, d, got)
     assert not v.passed and v.mistake == mistake.name and mistake.name in v.message, v.message
+
+
+@pytest.mark.parametrize("key, mistake", BEHAVIOUR_MISTAKES, ids=[f"{k}-{m.name}" for k, m in BEHAVIOUR_MISTAKES])
+def test_each_catalogued_behaviour_mistake_fails_the_self_check(key, mistake):
+    """A mistake seen in what the answer does (an input changed in place, a hook left on the model, a loss
+    without gradient) fails on the stored cases, and the feedback says which."""
+    result = grade(key, mistake.answer)
+    assert not result.passed and SAYS[mistake.detector] in result.message, result.message
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -26,9 +26,11 @@ def ref_occlusion_drops(model, x, target, window, stride):
     return drops
 
 
-def _occlusion(model, x, target, window, stride, score, sign=1.0, eval_mode=True):
+def _occlusion(
+    model, x, target, window, stride, score=lambda s: s, sign=1.0, eval_mode=True, fill=0.0, starts=_window_starts, extent=0
+):
     H, W = x.shape[-2:]
-    rows, cols = _window_starts(H, window, stride), _window_starts(W, window, stride)
+    rows, cols = starts(H, window, stride), starts(W, window, stride)
     drops = torch.zeros(len(rows), len(cols), dtype=x.dtype)
     was_training = model.training
     with torch.no_grad():
@@ -37,7 +39,7 @@ def _occlusion(model, x, target, window, stride, score, sign=1.0, eval_mode=True
         for i, r in enumerate(rows):
             for j, c in enumerate(cols):
                 hidden = x.clone()
-                hidden[..., r : r + window, c : c + window] = 0.0
+                hidden[..., r : r + window + extent, c : c + window + extent] = fill
                 drops[i, j] = sign * (clean - score(model(hidden))[0, target])
     model.train(was_training)
     return drops
@@ -55,9 +57,21 @@ def _occ_train_mode(model, x, target, window, stride):
     return _occlusion(model, x, target, window, stride, lambda s: s, eval_mode=False)
 
 
+def _occ_inside_only(model, x, target, window, stride):
+    return _occlusion(model, x, target, window, stride, starts=lambda n, w, s: list(range(0, n - w + 1, s)))
+
+
+def _occ_wide_window(model, x, target, window, stride):
+    return _occlusion(model, x, target, window, stride, extent=1)
+
+
+def _occ_grey_fill(model, x, target, window, stride):
+    return _occlusion(model, x, target, window, stride, fill=0.5)
+
+
 def _occlusion_cases(g):
     return [
-        Case("model a, 4x4 windows, stride 4", (A, _normalised(g, 1, 3, 12, 12), 2, 4, 4)),
+        Case("model a, 5x5 windows, stride 4 (the last cut by the border)", (A, _normalised(g, 1, 3, 12, 12), 2, 5, 4)),
         Case("model a, 5x5 windows, stride 3 (cut by the border)", (A, _normalised(g, 1, 3, 12, 12), 0, 5, 3), hidden=True),
         Case("model b, 3x3 windows, stride 2", (B, _normalised(g, 1, 3, 10, 14), 6, 3, 2), hidden=True),
     ]
@@ -66,7 +80,7 @@ def _occlusion_cases(g):
 EXERCISE = Exercise(
     "04.1",
     "my_occlusion_drops",
-    "model.eval(); the clean score; for every window a zeroed copy and clean - occluded score.",
+    "window starts until the image is covered; model.eval(); the clean score; per window a zeroed copy, clean - occluded.",
     _occlusion_cases,
     ref_occlusion_drops,
     kit=(occlusion.occlusion_map,),
@@ -86,6 +100,21 @@ EXERCISE = Exercise(
             "forgetting eval mode",
             "Call model.eval() first: in train mode batch norm uses each batch's own statistics.",
             _occ_train_mode,
+        ),
+        _m(
+            "the last window, cut by the border, left out",
+            "Start windows at 0, stride, 2*stride, ... until the image is covered (window_starts): the last one may stick out.",
+            _occ_inside_only,
+        ),
+        _m(
+            "off by one: windows one pixel too large",
+            "Python slices exclude the end: x[..., r : r + window, c : c + window] is exactly window pixels.",
+            _occ_wide_window,
+        ),
+        _m(
+            "wrong fill: 0.5 (grey in pixel units)",
+            "The input is normalised: 0 is the dataset's mean colour, 0.5 is not grey there.",
+            _occ_grey_fill,
         ),
     ),
 )
