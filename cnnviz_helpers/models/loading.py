@@ -483,6 +483,13 @@ def load_model(
         return _offline_model(dev)
     tf = wenum.transforms()
     label = "ImageNet-pretrained" if pretrained else "RANDOM (untrained) weights"
+    if pretrained and damaged_download(cached_weights_path(wenum)):  # loads, but is not torchvision's checked file
+        label = "UNVERIFIED weights (not torchvision's pretrained file)"
+        announce(
+            f"{cached_weights_path(wenum)} loads but does not match the SHA-256 in its name: these are not "
+            f"torchvision's pretrained {name} weights (e.g. tools/imagenet_path.py's random test weights). "
+            "Delete the file and run load_model online for the real ones."
+        )
     spec = SPECS[name]
     classes = list(wenum.meta["categories"])
     return KitModel(
