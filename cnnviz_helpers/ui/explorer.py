@@ -82,25 +82,38 @@ def _map(m: Method, result: torch.Tensor, s: Shown) -> list[Panel]:
     if m.zero_note and float(a.max()) == 0.0:
         raise ValueError(m.zero_message(s.layer, s.km))
     what = s.km.class_names[s.target] if s.unit is None else f"{s.layer}[{s.unit}]"
-    return [(s.image, what, None), (a.numpy(), m.name, MAGNITUDE), (overlay(s.image, a), f"overlay: {m.name}", None)]
+    name = _(m.name)
+    return [
+        (s.image, what, None),
+        (a.numpy(), name, MAGNITUDE),
+        (overlay(s.image, a), _("overlay: {method}").format(method=name), None),
+    ]
 
 
 def _occlusion(m: Method, occ: Any, s: Shown) -> list[Panel]:
     win = occ.heatmap.shape[-1] * s.params["window"] // 100
-    return [*_map(m, occ.heatmap[None], s)[:2], (occ.drops.cpu().numpy(), f"drop per window (~{win} px)", SIGNED)]
+    return [*_map(m, occ.heatmap[None], s)[:2], (occ.drops.cpu().numpy(), _("drop per window (~{px} px)").format(px=win), SIGNED)]
 
 
 def _maps(_m: Method, maps: torch.Tensor, s: Shown) -> list[Panel]:
     lo = min(s.unit or 0, len(maps) - 1)
     shown = maps[lo : lo + int(s.params["channels"])]
     silent = float(filters.zero_maps(maps).float().mean())
-    title = f"{s.layer} ch. {lo}–{lo + len(shown) - 1} of 0–{len(maps) - 1} ({silent:.0%} all-zero)"
-    return [(s.image, "input", None), (image_grid(shown, fill=np.nan), title, MAGNITUDE)]
+    title = _("{layer} ch. {lo}–{hi} of 0–{last} ({silent:.0%} all-zero)").format(
+        layer=s.layer, lo=lo, hi=lo + len(shown) - 1, last=len(maps) - 1, silent=silent
+    )
+    return [(s.image, _("input"), None), (image_grid(shown, fill=np.nan), title, MAGNITUDE)]
 
 
 def _patches(_m: Method, top: Any, s: Shown) -> list[Panel]:
     tiles = s.km.deprocess(top.patches)
-    return [(image_grid(tiles, ncols=3, per_image_norm=False), f"{s.layer}[{s.unit}]: top 9 of {s.size} images", None)]
+    return [
+        (
+            image_grid(tiles, ncols=3, per_image_norm=False),
+            _("{unit}: top 9 of {n} images").format(unit=f"{s.layer}[{s.unit}]", n=s.size),
+            None,
+        )
+    ]
 
 
 def _dissection(_m: Method, top: Any, s: Shown) -> list[Panel]:
@@ -116,7 +129,7 @@ def _picture(km: KitModel, out: Any) -> np.ndarray:
 
 def _beside(m: Method, s: Shown) -> list[Panel]:
     """The panels a synthesis is shown beside (:attr:`Method.beside`): its input and / or style image."""
-    return [(s.image, "input", None) if b == "image" else (np.asarray(load_image(style_image(s.params))) / 255.0, "style", None)
+    return [(s.image, _("input"), None) if b == "image" else (np.asarray(load_image(style_image(s.params))) / 255.0, _("style"), None)
             for b in m.beside]  # fmt: skip
 
 
@@ -125,12 +138,19 @@ def _image(m: Method, out: Any, s: Shown) -> list[Panel]:
     picture = _picture(s.km, out)
     x = s.km.preprocess(Image.fromarray((np.clip(picture, 0, 1) * 255).astype(np.uint8)))
     name, p = s.km.predict(x, 1)[0][0]
-    return [*_beside(m, s), (picture, f"{m.name} → {name} ({p:.0%})", None)]
+    return [*_beside(m, s), (picture, _("{method} → {name} ({p:.0%})").format(method=_(m.name), name=name, p=p), None)]
 
 
 def stopped_panels(m: Method, image: Any, s: Shown, step: int, total: int) -> list[Panel]:
     """What Stop leaves in the view: the image so far, titled with where the run stopped."""
-    return [*_beside(m, s), (_picture(s.km, image), f"{m.name}: stopped at step {step} of {total}", None)]
+    return [
+        *_beside(m, s),
+        (
+            _picture(s.km, image),
+            _("{method}: stopped at step {step} of {total}").format(method=_(m.name), step=step, total=total),
+            None,
+        ),
+    ]
 
 
 def compare_panel(panels: list[Panel]) -> Panel:
@@ -159,8 +179,8 @@ def short_title(s: dict[str, Any], which: str) -> str:
 def _adversarial(m: Method, adv: torch.Tensor, s: Shown) -> list[Panel]:
     (before, p0), (after, p1) = s.km.predict(s.x, 1)[0][0], s.km.predict(adv, 1)[0][0]
     picture = s.km.deprocess(adv[0])
-    return [(s.image, f"{before} ({p0:.0%})", None), ((picture - s.image).mean(-1), "change (mean over RGB)", SIGNED),
-            (picture, f"{m.name}: {after} ({p1:.0%})", None)]  # fmt: skip
+    return [(s.image, f"{before} ({p0:.0%})", None), ((picture - s.image).mean(-1), _("change (mean over RGB)"), SIGNED),
+            (picture, f"{_(m.name)}: {after} ({p1:.0%})", None)]  # fmt: skip
 
 
 #: How each kind of result (:data:`cnnviz_helpers.methods.Draws`) is drawn (compare mode shows :func:`compare_panel`).
@@ -443,7 +463,7 @@ class Explorer(w.HBox):
             (sa, pa), (sb, pb) = results
             a, b = compare_panel(pa), compare_panel(pb)
             image = self.km.deprocess(self.km.preprocess(self.picture.value)[0])
-            png = panels_png([image, a[0], b[0]], ["input", short_title(sa, "A"), short_title(sb, "B")], [None, a[2], b[2]])  # fmt: skip
+            png = panels_png([image, a[0], b[0]], [_("input"), short_title(sa, "A"), short_title(sb, "B")], [None, a[2], b[2]])  # fmt: skip
             note = "  |  ".join(short_title(r, which).replace("\n", " ") for r, which in ((sa, "A"), (sb, "B")))
         else:
             (s, panels) = results[0]
