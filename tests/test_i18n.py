@@ -174,3 +174,16 @@ def test_the_seed_map_cites_cells_that_exist():
     for number, first, more in cited:
         for cell in [first, *re.findall(r"[0-9a-f]{8}", more)]:
             assert cell in cells[number], f"seed_map.md: notebook {number} has no cell {cell}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted((i18n.CATALOGUES / "zh_CN").glob("*.po")), i18n.PACKAGE_LOCALE / "zh_CN.po"],
+    ids=lambda p: p.stem,
+)
+def test_a_catalogue_defines_each_message_once(path):
+    """gettext refuses a catalogue with a message defined twice (``msgfmt`` fails); merges of two branches can leave one."""
+    import collections
+
+    counts = collections.Counter((e.msgctxt, e.msgid) for e in polib.pofile(str(path), wrapwidth=0))
+    assert [k for k, n in counts.items() if n > 1] == [], f"{path.name}: duplicate entries; keep one of each"
