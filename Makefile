@@ -65,21 +65,29 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 
+# The test targets run two pytest workers (pytest-xdist, in the dev extra), one test file or notebook each at a
+# time (a notebook's cells run in order in one kernel; a module's fixtures are made once), each with one torch
+# thread: the 2-core CPU stays busy while one worker waits on a kernel, a server or a subprocess.
+# `make test WORKERS=0` runs everything in one process, as before.
+WORKERS ?= 2
+XDIST    = $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile)
+THREADS  = $(if $(XDIST),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1})
+
 unit: $(VENV)/.instructor
-	CNNVIZ_FAST=1 $(PY) -m pytest tests
+	CNNVIZ_FAST=1 $(THREADS) $(PY) -m pytest $(XDIST) tests
 
 # CNNVIZ_STRICT_CHECKS=1: a graded check that fails the solution's own answer fails the run.
 nbval: $(VENV)/.instructor
-	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=$${CNNVIZ_OFFLINE:-1} MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/ --ignore=solutions/zh
+	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=$${CNNVIZ_OFFLINE:-1} MPLBACKEND=Agg $(THREADS) $(PY) -m pytest $(XDIST) --nbval-lax -p no:cacheprovider solutions/ --ignore=solutions/zh
 
 # The Chinese notebooks (solutions/zh/, built from i18n/zh_CN/*.po): the same code cells, offline only.
 nbval-zh: $(VENV)/.instructor
-	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=1 MPLBACKEND=Agg $(PY) -m pytest --nbval-lax -p no:cacheprovider solutions/zh/
+	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 CNNVIZ_OFFLINE=1 MPLBACKEND=Agg $(THREADS) $(PY) -m pytest $(XDIST) --nbval-lax -p no:cacheprovider solutions/zh/
 
 # The same on the ImageNet code path: squeezenet1_1 from a temporary cache of random weights under
 # torchvision's real file names (no download), so a check that fails a correct answer there is caught.
 nbval-imagenet: $(VENV)/.instructor
-	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 MPLBACKEND=Agg $(PY) tools/imagenet_path.py $(PY) -m pytest --nbval-lax -p no:cacheprovider \
+	CNNVIZ_FAST=1 CNNVIZ_STRICT_CHECKS=1 MPLBACKEND=Agg $(THREADS) $(PY) tools/imagenet_path.py $(PY) -m pytest $(XDIST) --nbval-lax -p no:cacheprovider \
 		solutions/ --ignore=solutions/zh
 
 references: $(VENV)/.installed

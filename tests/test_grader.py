@@ -6,6 +6,7 @@ grader's files are out of reach; catalogued mistakes are named; the solution not
 
 from __future__ import annotations
 
+import functools
 import inspect
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def box():
         yield sandbox
 
 
+@functools.cache
+def _draw(key: str, seed: int):
+    """Exercise ``key``'s cases drawn from ``seed``, with the references' outputs: computed once per module, shared by
+    the tests that only read them (each feeds the answers fresh copies of the inputs)."""
+    return draw(EXERCISES[key], seed)
+
+
 def _fresh(args):
     if isinstance(args, torch.Tensor):
         return args.clone()
@@ -58,7 +66,7 @@ def _fresh(args):
 def test_each_catalogued_mistake_is_named(key, mistake):
     """The grader's comparison, fed the mistake's float32 outputs as the child would return them."""
     ex = EXERCISES[key]
-    d = draw(ex, seed=7)
+    d = _draw(key, 7)
     got = [{"output": ex.run(mistake.answer, _fresh(args))} for args in d.inputs32]
     v = verdict(ex, d, got)
     assert not v.passed and v.mistake == mistake.name and mistake.name in v.message, v.message
@@ -76,7 +84,7 @@ def test_each_catalogued_behaviour_mistake_fails_the_self_check(key, mistake):
 def test_reference_passes_on_fresh_draws(key):
     ex = EXERCISES[key]
     for seed in (1, 2):
-        d = draw(ex, seed)
+        d = _draw(key, seed)
         v = verdict(ex, d, [{"output": ex.run(ex.reference, _fresh(args))} for args in d.inputs32])
         assert v.passed, v.message
 

@@ -3,16 +3,24 @@
 init → release (generate_assignment) → collect → autograde → feedback → export → report, in a
 temporary course directory: a correct two-notebook submission (timed), an untouched one, one wrong
 exercise, one delegating to the kit, a runaway that swallows KeyboardInterrupt, deleted / edited
-check cells, and every trick of issue #19 (each must score 0 and be flagged).
+check cells, and every trick of issue #19 (each must score 0 and be flagged with its own reason).
+
+Each submission is a notebook nbgrader runs in a kernel of its own (seconds each), so tricks that cannot
+interfere share one: an answer trick on each of NB's two exercises (the one on exercise 2 is seen only
+when exercise 2 is graded; the one on exercise 1 is inert there, so each exercise's flags are its own
+trick's), and the tricks outside the answer cells, each in a cell of its own, together (each cell is
+read on its own and flagged with its own reason; any of them costs every exercise of the notebook).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -24,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NB = "09_feature_inversion"  # two graded exercises and a written answer; runs in seconds in fast mode
 NB2 = "10_texture_synthesis"  # the honest student hands in two notebooks (one submission, timed)
 EX1, EX2 = f"{NB}_test_1", f"{NB}_test_2"
+SOLUTION = {1: f"{NB}_solution_1", 2: f"{NB}_solution_2"}  # the answer cells of NB's exercises 09.1 and 09.2
 TIMEOUT = 30  # the course's Execute.timeout for this test: far above any cell of NB in fast mode, even on a busy CPU
 
 WRONG_TV = """def my_tv(x, beta=2.0, eps=1e-8):
@@ -39,47 +48,77 @@ LOOPING_TV = """def my_tv(x, beta=2.0, eps=1e-8):
             pass"""
 NO_ANSWER = """def my_tv(x, beta=2.0, eps=1e-8):
     raise NotImplementedError()"""
-#: the tricks of issue #19: (answer to exercise 1, an extra cell inserted before it)
+
+
+@dataclass(frozen=True)
+class Trick:
+    """A trick of issue #19: the answer it hands in for exercise ``exercise`` of NB (``None``: the exercise left
+    as released), or a ``cell`` of its own inserted before exercise 1's answer, and the reason it is flagged for."""
+
+    flag: str
+    exercise: int | None = None
+    answer: str | None = None
+    cell: str | None = None
+
+
+#: the tricks of issue #19 (an answer trick on exercise 2 runs when its answer cell runs: it is also seen when
+#: a later exercise is graded, so it is only ever NB's last exercise)
 TRICKS = {
-    "getsource": (
+    "getsource": Trick(
+        "ran or read code at run time (inspect.getsource)",
+        1,
         "import inspect\nexec(inspect.getsource(tv_loss).replace('def tv_loss', 'def my_tv'))",
-        None,
     ),
-    "reload": (
+    "reload": Trick(
+        "ran or read code at run time (importlib.reload)",
+        1,
         "import importlib\nimport cnnviz_helpers.core.regularizers as r\nmy_tv = importlib.reload(r).tv_loss",
-        None,
     ),
-    "sys_modules": (
+    "sys_modules": Trick(
+        "called the kit's cnnviz_helpers.core.regularizers:tv_loss",
+        1,
         "import sys\ndef my_tv(x, beta=2.0, eps=1e-8):\n    return sys.modules['cnnviz_helpers.core.regularizers'].tv_loss(x, beta, eps)",
-        None,
     ),
-    "private_catalogue": (
-        "from cnnviz_helpers.grading.grader.exercises.ex_09_1 import ref_tv as my_tv",
-        None,
+    "private_catalogue": Trick(
+        "imported cnnviz_helpers.grading.grader.exercises.ex_09_2.ref_inversion_loss",
+        2,
+        "from cnnviz_helpers.grading.grader.exercises.ex_09_2 import ref_inversion_loss as my_inversion_loss",
     ),
-    "code_swap": (
+    "captum": Trick(
+        "imported captum.attr",
+        2,
+        "def my_inversion_loss(features, target, image, tv_weight):\n    from captum.attr import Saliency\n    return Saliency",
+    ),
+    "references": Trick(
+        "read the grader's file 09.2.pt",
+        2,
+        "import os, torch, cnnviz_helpers\n"
+        "STORED = torch.load(os.path.join(os.path.dirname(cnnviz_helpers.__file__), 'grading', 'references', '09.2.pt'))\n"
+        "def my_inversion_loss(features, target, image, tv_weight):\n    return STORED['cases'][0]['expected']",
+    ),
+    "code_swap": Trick(
+        "used a function's __code__",
+        1,
         "def my_tv(x, beta=2.0, eps=1e-8):\n    my_tv.__code__ = SAVED\n    return my_tv(x, beta, eps)",
         "SAVED = tv_loss.__code__",
     ),
-    "captum": (
-        "def my_tv(x, beta=2.0, eps=1e-8):\n    from captum.attr import Saliency\n    return Saliency",
-        None,
+    "patch_grade": Trick(
+        "changed runner.grade",
+        cell="from cnnviz_helpers.grading import runner\nrunner.grade = lambda *a, **k: runner.Result('x', True, 'ok')",
     ),
-    "references": (
-        "import os, torch, cnnviz_helpers\n"
-        "STORED = torch.load(os.path.join(os.path.dirname(cnnviz_helpers.__file__), 'grading', 'references', '09.1.pt'))\n"
-        "def my_tv(x, beta=2.0, eps=1e-8):\n    return STORED['cases'][0]['expected']",
-        None,
+    "tolerance": Trick(
+        "changed an attribute tol",
+        cell="from cnnviz_helpers.grading.grader.exercises import EXERCISES\nfor ex in EXERCISES.values():\n"
+        "    object.__setattr__(ex, 'tol', float('inf'))",
     ),
-    "patch_grade": (
-        NO_ANSWER,
-        "from cnnviz_helpers.grading import runner\nrunner.grade = lambda *a, **k: runner.Result('x', True, 'ok')",
-    ),
-    "tolerance": (
-        "import torch\ndef my_tv(x, beta=2.0, eps=1e-8):\n    return torch.zeros(1)",
-        "from cnnviz_helpers.grading.grader.exercises import EXERCISES\nfor ex in EXERCISES.values():\n    object.__setattr__(ex, 'tol', float('inf'))",
-    ),
-    "stderr": (NO_ANSWER, "import sys\nsys.stderr = sys.stdout"),
+    "stderr": Trick("replaced sys.stderr", cell="import sys\nsys.stderr = sys.stdout"),
+}
+#: submissions that each hand in several tricks of TRICKS (at most one answer per exercise)
+TRICKSTERS = {
+    "trickster1": ("getsource", "private_catalogue"),
+    "trickster2": ("reload", "references"),
+    "trickster3": ("sys_modules", "captum"),
+    "tamperer": ("code_swap", "patch_grade", "tolerance", "stderr"),  # exercise 2 answered correctly
 }
 #: 10.2 through the kit's helper that style_loss is built on (style_loss is the sum of gram_losses)
 PRIVATE_HELPER = """from cnnviz_helpers.texture_synthesis import gram_losses
@@ -106,10 +145,10 @@ def _submission(
     answers: dict[str, str],
     drop: tuple[str, ...] = (),
     edit: dict[str, str] | None = None,
-    before: tuple[str, str] | None = None,
+    before: tuple[str, list[str]] | None = None,
 ):
-    """The released notebook with ``answers`` (by grade id), ``drop``ped and ``edit``ed cells, and a new
-    cell ``before[1]`` inserted before the cell with grade id ``before[0]``."""
+    """The released notebook with ``answers`` (by grade id), ``drop``ped and ``edit``ed cells, and new
+    cells ``before[1]`` inserted before the cell with grade id ``before[0]``."""
     nb = nbformat.from_dict(released)
     cells = []
     for cell in nb.cells:
@@ -117,7 +156,7 @@ def _submission(
         if gid in drop:
             continue
         if before and gid == before[0]:
-            cells.append(nbformat.v4.new_code_cell(before[1]))
+            cells += [nbformat.v4.new_code_cell(source) for source in before[1]]
         if gid in answers:
             cell.source = answers[gid]
         if edit and gid in edit:
@@ -125,6 +164,21 @@ def _submission(
         cells.append(cell)
     nb.cells = cells
     return nb
+
+
+def _trickster(released: nbformat.NotebookNode, solution: dict[str, str], tricks: tuple[str, ...]) -> nbformat.NotebookNode:
+    """NB with ``tricks`` handed in together: their answers, their cells before exercise 1's answer."""
+    answers = {SOLUTION[TRICKS[t].exercise]: TRICKS[t].answer for t in tricks if TRICKS[t].answer}
+    assert len(answers) == len([t for t in tricks if TRICKS[t].answer]), "one answer per exercise"
+    cells = [TRICKS[t].cell for t in tricks if TRICKS[t].cell]
+    return _submission(released, solution | answers, before=(SOLUTION[1], cells) if cells else None)
+
+
+def _expected_flag(nb: nbformat.NotebookNode, trick: Trick) -> str:
+    """The line of the grades CSV's ``flags`` that names ``trick``: its own cell's index, or its exercise."""
+    if trick.cell:
+        return f"{NB} cell {next(i for i, c in enumerate(nb.cells) if c.source == trick.cell)}: {trick.flag}"
+    return f"{NB} exercise 09.{trick.exercise}: {trick.flag}"
 
 
 def _children_cpu() -> float:
@@ -152,18 +206,17 @@ def graded(tmp_path_factory):
     released2 = nbformat.read(course / "release" / "a1" / f"{NB2}.ipynb", as_version=4)
 
     solution, solution2 = _solutions(NB), _solutions(NB2)
-    ex1_solution = next(g for g in solution if g.endswith("solution_1"))
     ex2_solution2 = next(g for g in solution2 if g.endswith("solution_2"))
     students = {
         "alice": _submission(released, solution),
         "bob": released,
-        "carol": _submission(released, solution | {ex1_solution: WRONG_TV}),
-        "dave": _submission(released, solution | {ex1_solution: DELEGATING_TV}),
-        "erin": _submission(released, solution | {ex1_solution: LOOPING_TV}),
+        "carol": _submission(released, solution | {SOLUTION[1]: WRONG_TV}),
+        "dave": _submission(released, solution | {SOLUTION[1]: DELEGATING_TV}),
+        "erin": _submission(released, solution | {SOLUTION[1]: LOOPING_TV}),
         "frank": _submission(released, solution, drop=(EX1,), edit={EX2: 'print("all good")'}),
     }
-    for trick, (answer, cell) in TRICKS.items():
-        students[trick] = _submission(released, solution | {ex1_solution: answer}, before=(ex1_solution, cell) if cell else None)
+    for name, tricks in TRICKSTERS.items():
+        students[name] = _trickster(released, solution, tricks)
     inbox = tmp / "inbox"
     for name, nb in students.items():
         (inbox / name).mkdir(parents=True)
@@ -198,6 +251,8 @@ def graded(tmp_path_factory):
     return {
         "scores": scores,
         "csv": rows,
+        "exercises": {s: e["exercises"] for s, e in json.loads((course / "reports" / "a1.json").read_text())["students"].items()},
+        "submissions": students,
         "log": autograde.stdout + autograde.stderr,
         "course": course,
         "released": released,
@@ -228,11 +283,35 @@ def test_one_two_notebook_submission_is_graded_within_a_minute(graded):
     assert graded["alice_cpu"] < 60, graded
 
 
+def test_every_trick_is_handed_in_exactly_once():
+    handed_in = [t for tricks in TRICKSTERS.values() for t in tricks]
+    assert sorted(handed_in) == sorted(TRICKS)
+    for tricks in TRICKSTERS.values():  # a cell trick costs every exercise: it would hide an answer trick's zero
+        assert len({bool(TRICKS[t].cell) for t in tricks}) == 1, tricks
+
+
 @pytest.mark.parametrize("trick", sorted(TRICKS))
 def test_each_trick_scores_zero_and_is_flagged(graded, trick):
-    assert graded["scores"][trick][EX1] == 0.0
-    assert "exercise 09.1" in graded["csv"][trick]["flags"] or "cell" in graded["csv"][trick]["flags"], graded["csv"][trick]
-    assert trick in graded["report"]
+    """Its exercise (a trick outside the answer cells: every exercise of the notebook) scores 0, and the grades
+    CSV and the report name the trick's own cell or exercise with its own reason."""
+    student = next(s for s, tricks in TRICKSTERS.items() if trick in tricks)
+    t = TRICKS[trick]
+    zeroed = (EX1, EX2) if t.cell else (f"{NB}_test_{t.exercise}",)
+    assert all(graded["scores"][student][ex] == 0.0 for ex in zeroed), graded["scores"][student]
+    line = _expected_flag(graded["submissions"][student], t)
+    assert line in graded["csv"][student]["flags"].split(" | "), graded["csv"][student]["flags"]
+    assert f"a1\t{student}\t{line}" in graded["report"].splitlines()
+
+
+@pytest.mark.parametrize("student", [s for s, tricks in TRICKSTERS.items() if not any(TRICKS[t].cell for t in tricks)])
+def test_tricks_handed_in_together_are_flagged_only_on_their_own_exercise(graded, student):
+    """Each exercise's flags are its own trick's: the trick on exercise 1 is not what zeroes exercise 2."""
+    exercises = graded["exercises"][student]
+    for trick in TRICKSTERS[student]:
+        t = TRICKS[trick]
+        own, other = exercises[f"{NB} 09.{t.exercise}"], exercises[f"{NB} 09.{3 - t.exercise}"]
+        assert own["score"] == 0.0 and t.flag in own["flags"], own
+        assert t.flag not in other["flags"], other
 
 
 def test_the_kits_private_helper_scores_zero_and_is_flagged(graded):
@@ -243,10 +322,11 @@ def test_the_kits_private_helper_scores_zero_and_is_flagged(graded):
 
 
 def test_feedback_never_contradicts_its_score(graded):
-    """The stderr trick: the check cell shows the grader's verdict, not the kernel's "Score 1.0" over "not done"."""
-    html = (graded["course"] / "feedback" / "stderr" / "a1" / f"{NB}.html").read_text()
+    """The stderr trick (with the kernel's check passing exercise 1: its code is the kit's): the check cell shows
+    the grader's verdict, not the kernel's "Score 1.0" or "not done"."""
+    html = (graded["course"] / "feedback" / "tamperer" / "a1" / f"{NB}.html").read_text()
     assert "Grader: 0 / 1 point" in html and "Grader: 1 / 1" not in html.split(EX1)[0]
-    nb = nbformat.read(graded["course"] / "autograded" / "stderr" / "a1" / f"{NB}.ipynb", as_version=4)
+    nb = nbformat.read(graded["course"] / "autograded" / "tamperer" / "a1" / f"{NB}.ipynb", as_version=4)
     check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == EX1)
     assert [o.text.split(".")[0] for o in check.outputs] == ["Grader: 0 / 1 point"]
 
