@@ -6,6 +6,7 @@ grader's files are out of reach; catalogued mistakes are named; the solution not
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from pathlib import Path
@@ -48,10 +49,14 @@ def box():
 
 
 @functools.cache
-def _draw(key: str, seed: int):
-    """Exercise ``key``'s cases drawn from ``seed``, with the references' outputs: computed once per module, shared by
-    the tests that only read them (each feeds the answers fresh copies of the inputs)."""
+def _drawn(key: str, seed: int):
     return draw(EXERCISES[key], seed)
+
+
+def _draw(key: str, seed: int):
+    """Exercise ``key``'s cases drawn from ``seed``, with the references' outputs: computed once per module, and a
+    deep copy for each test (a verdict may annotate the cases it compares against)."""
+    return copy.deepcopy(_drawn(key, seed))
 
 
 def _fresh(args):
