@@ -6,8 +6,6 @@ grader's files are out of reach; catalogued mistakes are named; the solution not
 
 from __future__ import annotations
 
-import copy
-import functools
 import inspect
 from pathlib import Path
 
@@ -48,17 +46,6 @@ def box():
         yield sandbox
 
 
-@functools.cache
-def _drawn(key: str, seed: int):
-    return draw(EXERCISES[key], seed)
-
-
-def _draw(key: str, seed: int):
-    """Exercise ``key``'s cases drawn from ``seed``, with the references' outputs: computed once per module, and a
-    deep copy for each test (a verdict may annotate the cases it compares against)."""
-    return copy.deepcopy(_drawn(key, seed))
-
-
 def _fresh(args):
     if isinstance(args, torch.Tensor):
         return args.clone()
@@ -71,7 +58,7 @@ def _fresh(args):
 def test_each_catalogued_mistake_is_named(key, mistake):
     """The grader's comparison, fed the mistake's float32 outputs as the child would return them."""
     ex = EXERCISES[key]
-    d = _draw(key, 7)
+    d = draw(ex, seed=7)  # drawn afresh: a run of one mistake must not change the cases another is compared on
     got = [{"output": ex.run(mistake.answer, _fresh(args))} for args in d.inputs32]
     v = verdict(ex, d, got)
     assert not v.passed and v.mistake == mistake.name and mistake.name in v.message, v.message
@@ -89,7 +76,7 @@ def test_each_catalogued_behaviour_mistake_fails_the_self_check(key, mistake):
 def test_reference_passes_on_fresh_draws(key):
     ex = EXERCISES[key]
     for seed in (1, 2):
-        d = _draw(key, seed)
+        d = draw(ex, seed)
         v = verdict(ex, d, [{"output": ex.run(ex.reference, _fresh(args))} for args in d.inputs32])
         assert v.passed, v.message
 
