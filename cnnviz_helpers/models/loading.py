@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -404,6 +405,18 @@ def _state_dict(weights: torchvision.models.WeightsEnum, progress: bool) -> dict
         ) from err
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """``path``'s size and modification time: a changed file is hashed again."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=16)
+def _unverified(path: str, _size: int, _mtime_ns: int) -> bool:
+    """:func:`damaged_download` once per file version: a 500 MB VGG file is not hashed on every load."""
+    return bool(damaged_download(Path(path)))
+
+
 def _check_reachable(url: str, timeout: float = 5.0) -> None:
     """Raise ``OSError`` (``URLError``) when ``url``'s server cannot be reached: a HEAD request, no download."""
     import urllib.request
@@ -483,10 +496,11 @@ def load_model(
         return _offline_model(dev)
     tf = wenum.transforms()
     label = "ImageNet-pretrained" if pretrained else "RANDOM (untrained) weights"
-    if pretrained and damaged_download(cached_weights_path(wenum)):  # loads, but is not torchvision's checked file
+    path = cached_weights_path(wenum)
+    if pretrained and _unverified(str(path), *_stamp(path)):  # loads, but is not torchvision's checked file
         label = "UNVERIFIED weights (not torchvision's pretrained file)"
         announce(
-            f"{cached_weights_path(wenum)} loads but does not match the SHA-256 in its name: these are not "
+            f"{path} loads but does not match the SHA-256 in its name: these are not "
             f"torchvision's pretrained {name} weights (e.g. tools/imagenet_path.py's random test weights). "
             "Delete the file and run load_model online for the real ones."
         )
