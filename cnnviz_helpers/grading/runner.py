@@ -1,4 +1,5 @@
-"""The students' self-check: a function on the stored visible cases, the kit's answer out of reach, what is wrong.
+"""The students' self-check: a function on the stored visible cases, the kit's answer out of reach, what is wrong
+and which classic mistake it looks like.
 
 :func:`check` is what a notebook's ``# Self-check`` cell calls. It never raises (so *Run All* goes
 on past an unfinished or wrong exercise); feedback on a failure goes to stderr, a pass to stdout.
@@ -208,9 +209,11 @@ def _one_case(st: Settings, answer: Callable[..., Any], args: tuple[Any, ...], e
     if state != _model_state(args):
         return float("inf"), _("your function left the model changed (its train/eval mode, a hook or requires_grad)"), None
     if st.differentiable and not _carries_gradient(got):
-        return float("inf"), _(
-            "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"
-        ), None
+        return (
+            float("inf"),
+            _("the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"),
+            None,
+        )
     err, where = compare(got, expected, st.tol, st.exact)
     return err, explain(got, expected, err, where, st.tol, st.exact) if err > st.tol else where, got
 
@@ -324,7 +327,9 @@ def check(key: str, answer: Callable[..., Any], hidden: bool = False) -> None:
     Compares with the stored float64 outputs of the visible cases (``grading/references``), with the
     kit's own implementation unavailable while ``answer`` runs. Prints ``✓ …`` on stdout when
     correct; otherwise one message on stderr saying what is wrong (shape, first differing index, a
-    constant factor or a flipped sign …). Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run
+    constant factor or a flipped sign …) and, when the wrong output equals that of a classic mistake
+    catalogued for the exercise (stored with the visible cases), a second line naming it with a hint:
+    ``Looks like: {name}. {hint}``. Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run
     All goes on. This is feedback: the grade comes from the grader (:mod:`.grader`), which runs the
     answer in its own process on cases drawn at grading time. ``hidden=True`` (the instructor's
     hidden tests) only says so: no hidden case is shipped.
