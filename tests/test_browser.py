@@ -277,11 +277,15 @@ def _lab_for_slides(tmp_path: Path, port: int) -> list[str]:
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     return [
         "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
-        f"--ServerApp.root_dir={ROOT}", "--allow-root",
+        f"--ServerApp.root_dir={ROOT}", "--allow-root", "--ServerApp.disable_check_xsrf=True",  # DELETE kernels
     ]  # fmt: skip
 
 
 def _run_all(page) -> None:
+    """Run > Run All Cells; a dialog in the way (e.g. "Select Kernel" while the kernel starts) fails with its text."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and dialog.first.is_visible():
+        pytest.fail(f"a dialog is in the way of Run All: {dialog.first.inner_text()!r}")
     page.keyboard.press("Escape")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
