@@ -402,7 +402,7 @@ class Explorer(w.HBox):
             self.target.value = self.other_class()  # a fooling target must differ from what the model sees
         self.unit.tooltip = "-1: explain the class" if "class" in m.uses else ""
         self.own.children = list(self.params[m.name].values())
-        self.note.value = f"<i>{m.note}</i>" if m.note else ""
+        self.note.value = f"<i>{_(m.note)}</i>" if m.note else ""
 
     def other_class(self) -> str:
         """A class other than the one the model predicts for the current image (the next one)."""
