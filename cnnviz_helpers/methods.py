@@ -346,8 +346,9 @@ METHODS: tuple[Method, ...] = (
     Method(
         "class visualization", class_visualization.class_visualization, "synthesis",
         lambda c: class_visualization.class_visualization(
-            c.model, c.target, objective=cast(class_visualization.Score, OBJECTIVE.choice(c.params)), size=c.x.shape[-1], steps=c.steps,
-            l2_reg=c.params["L2 λ"], **_priors(c.params), callback=c.callback, callback_every=c.every(20), progress=False),
+            c.model, c.target, objective=cast(class_visualization.Score, OBJECTIVE.choice(c.params)), size=c.x.shape[-1],
+            steps=c.steps, l2_reg=c.params["L2 λ"], **_priors(c.params), callback=c.callback, callback_every=c.every(20),
+            progress=False),
         "image", ("class",), (OBJECTIVE, STEPS, Param("L2 λ", 1e-3, -6, -1, 0.1, log=True), *PRIORS), data="none",
         progress=("steps",), paper="Simonyan, Vedaldi & Zisserman 2014",
     ),

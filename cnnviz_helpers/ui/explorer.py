@@ -198,7 +198,7 @@ DRAW: dict[str, Callable[[Method, Any, Shown], list[Panel]]] = {
 }  # fmt: skip
 
 
-def known(names: Sequence[str], among: Sequence[str]) -> None:
+def _check_names(names: Sequence[str], among: Sequence[str]) -> None:
     """Raise a one-line ``ValueError`` that lists the choices when a method name is not one of ``among``."""
     for name in names:
         if name not in among:
@@ -238,8 +238,8 @@ class Explorer(w.HBox):
         method: str | None = None,
         images: Sequence[Any] | None = None,
     ) -> None:
-        known(methods or (), list(BY_NAME))
-        known([method] if method else [], list(methods or BY_NAME))
+        _check_names(methods or (), list(BY_NAME))
+        _check_names([method] if method else [], list(methods or BY_NAME))
         offered = [BY_NAME[n] for n in methods] if methods is not None else list(METHODS)
         self.compact, self.images = methods is not None, images
         self.km = km
@@ -282,7 +282,7 @@ class Explorer(w.HBox):
         if self.compact:  # one column: the image if a method reads one, the method if there is a choice
             self.picture.layout.display = None if any(m.data == "image" for m in offered) else "none"
             self.method.layout.display = None if len(offered) > 1 else "none"
-            side = [self.picture, *column[: -1 if not any(m.quick for m in offered) else None]]
+            side = [self.picture, *(column if any(m.quick for m in offered) else column[:-1])]  # "auto": for quick ones
         else:
             tabs = w.Tab(
                 children=[
