@@ -355,4 +355,5 @@ def param_widget(p: Param) -> Any:
         return w.FloatLogSlider(value=p.value, base=10, min=p.min, max=p.max, step=p.step, **common)
     if p.integer:
         return w.IntSlider(value=int(p.value), min=int(p.min), max=int(p.max), step=int(p.step), **common)
-    return w.FloatSlider(value=p.value, min=p.min, max=p.max, step=p.step, **common)
+    decimals = max(2, len(f"{p.step:g}".partition(".")[2]))  # a step of 0.001 reads 0.005, not 0.01
+    return w.FloatSlider(value=p.value, min=p.min, max=p.max, step=p.step, readout_format=f".{decimals}f", **common)
