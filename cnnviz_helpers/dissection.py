@@ -136,6 +136,30 @@ def _check_layer_output(layer: str, a: torch.Tensor) -> None:
         raise ValueError(f"layer {layer!r} outputs shape {tuple(a.shape)}; dissection needs [N, C, h, w] feature maps")
 
 
+def _thresholds(
+    model: ModelLike, x: torch.Tensor, layers: list[str], quantile: float, batch_size: int
+) -> dict[str, torch.Tensor]:
+    """Pass 1 of :func:`dissect`: each unit's exact threshold :math:`T_k` over ``x`` (``{layer: [U]}``).
+
+    Each unit keeps its largest floor((1 - q) M) + 1 activations (M: images × positions) in a running ``topk``.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    net, _, _ = unwrap(model)
+    top: dict[str, torch.Tensor] = {}
+    with capture(net, layers, detach=True) as acts:
+        for start in range(0, len(x), batch_size):
+            with torch.inference_mode():
+                acts.run(model_input(model, x[start : start + batch_size]))
+            for name in layers:
+                a = acts[name]
+                _check_layer_output(name, a)
+                keep = math.floor((1 - quantile) * len(x) * a[0, 0].numel()) + 1
+                values = _by_unit(a) if name not in top else torch.cat([top[name], _by_unit(a)], 1)
+                top[name] = values.topk(min(keep, values.shape[1]), dim=1, sorted=False).values
+    return {name: t.amin(1) for name, t in top.items()}
+
+
 def dissect(
     model: ModelLike,
     x: torch.Tensor,
@@ -165,24 +189,10 @@ def dissect(
         raise ValueError(
             f"concepts {tuple(labels.shape)} must label the {len(x)} images of size {tuple(x.shape[-2:])} (same N, H, W)"
         )
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
     net, _, _ = unwrap(model)
     n, size, k_all = len(x), tuple(x.shape[-2:]), len(CONCEPT_NAMES)
 
-    # pass 1: each unit's exact threshold — keep its largest floor((1 - q) M) + 1 activations
-    top: dict[str, torch.Tensor] = {}
-    with capture(net, names, detach=True) as acts:
-        for start in range(0, n, batch_size):
-            with torch.inference_mode():
-                acts.run(model_input(model, x[start : start + batch_size]))
-            for name in names:
-                a = acts[name]
-                _check_layer_output(name, a)
-                keep = math.floor((1 - quantile) * n * a[0, 0].numel()) + 1
-                values = _by_unit(a) if name not in top else torch.cat([top[name], _by_unit(a)], 1)
-                top[name] = values.topk(min(keep, values.shape[1]), dim=1, sorted=False).values
-    thresholds = {name: t.amin(1) for name, t in top.items()}
+    thresholds = _thresholds(model, x, names, quantile, batch_size)
 
     # pass 2: overlaps of the thresholded, upsampled maps with every concept, summed over the dataset
     inter = {name: torch.zeros(len(thresholds[name]) * k_all, dtype=torch.long) for name in names}
@@ -215,6 +225,49 @@ def dissect(
         iou=iou,
         image_max={k: torch.cat(v) for k, v in image_max.items()},
     )
+
+
+def mask_iou(
+    model: ModelLike,
+    x: torch.Tensor,
+    masks: np.ndarray | torch.Tensor,
+    layer: str,
+    *,
+    quantile: float = 0.995,
+    batch_size: int = 64,
+) -> torch.Tensor:
+    """Every unit's IoU with one concept given by its pixel masks: Network Dissection for a concept of your own.
+
+    The units' regions are :func:`dissect`'s (each unit's top :math:`1 - q` of activations over ``x``,
+    upsampled); the IoU is summed over the dataset as in :func:`dissect`. For a concept the generator does
+    not label, e.g. notebook 14's mark (:func:`~cnnviz_helpers.datasets.shortcut.make_shortcut`'s cue masks).
+
+    Args:
+        model: a :class:`~cnnviz_helpers.models.loading.KitModel` or ``nn.Module`` (left unchanged).
+        x: preprocessed images ``[N, 3, H, W]``.
+        masks: ``bool [N, H, W]``, the concept's pixels in each image (all False where it is absent).
+        layer: a layer with ``[N, C, h, w]`` outputs.
+        quantile: :math:`q` (paper: 0.995).
+        batch_size: images per forward pass.
+
+    Returns:
+        ``[U]`` float64: each unit's IoU with the masks; above :data:`DETECTOR_IOU` Bau et al. would call it a detector.
+    """
+    mask = torch.as_tensor(masks).bool()
+    if mask.shape != (len(x), *x.shape[-2:]):
+        raise ValueError(f"masks {tuple(mask.shape)} must be [N, H, W] for the {len(x)} images of size {tuple(x.shape[-2:])}")
+    threshold = _thresholds(model, x, [layer], quantile, batch_size)[layer]
+    net, _, _ = unwrap(model)
+    inter = active = torch.zeros(len(threshold), dtype=torch.float64)
+    with capture(net, layer, detach=True) as acts:
+        for start in range(0, len(x), batch_size):
+            with torch.inference_mode():
+                acts.run(model_input(model, x[start : start + batch_size]))
+            region = _upsample(acts[layer].float().cpu(), tuple(x.shape[-2:])) > threshold.cpu().view(1, -1, 1, 1)
+            inter = inter + (region & mask[start : start + batch_size, None]).sum((0, 2, 3))
+            active = active + region.sum((0, 2, 3))
+    union = active + mask.sum() - inter
+    return torch.where(union > 0, inter / union.clamp_min(1), 0.0)
 
 
 def _upsample(a: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:

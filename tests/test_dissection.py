@@ -13,7 +13,7 @@ from torch import nn
 from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.datasets.shapes import COLOUR_PROTOTYPES, CONCEPT_CATEGORIES, CONCEPT_NAMES, make_shapes
 from cnnviz_helpers.datasets.shapesnet import MEAN, STD, TEST_SEED, to_tensor
-from cnnviz_helpers.dissection import concept_images, dissect, dissect_unit, top_images
+from cnnviz_helpers.dissection import concept_images, dissect, dissect_unit, mask_iou, top_images
 from cnnviz_helpers.models.targets import model_input
 
 
@@ -83,6 +83,30 @@ def test_thresholds_and_iou_equal_a_naive_per_image_loop(shapes_model, unchanged
         want = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
         np.testing.assert_allclose(result.iou[layer].numpy(), want, atol=1e-12)
         assert torch.equal(result.image_max[layer], acts.amax((2, 3)))
+
+
+def test_mask_iou_equals_a_naive_per_image_loop_and_dissects_a_concept_of_ones_own(data, shapes_model, unchanged):
+    x, concepts = data
+    net = _colour_units("red", "yellow")
+    share = concepts.mask("red").mean()
+    red = mask_iou(net, x, concepts.mask("red"), "1", quantile=1 - share)  # the generator's concept, given as masks
+    assert red.argmax() == 0 and red[0] > 0.5 and red[1] < 0.1  # the red unit detects it, the yellow one does not
+    layer, q, masks = "features.14", 0.99, torch.from_numpy(concepts.mask("square"))
+    with unchanged(shapes_model.model):
+        got = mask_iou(shapes_model, x[:12], masks[:12], layer, quantile=q, batch_size=5)
+    threshold = dissect(shapes_model, x[:12], concepts[:12], layer, quantile=q).thresholds[layer]
+    with capture(shapes_model.model, layer, detach=True) as recorded:
+        recorded.run(model_input(shapes_model, x[:12]))
+    inter, union = torch.zeros(len(threshold), dtype=torch.float64), torch.zeros(len(threshold), dtype=torch.float64)
+    for i in range(12):
+        up = F.interpolate(recorded[layer][i : i + 1], size=(64, 64), mode="bilinear", align_corners=False)[0]
+        for u in range(len(threshold)):
+            region = up[u] > threshold[u]
+            inter[u] += (region & masks[i]).sum()
+            union[u] += (region | masks[i]).sum()
+    torch.testing.assert_close(got, torch.where(union > 0, inter / union.clamp_min(1), 0.0), atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match=r"must be \[N, H, W\]"):
+        mask_iou(shapes_model, x[:12], masks[:10], layer)
 
 
 def test_layer_summaries_follow_the_ious(shapes_model, data):

@@ -17,6 +17,14 @@ from cnnviz_helpers.grading.grader.make_references import stale
 from cnnviz_helpers.grading.runner import REFERENCES, load_reference
 
 KEYS = sorted(EXERCISES)
+#: every catalogued "value" mistake of an exercise with visible cases (notebook 14's findings have none)
+NAMEABLE = [
+    (key, m)
+    for key in KEYS
+    if any(not c.hidden for c in EXERCISES[key].cases(torch.Generator()))
+    for m in EXERCISES[key].mistakes
+    if m.detector == "value"
+]
 
 
 def _copy(fn):
@@ -41,7 +49,24 @@ def test_rel_error_is_cs231n_with_a_scale_floor():
 @pytest.mark.parametrize("key", KEYS)
 def test_correct_answer_passes_in_float32(key):
     result = grade(key, _copy(EXERCISES[key].reference), namespace={})
-    assert result.passed, result.message
+    assert result.passed and result.mistake is None and "Looks like" not in result.message, result.message
+
+
+@pytest.mark.parametrize("key, mistake", NAMEABLE, ids=[f"{k}-{m.name}" for k, m in NAMEABLE])
+def test_the_self_check_names_each_catalogued_mistake(key, mistake):
+    """Fed a catalogued mistake's own answer, the students' check fails and names it, with its hint."""
+    result = grade(key, mistake.answer, namespace={})
+    if result.passed:
+        pytest.skip("equal to the reference on every visible case: the grader's hidden cases tell them apart")
+    assert result.mistake == mistake.name, result.message
+    assert result.message.endswith(f"\n  Looks like: {mistake.name}. {mistake.hint}"), result.message
+
+
+@pytest.mark.parametrize("key", ["04.1", "05.1", "10.1"])
+def test_a_wrong_answer_that_is_no_catalogued_mistake_is_not_named(key):
+    reference = _copy(EXERCISES[key].reference)
+    result = grade(key, lambda *args: 1.37 * reference(*args), namespace={})
+    assert not result.passed and result.mistake is None and "Looks like" not in result.message, result.message
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -50,7 +75,20 @@ def test_no_hidden_case_is_shipped(key):
     stored = load_reference(key)
     cases = EXERCISES[key].cases(torch.Generator().manual_seed(0))
     assert len(stored["cases"]) == sum(not c.hidden for c in cases) < len(cases)
-    assert set(stored) == {"settings", "cases", "models"}
+    assert set(stored) == {"settings", "cases", "models", "mistakes"}
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_stored_mistakes_are_wrong_outputs_names_and_hints_only(key):
+    """No stored mistake output equals an expected one (it would be a solution), and nothing but the name,
+    the hint and one output (or None) per visible case is stored."""
+    ex, stored = EXERCISES[key], load_reference(key)
+    catalogue = {m.name: m.hint for m in ex.mistakes if m.detector == "value"}
+    for mistake in stored["mistakes"]:
+        assert set(mistake) == {"name", "hint", "outputs"} and catalogue[mistake["name"]] == mistake["hint"]
+        assert len(mistake["outputs"]) == len(stored["cases"]) and any(o is not None for o in mistake["outputs"])
+        for output, case in zip(mistake["outputs"], stored["cases"]):
+            assert output is None or compare(output, case["expected"], ex.tol, ex.exact)[0] > ex.tol
 
 
 def test_hidden_self_check_only_says_the_grader_runs_it(capsys):

@@ -63,3 +63,14 @@ def test_an_unfinished_exercise_says_so_in_chinese():
     set_language("zh")
     result = grade("00.1", unfinished, namespace={})
     assert result.unfinished and "尚未完成" in result.message and "0 分" in result.message
+
+
+def test_the_mistake_named_by_the_self_check_is_in_chinese():
+    """The self-check's "Looks like" line: the catalogued mistake's name and hint, from the kit's catalogue."""
+    key = "04.1"
+    (mistake,) = [m for m in EXERCISES[key].mistakes if m.name == "forgetting eval mode"]
+    set_language("zh")
+    result = grade(key, mistake.answer, namespace={})
+    name, hint = core_i18n._(mistake.name), core_i18n._(mistake.hint)
+    assert name != mistake.name and hint != mistake.hint and "model.eval()" in hint  # translated, identifiers kept
+    assert result.mistake == mistake.name and result.message.endswith(f"\n  看起来是：{name}。{hint}"), result.message

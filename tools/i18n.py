@@ -137,7 +137,10 @@ def _data_messages() -> dict[str, str]:
 
 def package_messages() -> list[tuple[str, str]]:
     """``(msgid, where)`` of every string literal passed to ``_()`` or ``N_()`` in the package, in file order,
-    then the messages kept as data (:func:`_data_messages`)."""
+    then the messages kept as data (:func:`_data_messages`), among them each catalogued mistake's name and hint
+    (the first two arguments of ``_m(...)`` in ``grading/grader/exercises/ex_*.py``, read from the loaded
+    exercises so that a hint kept in a constant counts too), which the students' self-check shows translated
+    (:func:`cnnviz_helpers.grading.runner.grade`)."""
     found: dict[str, str] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -1,4 +1,5 @@
-"""The students' self-check: a function on the stored visible cases, the kit's answer out of reach, what is wrong.
+"""The students' self-check: a function on the stored visible cases, the kit's answer out of reach, what is wrong
+and which classic mistake it looks like.
 
 :func:`check` is what a notebook's ``# Self-check`` cell calls. It never raises (so *Run All* goes
 on past an unfinished or wrong exercise); feedback on a failure goes to stderr, a pass to stdout.
@@ -58,7 +59,9 @@ def reference_path(key: str) -> Path:
 
 @cache
 def load_reference(key: str) -> dict[str, Any]:
-    """``{"settings", "cases": [{"label", "args", "expected"}], "models": {name: state}}`` of exercise ``key``."""
+    """``{"settings", "cases": [{"label", "args", "expected"}], "models": {name: state},
+    "mistakes": [{"name", "hint", "outputs"}]}`` of exercise ``key`` (a mistake's output per case, None where
+    it cannot be told from the expected one)."""
     path = reference_path(key)
     if not path.exists():
         raise FileNotFoundError(f"no stored reference for exercise {key}: run `make references`")
@@ -189,8 +192,9 @@ def _model_state(args: tuple[Any, ...]) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _one_case(st: Settings, answer: Callable[..., Any], args: tuple[Any, ...], expected: Any) -> tuple[float, str]:
-    """Run ``answer`` on one case: ``(error, what is wrong)``."""
+def _one_case(st: Settings, answer: Callable[..., Any], args: tuple[Any, ...], expected: Any) -> tuple[float, str, Any]:
+    """Run ``answer`` on one case: ``(error, what is wrong, its output)``; the output is None when the answer
+    misbehaved (changed its input or the model, or returned a loss without gradient)."""
     if st.differentiable:
         for t in _tensors(args)[:1]:
             t.requires_grad_(True)
@@ -201,15 +205,17 @@ def _one_case(st: Settings, answer: Callable[..., Any], args: tuple[Any, ...], e
     if any(not torch.equal(b, t.detach()) for b, t in zip(before, _tensors(args))) or flags != [
         t.requires_grad for t in _tensors(args)
     ]:
-        return float("inf"), _("your function modified its input in place (work on a copy: x.clone() / x.detach().clone())")
+        return float("inf"), _("your function modified its input in place (work on a copy: x.clone() / x.detach().clone())"), None
     if state != _model_state(args):
-        return float("inf"), _("your function left the model changed (its train/eval mode, a hook or requires_grad)")
+        return float("inf"), _("your function left the model changed (its train/eval mode, a hook or requires_grad)"), None
     if st.differentiable and not _carries_gradient(got):
-        return float("inf"), _(
-            "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"
+        return (
+            float("inf"),
+            _("the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"),
+            None,
         )
     err, where = compare(got, expected, st.tol, st.exact)
-    return err, explain(got, expected, err, where, st.tol, st.exact) if err > st.tol else where
+    return err, explain(got, expected, err, where, st.tol, st.exact) if err > st.tol else where, got
 
 
 @dataclass(frozen=True)
@@ -243,10 +249,10 @@ def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None
         return _finding(key, title, st, answer)
     worst = 0.0
     with bound(namespace, lent), kit_blocked(blocked) as calls:
-        for case in ref["cases"]:
+        for i, case in enumerate(ref["cases"]):
             args = materialise(tuple(case["args"]), ref["models"], torch.float32, train=st.train_mode)
             try:
-                err, where = _one_case(st, answer, args, case["expected"])
+                err, where, got = _one_case(st, answer, args, case["expected"])
             except NotImplementedError:
                 return Result(
                     key,
@@ -263,7 +269,7 @@ def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None
                             title=title, case=case["label"], error=type(e).__name__, e=e
                         ),
                     )
-                err, where = float("inf"), ""
+                err, where, got = float("inf"), "", None
             if calls:
                 names = ", ".join(sorted(set(calls)))
                 return Result(
@@ -275,11 +281,24 @@ def grade(key: str, answer: Callable[..., Any], namespace: dict[str, Any] | None
                 )
             if err > st.tol:
                 message = _("✗ {title}, case {case!r}: {where}").format(title=title, case=case["label"], where=where)
-                return Result(key, False, message)
+                mistake = _looks_like(st, ref["mistakes"], i, got)
+                if mistake:
+                    message += "\n  " + _("Looks like: {name}. {hint}").format(name=_(mistake["name"]), hint=_(mistake["hint"]))
+                return Result(key, False, message, mistake=mistake["name"] if mistake else None)
             worst = max(worst, err)
     what = _("exactly") if st.exact else _("largest relative error {worst:.1e}").format(worst=worst)
     done = _("✓ {title}: correct on the {n} visible case(s) ({what}); the grader checks more.")
     return Result(key, True, done.format(title=title, n=len(ref["cases"]), what=what))
+
+
+def _looks_like(st: Settings, mistakes: list[dict[str, Any]], case: int, got: Any) -> dict[str, Any] | None:
+    """The first stored mistake whose output on visible case number ``case`` equals ``got`` (the answer's
+    output there, None when the answer misbehaved), if any."""
+    for mistake in mistakes:
+        output = mistake["outputs"][case]
+        if got is not None and output is not None and compare(got, output, st.tol, st.exact)[0] <= st.tol:
+            return mistake
+    return None
 
 
 def _finding(key: str, title: str, st: Settings, answer: Callable[..., Any]) -> Result:
@@ -308,7 +327,9 @@ def check(key: str, answer: Callable[..., Any], hidden: bool = False) -> None:
     Compares with the stored float64 outputs of the visible cases (``grading/references``), with the
     kit's own implementation unavailable while ``answer`` runs. Prints ``✓ …`` on stdout when
     correct; otherwise one message on stderr saying what is wrong (shape, first differing index, a
-    constant factor or a flipped sign …). Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run
+    constant factor or a flipped sign …) and, when the wrong output equals that of a classic mistake
+    catalogued for the exercise (stored with the visible cases), a second line naming it with a hint:
+    ``Looks like: {name}. {hint}``. Never raises (unless ``CNNVIZ_STRICT_CHECKS=1``), so Run
     All goes on. This is feedback: the grade comes from the grader (:mod:`.grader`), which runs the
     answer in its own process on cases drawn at grading time. ``hidden=True`` (the instructor's
     hidden tests) only says so: no hidden case is shipped.

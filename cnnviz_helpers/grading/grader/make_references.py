@@ -1,4 +1,5 @@
-"""Regenerate the students' self-check files (visible cases, their float64 outputs, the check's settings):
+"""Regenerate the students' self-check files (visible cases, their float64 outputs, the check's settings,
+the catalogued mistakes' outputs on those cases):
 
     python -m cnnviz_helpers.grading.grader.make_references          # write cnnviz_helpers/grading/references/
     python -m cnnviz_helpers.grading.grader.make_references --check  # exit 1 if a stored file is stale
@@ -6,6 +7,8 @@
 Each exercise's cases come from a generator seeded with its key; the tiny models' weights are
 seeded too and stored with the cases, so the files do not depend on the notebook's model. Hidden
 cases are never stored: the grader draws every case again at grading time, from a seed chosen then.
+Of the mistakes only wrong outputs, names and hints are stored (the self-check names the one a wrong
+answer matches); the reference answer itself never is.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..compare import compare
 from ..runner import kit_name, load_reference, materialise, reference_path
 from ..tiny import is_model_ref, seeded_state
 from .exercises import EXERCISES
-from .exercises.spec import Exercise
+from .exercises.spec import Case, Exercise, Mistake
 
 
 def _storable(value: Any) -> Any:
@@ -60,8 +64,19 @@ def settings(ex: Exercise) -> dict[str, Any]:
     }
 
 
+def _mistake_output(ex: Exercise, mistake: Mistake, case: Case, models: dict[str, Any], expected: Any) -> Any:
+    """``mistake``'s float64 output on ``case``; None where it raises or cannot be told from ``expected``."""
+    try:
+        got = ex.run(mistake.answer, materialise(case.args, models, torch.float64, train=ex.train_mode))
+    except Exception:  # noqa: BLE001  (a mistake that does not apply to this case)
+        return None
+    return None if compare(got, expected, ex.tol, ex.exact)[0] <= ex.tol else _storable(got)
+
+
 def build_reference(key: str) -> dict[str, Any]:
-    """Exercise ``key``'s visible cases with their float64 expected outputs (what ``references/<key>.pt`` holds)."""
+    """Exercise ``key``'s visible cases with their float64 expected outputs, and each catalogued ``"value"``
+    mistake's name, hint and outputs on them (None on a case where it raises or equals the expected output;
+    a mistake equal to it on every visible case is left out): what ``references/<key>.pt`` holds."""
     ex = EXERCISES[key]
     seed = zlib.crc32(key.encode())
     cases = [c for c in ex.cases(torch.Generator().manual_seed(seed)) if not c.hidden]
@@ -71,7 +86,12 @@ def build_reference(key: str) -> dict[str, Any]:
     for case in cases:
         expected = ex.run(ex.reference, materialise(case.args, models, torch.float64, train=ex.train_mode))
         stored.append({"label": case.label, "args": list(case.args), "expected": _storable(expected)})
-    return {"settings": settings(ex), "cases": stored, "models": models}
+    mistakes = []
+    for mistake in (m for m in ex.mistakes if m.detector == "value"):
+        outputs = [_mistake_output(ex, mistake, c, models, s["expected"]) for c, s in zip(cases, stored)]
+        if any(o is not None for o in outputs):
+            mistakes.append({"name": mistake.name, "hint": mistake.hint, "outputs": outputs})
+    return {"settings": settings(ex), "cases": stored, "models": models, "mistakes": mistakes}
 
 
 def same(a: Any, b: Any) -> bool:

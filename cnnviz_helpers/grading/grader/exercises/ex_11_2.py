@@ -65,7 +65,7 @@ EXERCISE = Exercise(
     call=three_steps,
     mistakes=(
         _m("gradients never zeroed (they accumulate)", "Call optimizer.zero_grad() before backward().", _step_no_zero_grad),
-        _m("no clamp", "After the step: with torch.no_grad(): img.clamp_(lo, hi).", _step_no_clamp),
+        _m("no clamp", "After the step, clamp img in place to [lo, hi] inside torch.no_grad().", _step_no_clamp),
         _m(
             "gradient ascent instead of descent",
             "The optimiser minimises: call loss.backward(), not (-loss).backward().",
