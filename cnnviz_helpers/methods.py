@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 
@@ -67,7 +67,8 @@ class Param:
     """One of a method's own settings as a UI shows it: a slider's range and default.
 
     ``log``: a log-scale slider whose ``min`` / ``max`` are powers of ten (``value`` is the value
-    itself). An integer ``step`` with an integral ``value`` means an integer setting.
+    itself). An integer ``step`` with an integral ``value`` means an integer setting. ``options``: a
+    choice among these names (a dropdown); the value is the index of the chosen one (:meth:`choice`).
     """
 
     name: str
@@ -76,6 +77,11 @@ class Param:
     max: float
     step: float = 1
     log: bool = False
+    options: tuple[str, ...] = ()
+
+    def choice(self, params: Mapping[str, float]) -> str:
+        """The option chosen in ``params`` (for a param with :attr:`options`)."""
+        return self.options[int(params[self.name])]
 
     @property
     def integer(self) -> bool:
@@ -145,7 +151,8 @@ class Method:
             uses both ``"class"`` and ``"unit"`` explains the class unless a unit is chosen.
         params: its own settings (:class:`Param`).
         quick: answers in well under a second on a CPU (measured in ``bench/bench_explorer.py``).
-        data: ``"image"`` (the chosen image) or ``"image set"`` (a dataset, as batches).
+        data: ``"image"`` (the chosen image), ``"image set"`` (a dataset, as batches) or ``"none"``
+            (reads no image, only the image size: a UI need not offer an image for it).
         progress: the params whose product is the number of callback steps of a run (a progress bar's length).
         note: one line for a UI.
         paper: the reference.
@@ -163,7 +170,7 @@ class Method:
     uses: tuple[Control, ...] = ()
     params: tuple[Param, ...] = ()
     quick: bool = False
-    data: Literal["image", "image set"] = "image"
+    data: Literal["image", "image set", "none"] = "image"
     progress: tuple[str, ...] = ()
     note: str = ""
     paper: str = ""
@@ -254,7 +261,22 @@ def _style_image(c: Call) -> Any:
     return style_image(c.params)
 
 
+def _priors(params: Mapping[str, float]) -> dict[str, Any]:
+    """:func:`~cnnviz_helpers.class_visualization.class_visualization`'s image priors from the :data:`PRIORS` sliders.
+
+    Its learning rate and jitter keep their defaults, which scale with the image size.
+    """
+    return {"blur_every": int(params["blur every"]), "blur_sigma": params["blur σ"], "decay": params["L2 decay"],
+            "clip_norm": params["clip norm %"], "clip_contribution": params["clip contrib. %"]}  # fmt: skip
+
+
 STEPS = Param("steps", budget(100, 5), 1, 500)
+#: Yosinski et al.'s image priors (CS231n's blur on, the others off), for class and unit visualization.
+PRIORS = (
+    Param("blur every", 10, 0, 50), Param("blur σ", 0.5, 0.0, 3.0, 0.1), Param("L2 decay", 0.0, 0.0, 0.1, 0.001),
+    Param("clip norm %", 0, 0, 90, 5), Param("clip contrib. %", 0, 0, 90, 5),
+)  # fmt: skip
+OBJECTIVE = Param("objective", 0, 0, 2, options=("score", "probability", "log_probability"))
 STYLE = Param("style #", 0, 0, 9)
 PGD_EPS = Param("ε (/255)", 4.0, 0.5, 16.0, 0.5)
 
@@ -275,7 +297,7 @@ METHODS: tuple[Method, ...] = (
     Method(
         "network dissection", dissection.dissect, "feature",
         lambda c: dissection.dissect_unit(c.model, c.layer, c.channel, images=int(c.params["images"])),
-        "dissection", ("layer", "unit"), (Param("images", budget(500, 100), 100, 1000, 100),),
+        "dissection", ("layer", "unit"), (Param("images", budget(500, 100), 100, 1000, 100),), data="none",
         note="ShapesNet only: over generated images with concept labels, not this image",
         paper="Bau et al. 2017",
     ),
@@ -324,17 +346,19 @@ METHODS: tuple[Method, ...] = (
     Method(
         "class visualization", class_visualization.class_visualization, "synthesis",
         lambda c: class_visualization.class_visualization(
-            c.model, c.target, size=c.x.shape[-1], steps=c.steps, l2_reg=c.params["L2 λ"], callback=c.callback,
-            callback_every=c.every(20), progress=False),
-        "image", ("class",), (STEPS, Param("L2 λ", 1e-3, -6, -1, 0.1, log=True)), progress=("steps",),
-        paper="Simonyan, Vedaldi & Zisserman 2014",
+            c.model, c.target, objective=cast(class_visualization.Score, OBJECTIVE.choice(c.params)), size=c.x.shape[-1],
+            steps=c.steps, l2_reg=c.params["L2 λ"], **_priors(c.params), callback=c.callback, callback_every=c.every(20),
+            progress=False),
+        "image", ("class",), (OBJECTIVE, STEPS, Param("L2 λ", 1e-3, -6, -1, 0.1, log=True), *PRIORS), data="none",
+        progress=("steps",), paper="Simonyan, Vedaldi & Zisserman 2014",
     ),
     Method(
         "unit visualization", class_visualization.class_visualization, "synthesis",
         lambda c: class_visualization.class_visualization(
-            c.model, Unit(c.layer, c.channel), size=c.x.shape[-1], steps=c.steps, callback=c.callback,
-            callback_every=c.every(20), progress=False),
-        "image", ("layer", "unit"), (STEPS,), progress=("steps",), paper="Yosinski et al. 2015",
+            c.model, Unit(c.layer, c.channel, "center" if c.params["centre neuron"] else None), size=c.x.shape[-1],
+            steps=c.steps, **_priors(c.params), callback=c.callback, callback_every=c.every(20), progress=False),
+        "image", ("layer", "unit"), (STEPS, Param("centre neuron", 0, 0, 1), *PRIORS), data="none", progress=("steps",),
+        note="the unit's mean over the image, or its centre neuron", paper="Yosinski et al. 2015",
     ),
     Method(
         "fooling image", adversarial.fooling_image, "adversarial",
@@ -354,9 +378,11 @@ METHODS: tuple[Method, ...] = (
         "DeepDream", deepdream.deepdream, "synthesis",
         lambda c: deepdream.deepdream(
             c.model, c.x, Unit(c.layer, c.channel) if c.params["one unit"] else c.layer, steps=c.steps,
-            octaves=int(c.params["octaves"]), callback=c.callback, callback_every=1, progress=False),
+            octaves=int(c.params["octaves"]), octave_scale=c.params["octave scale"], lr=c.params["lr"],
+            callback=c.callback, callback_every=1, progress=False),
         "image", ("layer", "unit"),
-        (Param("steps", budget(10, 2), 1, 50), Param("octaves", budget(3, 1), 1, 6), Param("one unit", 0, 0, 1)),
+        (Param("steps", budget(10, 2), 1, 50), Param("octaves", budget(3, 1), 1, 6), Param("one unit", 0, 0, 1),
+         Param("octave scale", 1.4, 1.1, 2.0, 0.05), Param("lr", deepdream.GOOGLE_LR, -3.5, -1, 0.1, log=True)),
         progress=("steps", "octaves"), paper="Mordvintsev, Olah & Tyka 2015", beside=("image",),
     ),
     Method(
@@ -372,7 +398,7 @@ METHODS: tuple[Method, ...] = (
         lambda c: texture_synthesis.texture_synthesis(
             c.model, _style_image(c), size=c.x.shape[-1], steps=c.steps, callback_every=c.every(20), callback=c.callback,
             progress=False).picture,
-        "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), progress=("steps",),
+        "image", (), (STYLE, Param("steps", budget(100, 3), 1, 300)), data="none", progress=("steps",),
         note="style # picks one of the style images", paper="Gatys, Ecker & Bethge 2015", beside=("style",),
     ),
     Method(
@@ -455,6 +481,8 @@ __all__ = [
     "Call",
     "Captum",
     "Method",
+    "OBJECTIVE",
+    "PRIORS",
     "Param",
     "attribution_methods",
     "methods_table",

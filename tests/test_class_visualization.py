@@ -11,7 +11,6 @@ from cnnviz_helpers.core.images import gaussian_blur
 from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui.sections import class_visualization_widget, unit_visualization_widget
-from cnnviz_helpers.ui.widgets import find_controls, find_images
 
 
 def _logits(km: KitModel, img: torch.Tensor) -> torch.Tensor:
@@ -176,13 +175,12 @@ def test_a_unit_target_stops_at_the_layer_and_cleans_up_on_errors(shapes_model: 
 
 
 def test_widgets_run_and_show_intermediate_images(shapes_model: KitModel) -> None:
-    for make in (class_visualization_widget, unit_visualization_widget):
-        panel = make(shapes_model)
-        controls = find_controls(panel)
-        controls["steps"].value = 2
-        (image,) = find_images(panel)
-        placeholder = bytes(image.value)
-        assert placeholder.startswith(b"\x89PNG")  # a neutral placeholder, never a broken-image icon
-        controls["Run"].click()
-        panel.wait()
-        assert bytes(image.value) != placeholder and panel.status.value.startswith("top predictions"), panel.status.value
+    for make, method in ((class_visualization_widget, "class visualization"), (unit_visualization_widget, "unit visualization")):
+        widget = make(shapes_model)
+        assert set(widget.params[method]) >= {"steps", "blur every", "blur σ", "L2 decay", "clip norm %", "clip contrib. %"}
+        widget.params[method]["steps"].value = 2
+        previews = []
+        widget.view.observe(lambda change, seen=previews: seen.append(change["new"]), "value")
+        widget.panel.click()
+        widget.panel.wait()
+        assert len(previews) >= 2 and method in widget.panel.status.value and "⚠" not in widget.panel.status.value

@@ -10,7 +10,6 @@ from cnnviz_helpers.core.layers import capture
 from cnnviz_helpers.deepdream import deepdream, octave_sizes
 from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui.sections import deepdream_widget
-from cnnviz_helpers.ui.widgets import find_controls, find_images
 
 
 def _energy(km: KitModel, x: torch.Tensor, layer: str) -> float:
@@ -98,12 +97,9 @@ def test_seeded_stops_at_the_layer_and_cleans_up(shapes_model: KitModel, unchang
 
 
 def test_widget_runs_and_shows_the_dream(shapes_model: KitModel) -> None:
-    panel = deepdream_widget(shapes_model)
-    controls = find_controls(panel)
-    controls["steps/octave"].value = 1
-    controls["octaves"].value = 2
-    (view,) = find_images(panel)
-    before = bytes(view.value)
-    controls["Run"].click()
-    panel.wait()
-    assert bytes(view.value) != before and "⚠" not in panel.status.value
+    widget = deepdream_widget(shapes_model)
+    settings = widget.params["DeepDream"]
+    settings["steps"].value, settings["octaves"].value, settings["octave scale"].value = 1, 2, 1.5
+    widget.panel.click()
+    widget.panel.wait()
+    assert widget.view.layout.display is None and widget.panel.status.value.startswith("DeepDream → "), widget.panel.status.value

@@ -18,7 +18,7 @@ from cnnviz_helpers.models.loading import KitModel
 from cnnviz_helpers.models.targets import Unit
 from cnnviz_helpers.ui import explorer as ex
 from cnnviz_helpers.ui import sections
-from cnnviz_helpers.ui.widgets import CSS, find_controls, find_images, placeholder_png, resolve_class, run_panel, to_png
+from cnnviz_helpers.ui.widgets import CSS, find_controls, placeholder_png, resolve_class, run_panel, to_png
 
 
 @pytest.fixture
@@ -224,54 +224,128 @@ def test_run_panel_turns_errors_into_one_line_and_stops_methods_that_ignore_the_
     assert panel.status.value == "⚠ list index out of range"
 
 
-# --- the section widgets share the same building blocks -----------------------------------------
-def test_class_widget_rejects_free_text_with_one_line(shapes_model, monkeypatch):
-    calls = _spy(monkeypatch, sections, "class_visualization")
-    panel = sections.class_visualization_widget(shapes_model)
-    controls = find_controls(panel)
-    controls["class"].value = "dog"
-    controls["steps"].value = 2
-    panel.click()
-    panel.wait()
-    assert panel.status.value.startswith("⚠ no class") and calls == []
-    controls["class"].value = "star"
-    panel.click()
-    panel.wait()
-    assert len(calls) == 1 and calls[0][0][1] == shapes_model.class_names.index("star") and calls[0][1]["steps"] == 2
+# --- the section widgets are the explorer, compact ---------------------------------------------
+def _section(make, *args, **kwargs) -> ex.Explorer:
+    """A section widget that runs in the click handler and waits for Run."""
+    app = make(*args, **kwargs)
+    app.panel.threaded, app.auto.value = False, False
+    return app
 
 
-def test_widgets_start_with_a_placeholder_and_a_bad_unit_is_one_line(shapes_model):
-    panel = sections.deepdream_widget(shapes_model)
-    (view,) = find_images(panel)
-    assert bytes(view.value) == placeholder_png(800, 260) and view.layout.display == "none"  # no grey box yet
-    controls = find_controls(panel)
-    controls["layer"].value = shapes_model.spec.layers[0]
-    controls["channel"].value = 999
-    controls["steps/octave"].value, controls["octaves"].value = 1, 1
-    panel.click()
-    panel.wait()
-    assert panel.status.value.startswith("⚠") and "\n" not in panel.status.value
-    assert bytes(view.value) == placeholder_png(800, 260)
+def _sliders(root) -> list:
+    """The sliders under ``root`` in the order the page shows them."""
+    if isinstance(root, ex.w.IntSlider | ex.w.FloatSlider | ex.w.FloatLogSlider):
+        return [root]
+    return [s for child in getattr(root, "children", ()) for s in _sliders(child)]
+
+
+def _same_setting(apps, picture: int, values: dict) -> None:
+    """Put every app on the same image and the same values (``"layer"``, ``"unit"``, ``"class"`` or a param name)."""
+    for app in apps:
+        app.picture.value = app.picture.options[picture][1]
+        controls = {"layer": app.layer, "unit": app.unit, "class": app.target, **app.params[app.method.value]}
+        for name, value in values.items():
+            controls[name].value = value
+
+
+@pytest.mark.parametrize(
+    "make, args, method, values",
+    [
+        (sections.occlusion_widget, (), "occlusion", {"class": "star", "window": 30, "stride": 20}),
+        (sections.attribution_widget, ("Grad-CAM",), "Grad-CAM", {"class": "disk", "layer": "features.10"}),
+        (sections.attribution_widget, ("guided backprop",), "guided backprop", {"layer": "features.10", "unit": 5}),
+        (sections.class_visualization_widget, (), "class visualization", {"class": "star", "steps": 2, "objective": 1}),
+        (sections.unit_visualization_widget, (), "unit visualization", {"unit": 3, "steps": 2, "centre neuron": 1}),
+        (sections.deepdream_widget, (), "DeepDream", {"steps": 1, "octaves": 2, "one unit": 1, "unit": 2}),
+    ],
+)
+def test_a_section_widget_draws_what_the_explorer_draws_so_every_fix_lands_once(shapes_model, make, args, method, values):
+    app = ex.explorer(shapes_model, threaded=False)
+    app.auto.value = False
+    app.method.value = method
+    widget = _section(make, shapes_model, *args)
+    assert widget.method.value == method and set(widget.params[method]) == set(app.params[method])  # the entry's settings
+    _same_setting((app, widget), 2, values)
+    for a in (app, widget):
+        a.panel.click()
+        assert "⚠" not in a.panel.status.value, a.panel.status.value
+    assert bytes(widget.view.value) == bytes(app.view.value)  # the same figure, byte for byte
+    assert app.panel.status.value == f"{method} on {shapes_model.name}" and widget.panel.status.value
+
+
+def test_patches_over_the_image_set_passed_in_equal_the_explorers(shapes_model):
+    app = ex.explorer(shapes_model, threaded=False)
+    app.auto.value = False
+    app.method.value = "max-activating patches"
+    widget = _section(sections.patches_widget, shapes_model, app.dataset().images)
+    assert widget.picture.layout.display == "none" and widget.method.layout.display == "none"  # no image, one method
+    _same_setting((app, widget), 0, {"layer": "features.10", "unit": 7})
+    app.panel.click()
+    widget.panel.click()
+    assert bytes(widget.view.value) == bytes(app.view.value)
+    assert widget.panel.status.value == f"features.10[7]: top 9 of {len(app.dataset())} images"
+
+
+@pytest.mark.parametrize("make", [sections.occlusion_widget, sections.attribution_widget])
+def test_a_bad_unit_or_class_is_the_explorers_one_line_in_a_section_widget(shapes_model, make, monkeypatch):
+    app = ex.explorer(shapes_model, threaded=False)
+    app.auto.value = False
+    widget = _section(make, shapes_model)
+    app.method.value = widget.method.value
+    _same_setting((app, widget), 1, {"layer": "features.6", "unit": 999})
+    lines = []
+    for a in (app, widget):
+        a.panel.click()
+        lines.append(a.panel.status.value.split(" — ", 1)[1])
+    assert lines[0] == lines[1] == "⚠ unit 999 is out of range for features.6 (-1..63): used 63"
+    calls = _spy(monkeypatch, saliency, "saliency_map")
+    _same_setting((app, widget), 1, {"class": "zebra", "unit": -1})
+    for a in (app, widget):
+        a.panel.click()
+    assert app.panel.status.value == widget.panel.status.value and calls == []
+    assert widget.panel.status.value.startswith("⚠ no class of shapesnet matches 'zebra'")
+
+
+def test_method_widget_names_and_a_stopped_synthesis(shapes_model):
+    with pytest.raises(ValueError, match="no method named 'occlusions': pick one of activations"):
+        ex.method_widget(shapes_model, "occlusions")
+    with pytest.raises(ValueError, match="pick one of saliency, SmoothGrad"):
+        sections.attribution_widget(shapes_model, "occlusion")
+    widget = _section(sections.deepdream_widget, shapes_model)
+    widget.params["DeepDream"]["steps"].value, widget.params["DeepDream"]["octaves"].value = 2, 1
+    inner = widget.panel.run_fn
+
+    def stop_then_run(job):
+        job.stop_requested.set()  # Stop pressed before the first step ends
+        return inner(job)
+
+    widget.panel.run_fn = stop_then_run
+    widget.panel.click()
+    assert widget.panel.status.value == "DeepDream: stopped at step 1 of 2 (Run starts again)", widget.panel.status.value
+    image, boxes = _titles(bytes(widget.view.value))
+    assert len(boxes) == 2 and image.width > 1.6 * image.height  # input | the dream so far, titled
 
 
 def test_occlusion_widget_calls_the_method_with_its_sliders(shapes_model, monkeypatch):
     from cnnviz_helpers import occlusion
 
     calls = _spy(monkeypatch, occlusion, "occlusion_map")
-    panel = sections.occlusion_widget(shapes_model)
-    controls = find_controls(panel)
+    widget = sections.occlusion_widget(shapes_model)
+    controls = find_controls(widget)
+    assert _sliders(widget)[0] is controls["window"]  # the first slider on the page: the browser test moves it
     controls["window"].value, controls["stride"].value = 25, 13  # % of the 64-px image: 16 and 8 px
-    panel.click()
-    panel.wait()
+    widget.panel.click()
+    widget.panel.wait()
     ((_args, kw),) = calls
-    assert (kw["window"], kw["stride"]) == (16, 8) and panel.bar.value == panel.bar.max == 7 * 7
-    assert panel.status.value.startswith("49 windows")
+    assert (kw["window"], kw["stride"]) == (16, 8)
+    assert widget.panel.status.value == "drop per window: 49 windows of 16 px, stride 8 px"
 
 
 def test_grad_cam_widget_explains_an_all_black_map(shapes_model, monkeypatch):
     monkeypatch.setattr(gradcam, "grad_cam", lambda model, x, target, layer: torch.zeros(1, *x.shape[-2:]))
-    panel = sections.attribution_widget(shapes_model, method="Grad-CAM", size=64)
-    assert "zero everywhere" in panel.children[2].value
+    widget = _section(sections.attribution_widget, shapes_model, method="Grad-CAM")
+    widget.panel.click()
+    assert "zero everywhere" in widget.panel.status.value and widget.view.value == placeholder_png(820, 273)
 
 
 # --- the projector style --------------------------------------------------------------------------
@@ -426,27 +500,3 @@ def test_result_figures_are_reused_wrap_long_titles_and_keep_them_apart():
     assert plotting.title_px() >= 20 and plotting.TICK_PT * plotting.SCREEN_DPI / 72 >= 16
     width = [b[2] - b[0] for b in panels]
     assert min(width[1:]) > width[0] + 40, width  # a colorbar (and its numbers) beside each heatmap
-
-
-def test_section_synthesis_widgets_show_titled_results_beside_their_input_and_stop_keeps_a_titled_one(shapes_model):
-    from cnnviz_helpers.ui.plotting import title_px
-
-    panel = sections.deepdream_widget(shapes_model)
-    (view,) = find_images(panel)
-    controls = find_controls(panel)
-    controls["steps/octave"].value, controls["octaves"].value = 2, 1
-    panel.click()
-    panel.wait()
-    image, boxes = _titles(bytes(view.value))
-    assert view.layout.display is None and len(boxes) == 2 and image.width > 1.6 * image.height  # input | dream
-    assert panel.status.value.startswith("DeepDream: ") and title_px() >= 20
-    inner = panel.run_fn
-
-    def stop_then_run(job):
-        job.stop_requested.set()  # Stop pressed before the first step ends
-        return inner(job)
-
-    panel.run_fn = stop_then_run
-    panel.click()
-    panel.wait()
-    assert panel.status.value == "stopped at step 1 of 2", panel.status.value

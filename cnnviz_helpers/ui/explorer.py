@@ -15,10 +15,14 @@ The app holds no method table of its own: a method added to the registry appears
 - compare mode draws two methods (or one method at two layers) on the same image side by side;
 - results are drawn at display resolution and fit the visible window (see :func:`.plotting.panels_png`).
 
+The notebooks' section widgets are the same app, compact, on one method or a few
+(:func:`method_widget`): a fix to a control, a message or a drawing here lands in every widget.
+
 Example:
     >>> app = explorer(load_model())
     >>> display(app)
     >>> app.method.value = "Grad-CAM"; app.panel.click()   # what the Run button does
+    >>> display(method_widget(km, "occlusion"))            # 04's widget
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +44,7 @@ from .. import filters
 from ..core.config import budget
 from ..core.i18n import _
 from ..core.images import attribution_heatmap, image_grid, load_image
-from ..methods import BY_NAME, METHODS, Method, style_image
+from ..methods import BY_NAME, METHODS, Method, occlusion_window, style_image
 from ..models.image_sets import image_set
 from ..models.loading import SPECS, KitModel, load_model
 from .dissection import outlined, unit_title
@@ -91,8 +95,12 @@ def _map(m: Method, result: torch.Tensor, s: Shown) -> list[Panel]:
 
 
 def _occlusion(m: Method, occ: Any, s: Shown) -> list[Panel]:
-    win = occ.heatmap.shape[-1] * s.params["window"] // 100
-    return [*_map(m, occ.heatmap[None], s)[:2], (occ.drops.cpu().numpy(), _("drop per window (~{px} px)").format(px=win), SIGNED)]
+    window, stride = occlusion_window(s.params, s.x.shape[-1])
+    rows, cols = occ.drops.shape
+    title = _("drop per window: {n} windows of {window} px, stride {stride} px").format(
+        n=rows * cols, window=window, stride=stride
+    )
+    return [*_map(m, occ.heatmap[None], s)[:2], (occ.drops.cpu().numpy(), title, SIGNED)]
 
 
 def _maps(_m: Method, maps: torch.Tensor, s: Shown) -> list[Panel]:
@@ -190,6 +198,13 @@ DRAW: dict[str, Callable[[Method, Any, Shown], list[Panel]]] = {
 }  # fmt: skip
 
 
+def _check_names(names: Sequence[str], among: Sequence[str]) -> None:
+    """Raise a one-line ``ValueError`` that lists the choices when a method name is not one of ``among``."""
+    for name in names:
+        if name not in among:
+            raise ValueError(_("no method named {name!r}: pick one of {among}").format(name=name, among=", ".join(among)))
+
+
 class Explorer(w.HBox):
     """The app: a side panel of controls (model, image, method, its controls, compare) and a large result.
 
@@ -198,9 +213,35 @@ class Explorer(w.HBox):
     ``compare``, ``method_b``, ``layer_b``, ``auto`` (quick methods run on every change; others wait
     for Run), ``panel`` (the :class:`~.widgets.RunPanel`), ``view``, ``cache`` and ``calls`` (how many
     computations ran: a cached setting does not add one).
+
+    Args:
+        km: the model shown first.
+        threaded: run in a background thread (``False``: in the click handler, for tests).
+        cache_size: results kept.
+        view_width: the width of the result's placeholder.
+        methods: the registry's methods offered (names). ``None``: all of them, with the model and
+            compare tabs. Given, the app is compact, a section widget (:func:`method_widget`): one
+            column of the image (unless no method reads one), the method (when there are several)
+            and its controls, no model or compare tab.
+        method: the method selected first (default ``"saliency"``, or the first of ``methods``).
+        images: the image set of methods that read one (default: :func:`image_set`'s).
     """
 
-    def __init__(self, km: KitModel, threaded: bool = True, cache_size: int = 64, view_width: int = 820) -> None:
+    def __init__(
+        self,
+        km: KitModel,
+        threaded: bool = True,
+        cache_size: int = 64,
+        view_width: int = 820,
+        *,
+        methods: Sequence[str] | None = None,
+        method: str | None = None,
+        images: Sequence[Any] | None = None,
+    ) -> None:
+        _check_names(methods or (), list(BY_NAME))
+        _check_names([method] if method else [], list(methods or BY_NAME))
+        offered = [BY_NAME[n] for n in methods] if methods is not None else list(METHODS)
+        self.compact, self.images = methods is not None, images
         self.km = km
         self.models: dict[str, KitModel] = {km.name: km}
         self.cache: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
@@ -217,15 +258,16 @@ class Explorer(w.HBox):
         )
         self.picture = w.Dropdown(description=_("image"), style=style_)
         self.upload = w.FileUpload(accept="image/*", multiple=False, description=_("upload"))
+        first = method or (offered[0].name if self.compact else "saliency")
         self.method = w.Dropdown(
-            options=[(_(m.name), m.name) for m in METHODS], value="saliency", description=_("method"), style=style_
+            options=[(_(m.name), m.name) for m in offered], value=first, description=_("method"), style=style_
         )
         self.note = w.HTML()
         self.layer = w.Dropdown(description="layer", style=style_)
         self.unit = w.IntText(value=-1, description="unit", style=style_)  # checked (and clamped) in settings()
         self.unit_min = -1
         self.target = w.Combobox(description="class", ensure_option=False, placeholder="type a class name", style=style_)
-        self.params = {m.name: {p.name: param_widget(p) for p in m.params} for m in METHODS}
+        self.params = {m.name: {p.name: param_widget(p) for p in m.params} for m in offered}
         self.own = w.VBox()
         self.compare = w.Checkbox(value=False, description=_("compare side by side"), indent=False)
         self.auto = w.Checkbox(value=True, description=_("quick methods: run on every change"), indent=False)
@@ -236,18 +278,24 @@ class Explorer(w.HBox):
         # hidden until the first result (no empty grey box); CSS keeps it inside the visible window
         self.view = w.Image(value=placeholder_png(view_width, view_width // 3), format="png", layout=w.Layout(display="none"))
         self.view.add_class("cnnviz-result")
-        tabs = w.Tab(
-            children=[
-                w.VBox([self.model, self.source, self.picture, self.upload]),
-                w.VBox([self.method, self.note, self.layer, self.unit, self.target, self.own, self.auto]),
-                w.VBox([self.compare, self.method_b, self.layer_b]),
-            ]
-        )
-        for i, title in enumerate((_("model & image"), _("method"), _("compare"))):
-            tabs.set_title(i, title)
-        self.tabs = tabs
-        tabs.selected_index = 1
-        self.panel = run_panel(self._run, [tabs], threaded=threaded, clears=[self.view])
+        column = [self.method, self.note, self.layer, self.unit, self.target, self.own, self.auto]
+        if self.compact:  # one column: the image if a method reads one, the method if there is a choice
+            self.picture.layout.display = None if any(m.data == "image" for m in offered) else "none"
+            self.method.layout.display = None if len(offered) > 1 else "none"
+            side = [self.picture, *(column if any(m.quick for m in offered) else column[:-1])]  # "auto": for quick ones
+        else:
+            tabs = w.Tab(
+                children=[
+                    w.VBox([self.model, self.source, self.picture, self.upload]),
+                    w.VBox(column),
+                    w.VBox([self.compare, self.method_b, self.layer_b]),
+                ]
+            )
+            for i, title in enumerate((_("model & image"), _("method"), _("compare"))):
+                tabs.set_title(i, title)
+            tabs.selected_index = 1
+            side = [tabs]
+        self.panel = run_panel(self._run, side, threaded=threaded, clears=[self.view])
         self._pending = False
         self.panel.on_done = self._after
         self.panel.layout = w.Layout(width="420px", min_width="420px")  # the side panel of RunPanel
@@ -354,7 +402,7 @@ class Explorer(w.HBox):
             self.target.value = self.other_class()  # a fooling target must differ from what the model sees
         self.unit.tooltip = "-1: explain the class" if "class" in m.uses else ""
         self.own.children = list(self.params[m.name].values())
-        self.note.value = f"<i>{m.note}</i>" if m.note else ""
+        self.note.value = f"<i>{_(m.note)}</i>" if m.note else ""
 
     def other_class(self) -> str:
         """A class other than the one the model predicts for the current image (the next one)."""
@@ -425,8 +473,8 @@ class Explorer(w.HBox):
         data: Any = x
         size = 0
         if m.data == "image set":
-            images = self.dataset().images
-            data, size = (self.km.preprocess(images[i : i + 64]) for i in range(0, len(images), 64)), len(images)
+            images = self.images if self.images is not None else self.dataset().images
+            data, size = (self.km.preprocess(list(images[i : i + 64])) for i in range(0, len(images), 64)), len(images)
         callback = job.steps(m.steps(s["params"]), show) if m.progress else None
         shown = Shown(self.km, x, self.km.deprocess(x[0]), s["layer"], s["unit"], s["target"], s["params"], size)
         try:
@@ -468,12 +516,52 @@ class Explorer(w.HBox):
         else:
             (s, panels) = results[0]
             png = panels_png([p[0] for p in panels], [p[1] for p in panels], [p[2] for p in panels])
-            note = _("{method} on {model}").format(method=_(s["method"]), model=self.km.name)
+            note = self.summary(s, panels)
         self._show(png)
         self.cache[key] = (png, note)
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
         return note + notes
+
+    def summary(self, s: dict[str, Any], panels: list[Panel]) -> str:
+        """The status line of a result: the method and the model; in a compact app, what the result shows.
+
+        That is the last panel's title (one line), and for an attribution map which method explains what.
+        """
+        if self.compact and BY_NAME[s["method"]].draws == "map":
+            return _("{method} of {what}").format(method=_(s["method"]), what=panels[0][1])
+        if self.compact:
+            return panels[-1][1].replace("\n", " ")
+        return _("{method} on {model}").format(method=_(s["method"]), model=self.km.name)
+
+
+def method_widget(
+    km: KitModel,
+    *methods: str,
+    method: str | None = None,
+    images: Sequence[Any] | None = None,
+    threaded: bool = True,
+) -> Explorer:
+    """A section widget: the explorer, compact, on one method of the registry or a choice of a few.
+
+    The same controls (the method's layer / unit / class and its own settings), checks, Run and
+    Stop, cache and drawings as in the explorer; the status line says what the result's last
+    panel shows. The notebooks' widgets (:mod:`.sections`) are calls of this.
+
+    Args:
+        km: the model.
+        methods: names of :data:`~cnnviz_helpers.methods.METHODS` entries, e.g. ``"occlusion"``.
+        method: the one selected first (default: the first).
+        images: the image set of a method that reads one (``"max-activating patches"``).
+
+    Example:
+        >>> display(method_widget(km, "occlusion"))
+        >>> display(method_widget(km, "saliency", "Grad-CAM", method="Grad-CAM"))
+        >>> display(method_widget(km, "max-activating patches", images=image_set(km).images))
+    """
+    if not methods:
+        raise ValueError(_('name at least one method, e.g. method_widget(km, "occlusion")'))
+    return Explorer(km, threaded=threaded, methods=methods, method=method, images=images)
 
 
 def explorer(km: KitModel | None = None, threaded: bool = True) -> Explorer:
@@ -485,4 +573,4 @@ def explorer(km: KitModel | None = None, threaded: bool = True) -> Explorer:
     return Explorer(km if km is not None else load_model(), threaded=threaded)
 
 
-__all__ = ["DRAW", "Explorer", "Shown", "explorer"]
+__all__ = ["DRAW", "Explorer", "Shown", "explorer", "method_widget"]

@@ -1,7 +1,10 @@
 """The per-section widgets of the lecture notebooks: ipywidgets apps over the public methods.
 
-UI only: every widget calls the public method of its section (no algorithm lives here) and the
-building blocks of :mod:`.widgets`. Import from here, e.g.
+UI only: every widget calls the public method of its section (no algorithm lives here). The
+widgets of a method in the registry (:mod:`cnnviz_helpers.methods`: occlusion, the attribution
+methods, class / unit visualization, DeepDream, max-activating patches) are the explorer, compact
+(:func:`~.explorer.method_widget`), so a fix to the explorer's controls, checks or drawings lands in
+them too; the others are built from the blocks of :mod:`.widgets`. Import from here, e.g.
 ``from cnnviz_helpers.ui.sections import occlusion_widget``.
 """
 
@@ -13,65 +16,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..class_visualization import (
-    CS231N_JITTER,
-    CS231N_L2_REG,
-    CS231N_LR,
-    CS231N_SIZE,
-    UNIT_L2_REG,
-    class_visualization,
-)
 from ..core.config import budget
 from ..core.i18n import _
-from ..core.images import ImageLike, attribution_heatmap, image_grid, load_image, normalize, sample_names
-from ..deepdream import GOOGLE_JITTER, GOOGLE_LR, GOOGLE_SIZE, deepdream
+from ..core.images import ImageLike, image_grid, load_image, sample_names
 from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
 from ..filters import activation_maps, zero_maps
-from ..methods import BY_NAME, METHODS, occlusion_window
+from ..methods import METHODS
 from ..models.loading import KitModel
-from ..models.targets import Unit
-from ..occlusion import window_starts
-from ..patches import max_activating_patches
 from ..style_transfer import PRESETS, default_style, style_images, style_transfer
-from .plotting import CLASSES, MAGNITUDE, SIGNED, overlay, panels_png
-from .widgets import (
-    USER_ERRORS,
-    Run,
-    class_picker,
-    image_picker,
-    layer_picker,
-    live_image,
-    message,
-    picked_class,
-    placeholder_png,
-    run_panel,
-    to_png,
-)
+from .explorer import Explorer, method_widget
+from .plotting import CLASSES, MAGNITUDE, panels_png
+from .widgets import USER_ERRORS, Run, live_image, message, placeholder_png, run_panel, to_png
 
 
-# --- class_visualization ------------------------------------------------------------
-def _prior_controls(km: KitModel, l2_reg: float) -> dict[str, Any]:
-    """Sliders for the settings shared by the two widgets, at the scaled CS231n defaults."""
-    import ipywidgets as w
-
-    style = {"description_width": "120px"}
-    scale = km.input_size / CS231N_SIZE
-    common = {"style": style, "continuous_update": False}
-    return {
-        "steps": w.IntSlider(value=budget(100, 5), min=1, max=500, description=_("steps"), **common),
-        "lr": w.FloatLogSlider(value=CS231N_LR * scale, base=10, min=-1, max=2, description=_("learning rate"), **common),
-        "l2_reg": w.FloatLogSlider(value=l2_reg, base=10, min=-6, max=-1, description=_("L2 λ"), **common),
-        "blur_every": w.IntSlider(value=10, min=0, max=50, description=_("blur every (0=off)"), **common),
-        "blur_sigma": w.FloatSlider(value=0.5, min=0.0, max=3.0, step=0.1, description=_("blur σ"), **common),
-        "jitter": w.IntSlider(value=round(CS231N_JITTER * scale), min=0, max=48, description=_("jitter (px)"), **common),
-        "decay": w.FloatSlider(
-            value=0.0, min=0.0, max=0.1, step=0.001, readout_format=".3f", description=_("L2 decay"), **common
-        ),
-        "clip_norm": w.FloatSlider(value=0.0, min=0, max=90, step=5, description=_("clip norm %"), **common),
-        "clip_contribution": w.FloatSlider(value=0.0, min=0, max=90, step=5, description=_("clip contrib. %"), **common),
-    }
-
-
+# --- shared by the widgets that are not the explorer's (style transfer) ----------------------------------
 def _tabs(pages: dict[str, list[Any]]) -> Any:
     """Controls grouped in tabs (a compact side panel instead of a tall stack of sliders)."""
     import ipywidgets as w
@@ -113,96 +71,73 @@ def show_result(view: Any, job: Run, beside: Sequence[tuple[Any, str]], picture:
     return title
 
 
-def _widget(km: KitModel, target_controls: list[Any], synthesize: Callable[..., torch.Tensor], l2_reg: float) -> Any:
-    """Target controls and prior sliders in tabs + Run/Stop; the image updates live while ``synthesize`` runs."""
-    priors = _prior_controls(km, l2_reg)
-    view, preview = result_view()
-    names = list(priors)
-
-    def run(job: Run) -> str:
-        settings = {name: c.value for name, c in priors.items()}
-        every = max(1, settings["steps"] // 20)
-        show = lambda x: preview(km.deprocess(x[0]))  # noqa: E731
-        img = synthesize(**settings, callback=job.steps(settings["steps"], show), callback_every=every, progress=False)
-        top = km.predict(img, 3)[0]
-        seen = _("the model sees: {name} ({p:.0%})").format(name=top[0][0], p=top[0][1])
-        title = show_result(view, job, [], km.deprocess(img[0]), seen)
-        predictions = ", ".join(f"{c} {p:.2f}" for c, p in top)
-        return (title + " — " if job.stopped else "") + _("top predictions: {predictions}").format(predictions=predictions)
-
-    pages = {"target": [*target_controls, *(priors[n] for n in names[:3])], "priors": [priors[n] for n in names[3:]]}
-    return run_panel(run, [_tabs(pages)], extra=[view])
+# --- the widgets built from the method registry ---------------------------------------------------
+#: The methods of :func:`attribution_widget`: the registry's attribution methods that draw a map.
+ATTRIBUTIONS = tuple(m.name for m in METHODS if m.kind == "attribution" and m.draws == "map")
 
 
-def class_visualization_widget(km: KitModel) -> Any:
-    """Searchable class picker, objective choice and prior sliders; Run shows the image as it improves.
+def occlusion_widget(km: KitModel) -> Explorer:
+    """Occlusion (Zeiler & Fergus): image, class (or a unit), window and stride in % of the image; Run draws the map.
+
+    The explorer's "occlusion", compact (:func:`~.explorer.method_widget`); the status line says
+    how many windows of how many pixels slid over the image.
+
+    Example:
+        >>> display(occlusion_widget(km))
+    """
+    return method_widget(km, "occlusion")
+
+
+def attribution_widget(km: KitModel, method: str = "saliency") -> Explorer:
+    """The attribution methods of the registry (:data:`ATTRIBUTIONS`) on one image: ``image | map | overlay``.
+
+    The explorer compact (:func:`~.explorer.method_widget`) on its attribution rows: a method added
+    to :mod:`cnnviz_helpers.methods` appears here. Pick the image, the method (``method`` first),
+    the class (type to search), and for Grad-CAM the layer; for a method that explains units a
+    unit ≥ 0 explains that channel of the layer (at its strongest position) instead of the class.
+    Quick methods answer every change; the others wait for Run. A bad class or an all-zero
+    Grad-CAM map says why in one line.
+
+    Example:
+        >>> display(attribution_widget(km, "Integrated Gradients"))
+    """
+    return method_widget(km, *ATTRIBUTIONS, method=method)
+
+
+def class_visualization_widget(km: KitModel) -> Explorer:
+    """Class visualization: class (type to search), objective, steps, L2 λ and the image priors; Run shows the image as it improves.
 
     Example:
         >>> display(class_visualization_widget(km))
     """
-    import ipywidgets as w
-
-    target = class_picker(km)
-    objective = w.Dropdown(options=["score", "probability", "log_probability"], description=_("objective"))
-    return _widget(
-        km, [target, objective],
-        lambda **kw: class_visualization(km, picked_class(target), objective=objective.value, **kw),
-        CS231N_L2_REG,
-    )  # fmt: skip
+    return method_widget(km, "class visualization")
 
 
-def unit_visualization_widget(km: KitModel) -> Any:
-    """Layer picker, channel and neuron choice and prior sliders; Run shows the image as it improves.
+def unit_visualization_widget(km: KitModel) -> Explorer:
+    """Unit visualization: layer, unit (its mean or its centre neuron), steps and the image priors; Run shows the image as it improves.
 
     Example:
         >>> display(unit_visualization_widget(km))
     """
-    import ipywidgets as w
-
-    layer = layer_picker(km)
-    channel = w.BoundedIntText(value=0, min=0, max=4095, description="channel")
-    neuron = w.Dropdown(options=[("mean", None), ("center", "center")], description="neuron")
-    return _widget(
-        km, [layer, channel, neuron],
-        lambda **kw: class_visualization(km, Unit(layer.value, channel.value, neuron.value), **kw),
-        UNIT_L2_REG,
-    )  # fmt: skip
+    return method_widget(km, "unit visualization")
 
 
-# --- deepdream ------------------------------------------------------------
-def deepdream_widget(km: KitModel) -> Any:
-    """Image and layer pickers, octave / step / jitter sliders, a Run button and the dream updating live.
+def deepdream_widget(km: KitModel) -> Explorer:
+    """DeepDream: image, layer (or one unit of it), steps per octave, octaves, octave scale and step size; the dream updates live.
 
     Example:
         >>> display(deepdream_widget(km))
     """
-    import ipywidgets as w
+    return method_widget(km, "DeepDream")
 
-    picture = image_picker(km)
-    cu = {"continuous_update": False}
-    size = w.IntSlider(value=max(km.input_size, 128), min=32, max=512, step=16, description=_("size (px)"), **cu)
-    layer = layer_picker(km)
-    channel = w.BoundedIntText(value=-1, min=-1, max=4095, description=_("channel"), tooltip="-1: the whole layer")
-    octaves = w.IntSlider(value=budget(4, 2), min=1, max=6, description=_("octaves"), **cu)
-    scale = w.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description=_("octave scale"), **cu)
-    steps = w.IntSlider(value=budget(10, 2), min=1, max=50, description=_("steps/octave"), **cu)
-    lr = w.FloatLogSlider(value=GOOGLE_LR, base=10, min=-3.5, max=-1, description=_("lr"), **cu)
-    jitter = w.IntSlider(value=round(GOOGLE_JITTER * size.value / GOOGLE_SIZE), min=0, max=64, description=_("jitter"), **cu)
-    view, preview = result_view()
 
-    def run(job: Run) -> str:
-        x = km.preprocess(picture.value, size=size.value)
-        show = lambda img: preview(km.deprocess(img[0]))  # noqa: E731
-        out = deepdream(
-            km, x, layer.value if channel.value < 0 else Unit(layer.value, channel.value), steps=steps.value, lr=lr.value,
-            octaves=octaves.value, octave_scale=scale.value, jitter=jitter.value,
-            callback=job.steps(steps.value * octaves.value, show), callback_every=1, progress=False,
-        )  # fmt: skip
-        what = layer.value + (f"[{channel.value}]" if channel.value >= 0 else "")
-        return show_result(view, job, [(km.deprocess(x[0]), _("input"))], km.deprocess(out[0]), f"DeepDream: {what}")
+def patches_widget(km: KitModel, images: Sequence[Any]) -> Explorer:
+    """Maximally activating patches over ``images`` (PIL images / arrays): pick a layer and a unit, Run.
 
-    pages = {"image & layer": [picture, size, layer, channel], "octaves & steps": [octaves, scale, steps, lr, jitter]}
-    return run_panel(run, [_tabs(pages)], extra=[view])
+    Example:
+        >>> display(patches_widget(km, image_set(km).images))
+    """
+    return method_widget(km, "max-activating patches", images=images)
 
 
 # --- fast_style ------------------------------------------------------------
@@ -357,105 +292,6 @@ def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
     return w.VBox([w.HBox([image, layer]), channels, status, view])
 
 
-# --- gradcam ------------------------------------------------------------
-#: The methods of :func:`attribution_widget`: the registry's attribution methods that draw a map.
-ATTRIBUTIONS = tuple(m.name for m in METHODS if m.kind == "attribution" and m.draws == "map")
-
-
-def _heat(amap: torch.Tensor) -> np.ndarray:
-    """One map → an ``HxW`` heatmap in [0, 1] (absolute value, max over colour channels)."""
-    return normalize(attribution_heatmap(amap.float()[None])[0])
-
-
-def attribution_panels(img: np.ndarray, amap: torch.Tensor, method: str, what: str, opacity: float) -> bytes:
-    """``image | map (with colorbar) | overlay`` as PNG: RGB maps as pictures, others in :data:`MAGNITUDE`."""
-    rgb = amap.ndim == 3
-    picture = normalize(amap.permute(1, 2, 0)) if rgb else _heat(amap)
-    return panels_png(
-        [img, picture, overlay(img, _heat(amap), alpha=opacity)],
-        [f"input ({what})", f"{method}" + (" (RGB, stretched)" if rgb else " (|map|, scaled 0–1)"), f"overlay ({opacity:.0%})"],
-        [None, MAGNITUDE, None],
-    )
-
-
-def attribution_widget(km: KitModel, method: str = "saliency", size: int = 256) -> Any:
-    """Interactive panel for this section: image × method × target class (top-5) × layer / unit × settings × opacity.
-
-    The explorer's attribution rows (:data:`ATTRIBUTIONS`, read from the registry
-    :mod:`cnnviz_helpers.methods`: a method added there appears here) on one image: ``image | map |
-    overlay`` with titles and a colorbar; ``method`` is the method selected first. The layer is
-    Grad-CAM's layer, or the layer of the unit: for a method that explains units, a unit channel
-    ≥ 0 explains that channel of the layer (at its strongest position) instead of the class. The
-    method's own settings (the registry's sliders) appear under it. Moving the opacity slider only
-    redraws; the other controls recompute the map. A bad setting or an all-zero Grad-CAM map says
-    why in one line.
-
-    Example:
-        >>> display(attribution_widget(km, "Integrated Gradients"))
-    """
-    import ipywidgets as w
-
-    from .widgets import image_picker, layer_picker, param_widget
-
-    if method not in ATTRIBUTIONS:
-        raise ValueError(f"method must be one of {', '.join(ATTRIBUTIONS)}, got {method!r}")
-    image = image_picker(km)
-    method_w = w.Dropdown(options=ATTRIBUTIONS, value=method, description="method")
-    target = w.Dropdown(options=[], description="class")
-    layer = layer_picker(km, value=km.spec.last_conv)
-    unit = w.BoundedIntText(value=-1, min=-1, max=4095, description="unit ch.", tooltip="-1: explain the class score")
-    opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=False)
-    settings = {name: {p.name: param_widget(p) for p in BY_NAME[name].params} for name in ATTRIBUTIONS}
-    own = w.HBox()
-    view = w.Image(value=placeholder_png(3 * size, size), format="png")  # drawn at display size (panels_png)
-    view.add_class("cnnviz-result")
-    status = w.Label()
-    state: dict[str, Any] = {}
-
-    def redraw(_change: Any = None) -> None:
-        if "map" in state:
-            view.value = attribution_panels(state["image"], state["map"], state["method"], state["what"], opacity.value)
-
-    def recompute(_change: Any = None) -> None:
-        if state.get("loading"):
-            return
-        m = BY_NAME[method_w.value]
-        own.children = list(settings[m.name].values())
-        unit.disabled = "unit" not in m.uses
-        chosen = unit.value if "unit" in m.uses and unit.value >= 0 else None
-        params = {name: c.value for name, c in settings[m.name].items()}
-        try:
-            amap = m.run(km, state["x"], target.value, layer=layer.value, unit=chosen, params=params)
-        except USER_ERRORS as err:
-            status.value = message(err)
-            return
-        what = f"unit {layer.value}[{chosen}]" if chosen is not None else km.class_names[target.value]
-        zero = bool(m.zero_note) and float(amap.abs().max()) == 0.0
-        status.value = m.zero_message(layer.value, km) if zero else f"{m.name} of {what}"
-        state.update(map=amap[0].cpu(), method=m.name, what=what)
-        redraw()
-
-    def new_image(_change: Any = None) -> None:
-        x = km.preprocess(image.value)
-        with torch.no_grad():
-            probs = km.model(x).softmax(-1)[0]
-        top = probs.topk(min(5, probs.numel()))
-        state.update(x=x, image=km.deprocess(x[0]))
-        options = [(f"{km.class_names[int(i)]} ({float(p):.0%})", int(i)) for p, i in zip(top.values, top.indices)]
-        state["loading"] = True  # new class options: compute once, below
-        target.options = options
-        target.value = options[0][1]
-        state["loading"] = False
-        recompute()
-
-    image.observe(new_image, "value")
-    for control in (method_w, target, layer, unit, *(c for s in settings.values() for c in s.values())):
-        control.observe(recompute, "value")
-    opacity.observe(redraw, "value")
-    new_image()
-    return w.VBox([w.HBox([image, method_w, target]), w.HBox([layer, unit, opacity]), status, view, own])
-
-
 # --- last_layer ------------------------------------------------------------
 def plot_embedding(
     coords: np.ndarray, labels: Sequence[int] | np.ndarray, label_names: Sequence[str], title: str = "", ax: Any = None
@@ -514,79 +350,6 @@ def knn_widget(images: Sequence[Any], neighbors: dict[str, torch.Tensor], labels
     query.observe(draw, names="value")
     draw()
     return w.VBox([query, box])
-
-
-# --- occlusion ------------------------------------------------------------
-def occlusion_widget(km: KitModel) -> Any:
-    """Explore occlusion: image × window × stride (the registry's sliders, % of the image), for the model's top class, on Run.
-
-    Example:
-        >>> display(occlusion_widget(km))
-    """
-    from .widgets import param_widget
-
-    m = BY_NAME["occlusion"]
-    size = km.input_size
-    image = image_picker(km)
-    sliders = {p.name: param_widget(p) for p in m.params}
-    view, _preview = result_view()
-
-    def run(job: Run) -> str:
-        x = km.preprocess(image.value)
-        name, prob = km.predict(x, k=1)[0][0]
-        params = {n: c.value for n, c in sliders.items()}
-        window, stride = occlusion_window(params, size)
-        n = len(window_starts(size, window, stride)) ** 2
-        job.progress(0, n, "windows")
-        occ = m.run(km, x, km.class_index(name), params=params)
-        job.progress(n, n, "windows")
-        img = km.deprocess(x[0])
-        view.value = panels_png(
-            [img, overlay(img, occ.heatmap), occ.drops],
-            [f"{name} ({prob:.0%})", "mean score drop per pixel", f"drop per window ({occ.drops.shape[0]}×{occ.drops.shape[1]})"],
-            [None, None, SIGNED],
-        )
-        view.layout.display = None
-        return f"{n} windows of {window} px, stride {stride} px"
-
-    return run_panel(run, [image, *sliders.values()], extra=[view])
-
-
-# --- patches ------------------------------------------------------------
-def patches_widget(km: KitModel, images: Sequence[Any], k: int = 9, batch_size: int = 64) -> Any:
-    """Explore maximally activating patches: layer × channel, computed over ``images`` on Run.
-
-    Args:
-        km: the loaded model.
-        images: the dataset (PIL images / arrays), preprocessed batch by batch with ``km.preprocess``.
-        k: patches per channel.
-
-    Example:
-        >>> display(patches_widget(km, image_set(km).images))
-    """
-    import ipywidgets as w
-
-    layer = layer_picker(km)
-    channel = w.BoundedIntText(value=0, min=0, max=10_000, description=_("channel"))
-    view, _preview = result_view()
-
-    def run(job: Run) -> str:
-        n_batches = -(-len(images) // batch_size)
-        job.progress(0, len(images), "images")
-        batches = (km.preprocess(list(images[i : i + batch_size])) for i in range(0, len(images), batch_size))
-        top = max_activating_patches(km.model, batches, layer.value, channel.value, k=k, progress=False)
-        job.progress(len(images), len(images), "images")
-        title = _("{layer} channel {channel}: receptive field {height}×{width} px").format(
-            layer=layer.value, channel=channel.value, height=top.field.size[0], width=top.field.size[1]
-        )
-        grid = image_grid(km.deprocess(top.patches), ncols=min(k, 3) if k <= 9 else 5, per_image_norm=False)
-        show_result(view, job, [], grid, title)
-        values = ", ".join(f"{v:.2f}" for v in top.values)
-        return _("top {k} of {n} images ({batches} batches); activations: {values}").format(
-            k=k, n=len(images), batches=n_batches, values=values
-        )
-
-    return run_panel(run, [layer, channel], extra=[view])
 
 
 # --- style ------------------------------------------------------------

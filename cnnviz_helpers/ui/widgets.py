@@ -345,12 +345,15 @@ def find_images(root: Any) -> list[Any]:
 
 
 def param_widget(p: Param) -> Any:
-    """The control of a registry :class:`~cnnviz_helpers.methods.Param`: a checkbox for a 0/1 switch, else a slider."""
+    """The control of a registry :class:`~cnnviz_helpers.methods.Param`: a dropdown for a choice, a checkbox for a 0/1 switch, else a slider."""
+    if p.options:
+        return w.Dropdown(options=[(o, i) for i, o in enumerate(p.options)], value=int(p.value), description=_(p.name))
     if p.integer and (p.min, p.max) == (0, 1):
-        return w.Checkbox(value=bool(p.value), description=p.name, indent=False)
-    common = {"description": p.name, "continuous_update": False, "style": {"description_width": "110px"}}
+        return w.Checkbox(value=bool(p.value), description=_(p.name), indent=False)
+    common = {"description": _(p.name), "continuous_update": False, "style": {"description_width": "110px"}}
     if p.log:
         return w.FloatLogSlider(value=p.value, base=10, min=p.min, max=p.max, step=p.step, **common)
     if p.integer:
         return w.IntSlider(value=int(p.value), min=int(p.min), max=int(p.max), step=int(p.step), **common)
-    return w.FloatSlider(value=p.value, min=p.min, max=p.max, step=p.step, **common)
+    decimals = max(2, len(f"{p.step:g}".partition(".")[2]))  # a step of 0.001 reads 0.005, not 0.01
+    return w.FloatSlider(value=p.value, min=p.min, max=p.max, step=p.step, readout_format=f".{decimals}f", **common)
