@@ -8,8 +8,8 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 from captum.robust import FGSM, PGD
+from torch import nn
 
 from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, KitModel
 from cnnviz_helpers.adversarial import fgsm, fooling_image, perturbation_size, pgd
