@@ -314,11 +314,15 @@ def test_a_catalogued_mistake_is_named_in_the_course_language(monkeypatch):
 
 def test_an_unfinished_and_a_flagged_answer_are_graded_in_the_course_language(box, monkeypatch):
     monkeypatch.setenv("CNNVIZ_LANG", "zh")
-    unfinished = grade_answer(box, EXERCISES["09.1"], ["def my_tv(x, beta=2.0, eps=1e-8):\n    raise NotImplementedError"], PREAMBLE, 5)
+    unfinished = grade_answer(
+        box, EXERCISES["09.1"], ["def my_tv(x, beta=2.0, eps=1e-8):\n    raise NotImplementedError"], PREAMBLE, 5
+    )
     assert unfinished.message.startswith("练习 09.1（my_tv） 尚未完成：") and unfinished.message.endswith("（0 分）")
     _chinese(unfinished.message)
     flagged = grade_answer(box, EXERCISES["09.1"], [TRICKS["a call of the kit"][0]], PREAMBLE, seed=5)
     kit = "cnnviz_helpers.core.regularizers:tv_loss"
-    assert flagged.message == f"✗ 练习 09.1（my_tv）：0 分，已标记：调用了课程包的 {kit}。这个练习要求你自己写代码。", flagged.message
+    assert flagged.message == f"✗ 练习 09.1（my_tv）：0 分，已标记：调用了课程包的 {kit}。这个练习要求你自己写代码。", (
+        flagged.message
+    )
     assert flagged.flags == [f"called the kit's {kit}"]  # the instructor's report and CSV read the English
     _chinese(flagged.message)

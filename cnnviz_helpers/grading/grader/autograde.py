@@ -25,14 +25,14 @@ from typing import Any
 
 import nbformat
 
-from ...core.i18n import N_, _, english
+from ...core.i18n import N_, Message, _, english
 from .exercises import EXERCISES
 from .sandbox import Sandbox, Verdict, flagged, grade_answer, notebook_imports
 from .tamper import scan
 
 CHECK = re.compile(r'check\("([0-9a-z.]+)"')
 #: the flag every exercise of a notebook gets when one of its other cells tampers with the checks
-TAMPERED = (N_("the notebook tampers with its checks (see its flags)"), {})
+TAMPERED: Message = (N_("the notebook tampers with its checks (see its flags)"), {})
 
 
 @dataclass
