@@ -15,6 +15,7 @@ import torch
 
 from cnnviz_helpers import texture_synthesis
 from cnnviz_helpers.core import regularizers
+from cnnviz_helpers.core.i18n import _, english
 from cnnviz_helpers.grading.grader.autograde import tasks
 from cnnviz_helpers.grading.grader.exercises import EXERCISES
 from cnnviz_helpers.grading.grader.sandbox import Sandbox, draw, grade_answer, notebook_imports, verdict
@@ -213,7 +214,7 @@ def test_wrong_answer_feedback_says_how_it_differs(box):
     ],
 )
 def test_tampering_is_read_from_the_source(source, reason):
-    assert reason in scan(source)
+    assert reason in [english(r) for r in scan(source)]
 
 
 def test_honest_answers_raise_no_flag():
@@ -285,3 +286,43 @@ def test_a_dict_of_loss_terms_needs_a_gradient_in_every_term(box):
     detached = STYLE_OBJECTIVE.replace("weights[2] * tv_loss(img)}", "(weights[2] * tv_loss(img)).detach()}")
     v = grade_answer(box, EXERCISES["11.3"], [detached], preamble, seed=5)
     assert not v.passed and "no gradient" in v.message, v.message
+
+
+#: English template words that must not be left in a Chinese verdict (identifiers, case labels and numbers may stay)
+ENGLISH_WORDS = ("Exercise", "case", "points", "flagged", "Looks like", "not done", "called the kit", "your own code", "yours")
+
+
+def _chinese(message: str) -> None:
+    """``message`` is worded in Chinese: none of the English template's words are left in it."""
+    assert "练习" in message and not [w for w in ENGLISH_WORDS if w in message], message
+
+
+def test_a_catalogued_mistake_is_named_in_the_course_language(monkeypatch):
+    """The graded verdict under CNNVIZ_LANG=zh: the comparison and the mistake's name and hint, translated."""
+    ex = EXERCISES["04.1"]
+    (mistake,) = [m for m in ex.mistakes if m.name == "softmax probability instead of the raw score"]
+    d = draw(ex, seed=7)
+    got = [{"output": ex.run(mistake.answer, _fresh(args))} for args in d.inputs32]
+    english_message = verdict(ex, d, got).message
+    monkeypatch.setenv("CNNVIZ_LANG", "zh")
+    v = verdict(ex, d, got)
+    looks = f"\n  看起来是：{_(mistake.name)}。{_(mistake.hint)}"
+    assert v.mistake == mistake.name and v.message.endswith(looks) and _(mistake.hint) != mistake.hint, v.message
+    assert english_message.endswith(f"\n  Looks like: {mistake.name}. {mistake.hint}"), english_message
+    _chinese(v.message)
+
+
+def test_an_unfinished_and_a_flagged_answer_are_graded_in_the_course_language(box, monkeypatch):
+    monkeypatch.setenv("CNNVIZ_LANG", "zh")
+    unfinished = grade_answer(
+        box, EXERCISES["09.1"], ["def my_tv(x, beta=2.0, eps=1e-8):\n    raise NotImplementedError"], PREAMBLE, 5
+    )
+    assert unfinished.message.startswith("练习 09.1（my_tv） 尚未完成：") and unfinished.message.endswith("（0 分）")
+    _chinese(unfinished.message)
+    flagged = grade_answer(box, EXERCISES["09.1"], [TRICKS["a call of the kit"][0]], PREAMBLE, seed=5)
+    kit = "cnnviz_helpers.core.regularizers:tv_loss"
+    assert flagged.message == f"✗ 练习 09.1（my_tv）：0 分，已标记：调用了课程包的 {kit}。这个练习要求你自己写代码。", (
+        flagged.message
+    )
+    assert flagged.flags == [f"called the kit's {kit}"]  # the instructor's report and CSV read the English
+    _chinese(flagged.message)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 #: the languages the kit speaks -> their gettext locale ("en" is the source language: no catalogue)
@@ -26,6 +27,10 @@ LANGUAGES = {"en": "en", "zh": "zh_CN"}
 _ALIASES = {"zh_cn": "zh", "zh-cn": "zh", "zh_hans": "zh", "zh-hans": "zh", "chinese": "zh", "english": "en", "c": "en"}
 
 _chosen: str | None = None
+
+#: a message kept as its English template (the msgid) and its values, worded where it is shown: made in a
+#: process that cannot translate it (the grader's child), shown by the one that can (the grader)
+Message = tuple[str, dict[str, Any]]
 
 
 def _normalise(language: str) -> str:
@@ -73,3 +78,15 @@ def _(message: str) -> str:
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)
     """Mark ``message`` for translation without translating it now (a constant translated where it is shown)."""
     return message
+
+
+def english(message: Message) -> str:
+    """``message`` in English (the text that tools and the instructor's reports read, in every language)."""
+    template, values = message
+    return template.format(**values)
+
+
+def translated(message: Message) -> str:
+    """``message`` in the kit's current language."""
+    template, values = message
+    return _(template).format(**values)

@@ -5,7 +5,8 @@ by its nbgrader id) is run by :mod:`.sandbox` in a fresh child process on inputs
 chosen now, the score is written into the gradebook for the exercise's check cell (whatever the
 notebook's own cell printed), the check cell's output in the autograded notebook is replaced by the
 grader's message (so the feedback never shows a score its message contradicts), and every flag is
-recorded in ``COURSE/reports/ASSIGNMENT.json`` for ``tools/course.py export`` and ``report``.
+recorded in ``COURSE/reports/ASSIGNMENT.json`` for ``tools/course.py export`` and ``report``. The
+feedback is in the course's language (``CNNVIZ_LANG`` when grading); the flags in the report stay English.
 
     python -m cnnviz_helpers.grading.grader.autograde COURSE ASSIGNMENT [--student S ...]
 """
@@ -24,11 +25,14 @@ from typing import Any
 
 import nbformat
 
+from ...core.i18n import N_, Message, _, english
 from .exercises import EXERCISES
-from .sandbox import Sandbox, Verdict, grade_answer, notebook_imports
+from .sandbox import Sandbox, Verdict, flagged, grade_answer, notebook_imports
 from .tamper import scan
 
 CHECK = re.compile(r'check\("([0-9a-z.]+)"')
+#: the flag every exercise of a notebook gets when one of its other cells tampers with the checks
+TAMPERED: Message = (N_("the notebook tampers with its checks (see its flags)"), {})
 
 
 @dataclass
@@ -79,7 +83,7 @@ def grade_notebook(
     instructor = {c.source for c in source.cells}
     answer_ids = {gid for t in tasks(source) for gid in t.answer_ids}
     notebook_flags = [
-        f"cell {i}: {reason}"
+        f"cell {i}: {english(reason)}"
         for i, c in enumerate(submitted.cells)
         if c.cell_type == "code" and c.source not in instructor and _grade_id(c) not in answer_ids
         for reason in scan(c.source)
@@ -88,23 +92,19 @@ def grade_notebook(
     for task in tasks(source):
         ex = EXERCISES[task.key]
         cells = [by_id.get(gid, "") for gid in task.answer_ids]
-        own_flags = scan(cells[-1])
-        if own_flags:
-            verdict = Verdict(task.key, False, "", own_flags)
-        else:
-            verdict = grade_answer(box, ex, cells, preamble, seed)
+        own = scan(cells[-1])
+        verdict = flagged(ex, own) if own else grade_answer(box, ex, cells, preamble, seed)
         if notebook_flags:
-            verdict.flags += ["the notebook tampers with its checks (see its flags)"]
-        if verdict.flags and "flagged" not in verdict.message:
-            verdict.message = f"✗ Exercise {task.key} ({ex.function}): 0 points, flagged: " + "; ".join(verdict.flags) + "."
+            verdict = flagged(ex, verdict.reasons + [TAMPERED], own_code=bool(verdict.reasons))
         verdicts[task.test_id] = verdict
     return verdicts, notebook_flags
 
 
 def _feedback_output(verdict: Verdict) -> nbformat.NotebookNode:
     """The check cell's only output in the autograded notebook: the grader's own message."""
-    score = f"Grader: {verdict.score:g} / 1 point. "
-    return nbformat.v4.new_output("stream", name="stdout" if verdict.score else "stderr", text=score + verdict.message + "\n")
+    score = _("Grader: {score:g} / 1 point.").format(score=verdict.score)
+    text = f"{score} {verdict.message}\n"
+    return nbformat.v4.new_output("stream", name="stdout" if verdict.score else "stderr", text=text)
 
 
 def grade_assignment(course: Path, assignment: str, students: list[str] | None = None, seed: int | None = None) -> dict[str, Any]:

@@ -35,6 +35,14 @@ from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
 ANSWER = "<answer cell>"  # the file name the answer cells are compiled under
+#: what this process reports for the student: an English template (a msgid of the kit's catalogue) and its values,
+#: worded by the grader in the course's language (``cnnviz_helpers.core.i18n.Message``)
+Message = tuple[str, dict[str, Any]]
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)
+    """Mark ``message`` for the kit's catalogue (``cnnviz_helpers.core.i18n.N_``: this file runs before the kit can be imported)."""
+    return message
 
 
 class KitCalled(RuntimeError):
@@ -99,7 +107,7 @@ class Guard:
 
     def __init__(self, blocked: dict[str, FunctionType], packages: list[str], grading_dir: str) -> None:
         self.active = False
-        self.flags: list[str] = []
+        self.flags: list[Message] = []
         self.packages = packages
         self.grading_dir = grading_dir
         self.code_owner: dict[CodeType, str] = {}
@@ -122,7 +130,7 @@ class Guard:
             return None
         return os.path.dirname(spec.origin) if spec and spec.origin else None
 
-    def flag(self, reason: str) -> None:
+    def flag(self, reason: Message) -> None:
         if reason not in self.flags:
             self.flags.append(reason)
 
@@ -142,38 +150,38 @@ class Guard:
             self.active = True
         if refusal:
             self.flag(refusal)
-            raise PermissionError(f"the grader refused this: {refusal}")
+            raise PermissionError("the grader refused this: " + refusal[0].format(**refusal[1]))
 
-    def _refusal(self, event: str, args: tuple[Any, ...]) -> str | None:
+    def _refusal(self, event: str, args: tuple[Any, ...]) -> Message | None:
         if event == "import":
             name = str(args[0])
             if any(name == p or name.startswith(p + ".") for p in self.packages):
-                return f"imported {name}"
+                return N_("imported {name}"), {"name": name}
         elif event == "open":
             path, mode = args[0], args[1]
             real = os.path.realpath(os.fsdecode(path)) if isinstance(path, (str, bytes)) else ""
             if real.startswith(self.grading_dir) and real != os.path.realpath(__file__):
-                return f"read the grader's file {os.path.basename(os.fsdecode(path))}"
+                return N_("read the grader's file {name}"), {"name": os.path.basename(os.fsdecode(path))}
             if isinstance(mode, str) and any(m in mode for m in "wax+"):
-                return "wrote a file"
+                return N_("wrote a file"), {}
             if isinstance(mode, int) and mode & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
-                return "wrote a file"
+                return N_("wrote a file"), {}
         elif event == "object.__setattr__" and len(args) > 1 and args[1] == "__code__":
-            return "replaced a function's __code__"
+            return N_("replaced a function's __code__"), {}
         elif event == "object.__getattr__" and len(args) > 1 and args[1] in ("__code__", "tb_frame"):
             if self._answer_called():
-                return f"read {args[1]} (code objects / frames are off limits in an answer)"
+                return N_("read {name} (code objects / frames are off limits in an answer)"), {"name": args[1]}
         elif event == "sys._getframe":
             if self._answer_called():
-                return "walked the interpreter's frames (sys._getframe)"
+                return N_("walked the interpreter's frames (sys._getframe)"), {}
         elif event in ("sys.setprofile", "sys.settrace", "sys.addaudithook", "os.kill", "os.killpg"):
             if event == "sys.setprofile" and sys._getframe(3).f_code.co_filename == threading.__file__:
                 return None  # a new thread installing the grader's profile hook (threading.setprofile)
-            return f"tried to change the grader's hooks ({event})"
+            return N_("tried to change the grader's hooks ({event})"), {"event": event}
         elif event.startswith(
             ("gc.get_", "ctypes.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "socket.")
         ):
-            return f"used {event} (outside what an exercise needs)"
+            return N_("used {event} (outside what an exercise needs)"), {"event": event}
         return None
 
     def profile(self, frame: Any, event: str, arg: Any) -> None:
@@ -181,24 +189,24 @@ class Guard:
         if event == "call":
             self.seen.add(frame.f_code)
 
-    def executed(self) -> list[str]:
+    def executed(self) -> list[Message]:
         """Flags for blocked code that ran: the kit's own, another library's, or a copy made at run time."""
-        out = []
+        out = set()
         for code in self.seen:
             if code.co_filename == __file__:  # the guard itself
                 continue
             if code in self.code_owner:
-                out.append(f"executed the kit's {self.code_owner[code]}")
+                out.add((N_("executed the kit's {name}"), self.code_owner[code]))
             elif any(code.co_filename.startswith(d) for d in self.package_dirs):
-                out.append(f"executed code of a blocked package ({code.co_filename.split(os.sep)[-2]})")
+                out.add((N_("executed code of a blocked package ({name})"), code.co_filename.split(os.sep)[-2]))
             elif code.co_filename != ANSWER and fingerprint(code) in self.fingerprints:
-                out.append(f"executed a copy of the kit's {self.fingerprints[fingerprint(code)]}")
-        return sorted(set(out))
+                out.add((N_("executed a copy of the kit's {name}"), self.fingerprints[fingerprint(code)]))
+        return [(template, {"name": name}) for template, name in sorted(out)]
 
 
 def _stub(name: str, guard: Guard) -> FunctionType:
     def blocked(*args: Any, **kwargs: Any) -> Any:
-        guard.flag(f"called the kit's {name}")
+        guard.flag((N_("called the kit's {name}"), {"name": name}))
         raise KitCalled(f"the kit's {name} is not available while your answer is graded")
 
     return blocked  # type: ignore[return-value]
@@ -277,18 +285,21 @@ def _run_case(job: dict[str, Any], answer: Any, call: Any, args: tuple[Any, ...]
         t.requires_grad for t in tensors
     ]:
         return {
-            "problem": "your function modified its input in place (work on a copy: x.clone() / x.detach().clone())",
+            "problem": (N_("your function modified its input in place (work on a copy: x.clone() / x.detach().clone())"), {}),
             "detector": "inplace",
         }
     if state != _model_state(args):
         return {
-            "problem": "your function left the model changed (its train/eval mode, a hook or requires_grad)",
+            "problem": (N_("your function left the model changed (its train/eval mode, a hook or requires_grad)"), {}),
             "detector": "model",
         }
     terms = got.values() if isinstance(got, dict) else [got]  # a loss, or a dict of loss terms
     if job["differentiable"] and not (terms and all(getattr(t, "requires_grad", False) for t in terms)):
         return {
-            "problem": "the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)",
+            "problem": (
+                N_("the loss carries no gradient (no .item(), float(...), .detach() or torch.no_grad() inside a loss)"),
+                {},
+            ),
             "detector": "nograd",
         }
     return {"output": _safe(got)}
@@ -301,14 +312,14 @@ def _run(job: dict[str, Any], namespace: dict[str, Any], guard: Guard) -> dict[s
             exec(compile(source, ANSWER, "exec"), namespace)  # noqa: S102  (the point of this process)
         except Exception as e:  # noqa: BLE001
             if i == len(job["cells"]) - 1:
-                return {"error": f"your answer cell raised {type(e).__name__}: {e}"}
+                return {"error": (N_("your answer cell raised {error}: {e}"), {"error": type(e).__name__, "e": str(e)})}
     for name, (defined, source) in job["provides"].items():  # correct helpers from other exercises (the grader's)
         scope: dict[str, Any] = {}
         exec(compile(source, "<grader helper>", "exec"), scope)  # noqa: S102
         namespace[name] = scope[defined]
     answer = namespace.get(job["function"])
     if not callable(answer):
-        return {"error": f"no function {job['function']} is defined in your answer cell"}
+        return {"error": (N_("no function {function} is defined in your answer cell"), {"function": job["function"]})}
     call = None
     if job["call"]:
         scope = {}
@@ -321,7 +332,8 @@ def _run(job: dict[str, Any], namespace: dict[str, Any], guard: Guard) -> dict[s
         except NotImplementedError:
             return {"unfinished": True}
         except Exception as e:  # noqa: BLE001  (an error in the answer is feedback, not a crash)
-            cases.append({"problem": f"your function raised {type(e).__name__}: {e}", "detector": "error"})
+            problem = (N_("your function raised {error}: {e}"), {"error": type(e).__name__, "e": str(e)})
+            cases.append({"problem": problem, "detector": "error"})
             break
     return {"cases": cases}
 
@@ -352,7 +364,7 @@ def run_job(job_path: str, result_path: str) -> None:
     try:
         result = _run(job, namespace, guard)
     except BaseException as e:  # noqa: BLE001  (SystemExit, KeyboardInterrupt raised by the answer)
-        result = {"error": f"your code raised {type(e).__name__}"}
+        result = {"error": (N_("your code raised {error}"), {"error": type(e).__name__})}
     guard.active = False
     sys.setprofile(None)
     result["flags"] = guard.flags + guard.executed()

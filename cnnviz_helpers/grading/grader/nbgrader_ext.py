@@ -17,6 +17,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
 
+from ...core.i18n import _
+
 
 def released_source(source: str) -> str:
     """What nbgrader's release makes of a stored cell source: the hidden tests removed."""
@@ -55,7 +57,9 @@ class StopAfterTimeout(Execute):
     def preprocess_cell(self, cell: NotebookNode, resources: Any, cell_index: int) -> tuple[NotebookNode, Any]:
         if getattr(self, "_stopped", False) and cell.cell_type == "code":
             cell.outputs = [
-                NotebookNode(output_type="stream", name="stderr", text="not run: an earlier cell did not finish in time\n")
+                NotebookNode(
+                    output_type="stream", name="stderr", text=_("not run: an earlier cell did not finish in time") + "\n"
+                )
             ]
             return cell, resources
         return super().preprocess_cell(cell, resources, cell_index)

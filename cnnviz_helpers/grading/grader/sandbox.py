@@ -4,6 +4,8 @@ The grader's side of :mod:`.child`: it draws the exercise's cases (visible and h
 chosen at grading time, computes the expected outputs in float64 in *this* process, hands the child
 only the float32 inputs and the answer's source, kills it at a time limit measured from the
 reference's own run time, and compares what comes back. The student's kernel never decides anything.
+Its feedback is worded here, in the course's language (``CNNVIZ_LANG`` when grading, see
+:mod:`cnnviz_helpers.core.i18n`); the flags for the instructor stay English.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...core.i18n import N_, Message, _, english, translated
 from ..compare import compare, explain
 from ..runner import materialise
 from ..tiny import seeded_state
@@ -54,19 +57,22 @@ LIMIT_FACTOR = 100
 LIMIT_FLOOR_S = 10.0
 #: seconds the fork server may take to start (import torch and the kit once)
 STARTUP_S = 300.0
-#: what prefixes a flag in a message (tests and the CSV look for it)
-FLAGGED = "0 points, flagged"
 
 
 @dataclass
 class Verdict:
-    """One exercise of one submission, graded: ``passed``, the feedback, and the flags for the instructor."""
+    """One exercise of one submission, graded: ``passed``, the feedback, and why it is flagged (``reasons``)."""
 
     key: str
     passed: bool
     message: str
-    flags: list[str] = field(default_factory=list)
+    reasons: list[Message] = field(default_factory=list)
     mistake: str | None = None
+
+    @property
+    def flags(self) -> list[str]:
+        """The reasons in English, for the instructor's report and CSV (the same in every course language)."""
+        return [english(r) for r in self.reasons]
 
     @property
     def score(self) -> float:
@@ -173,7 +179,7 @@ class Sandbox:
         started = _read_line(proc, 60.0)
         if not started.startswith("started "):
             self.close_server()
-            return {"error": "the grader's child process did not start", "crash": True}
+            return {"error": (N_("the grader's child process did not start"), {}), "crash": True}
         pid = int(started.split()[1])
         if not _read_line(proc, limit_s).startswith("exited"):
             with contextlib.suppress(ProcessLookupError):
@@ -184,7 +190,7 @@ class Sandbox:
         try:
             return torch.load(result_path, weights_only=True)  # the child ran untrusted code: plain data only
         except Exception:  # noqa: BLE001  (no result: the answer ended its own process)
-            return {"error": "your code ended the grader's process before it finished"}
+            return {"error": (N_("your code ended the grader's process before it finished"), {})}
         finally:
             job_path.unlink(missing_ok=True)
             result_path.unlink(missing_ok=True)
@@ -245,13 +251,27 @@ def draw(ex: Exercise, seed: int) -> Draw:
     return Draw(cases, inputs64, expected, inputs32, t_ref)
 
 
+def title(ex: Exercise) -> str:
+    """How the feedback names exercise ``ex`` (as the self-check does)."""
+    return _("Exercise {key} ({function})").format(key=ex.key, function=ex.function)
+
+
+def flagged(ex: Exercise, reasons: list[Message], own_code: bool = True) -> Verdict:
+    """0 points for exercise ``ex``, flagged for ``reasons``; ``own_code``: the answer itself did what they say."""
+    if own_code:
+        message = _("✗ {title}: 0 points, flagged: {reasons}. This exercise asks for your own code.")
+    else:
+        message = _("✗ {title}: 0 points, flagged: {reasons}.")
+    said = "; ".join(translated(r) for r in reasons)
+    return Verdict(ex.key, False, message.format(title=title(ex), reasons=said), reasons)
+
+
 def grade_answer(box: Sandbox, ex: Exercise, cells: list[str], preamble: list[str], seed: int) -> Verdict:
     """Grade exercise ``ex`` of one submission: ``cells`` are its answer cells (the exercise's own last).
 
     The cases are drawn from ``seed`` (chosen by the caller at grading time), the expected outputs
     computed here in float64; the child runs the answer in float32 on the same inputs.
     """
-    title = f"Exercise {ex.key} ({ex.function})"
     d = draw(ex, seed)
     job = {
         "function": ex.function,
@@ -267,49 +287,46 @@ def grade_answer(box: Sandbox, ex: Exercise, cells: list[str], preamble: list[st
     }
     limit = max(LIMIT_FLOOR_S, LIMIT_FACTOR * d.reference_s)
     result = box.run(job, limit)
-    flags = list(result.get("flags", []))
-    if flags:
-        return Verdict(
-            ex.key, False, f"✗ {title}: {FLAGGED}: " + "; ".join(flags) + ". This exercise asks for your own code.", flags
-        )
+    if result.get("flags"):
+        return flagged(ex, result["flags"])
     if result.get("timeout"):
-        return Verdict(
-            ex.key, False, f"✗ {title}: stopped after {limit:.0f} s (the reference takes {d.reference_s:.2f} s): an endless loop?"
-        )
+        message = _("✗ {title}: stopped after {limit:.0f} s (the reference takes {reference:.2f} s): an endless loop?")
+        return Verdict(ex.key, False, message.format(title=title(ex), limit=limit, reference=d.reference_s))
     if result.get("unfinished"):
-        return Verdict(ex.key, False, f"{title} is not done yet: {ex.todo} (0 points)")
+        message = _("{title} is not done yet: {todo} (0 points)")
+        return Verdict(ex.key, False, message.format(title=title(ex), todo=_(ex.todo)))
     if "error" in result:
-        return Verdict(ex.key, False, f"✗ {title}: {result['error']}")
+        return Verdict(ex.key, False, _("✗ {title}: {error}").format(title=title(ex), error=translated(result["error"])))
     return verdict(ex, d, result["cases"])
 
 
 def verdict(ex: Exercise, d: Draw, got: list[dict[str, Any]]) -> Verdict:
     """Compare the child's outputs (``got``, one ``{"output"}`` or ``{"problem", "detector"}`` per case)
     with the expected ones; name the catalogued mistake when one matches."""
-    title = f"Exercise {ex.key} ({ex.function})"
     outputs = [_from_child(g["output"]) if "output" in g else None for g in got]
     if len(got) < len(d.cases) and not any("problem" in g for g in got):
-        return Verdict(ex.key, False, f"✗ {title}: your function did not run on every case.")
+        return Verdict(ex.key, False, _("✗ {title}: your function did not run on every case.").format(title=title(ex)))
     for i, (case, g, exp) in enumerate(zip(d.cases, got, d.expected)):
-        label = f"{'hidden ' if case.hidden else ''}case {case.label!r}"
+        label = (_("hidden case {case!r}") if case.hidden else _("case {case!r}")).format(case=case.label)
         if "problem" in g:
             mistake = next((m for m in ex.mistakes if m.detector == g["detector"]), None)
-            msg = f"✗ {title}, {label}: {g['problem']}."
-            return Verdict(
-                ex.key,
-                False,
-                msg + (f"\n  Looks like: {mistake.name}. {mistake.hint}" if mistake else ""),
-                mistake=mistake.name if mistake else None,
-            )
+            message = _("✗ {title}, {label}: {problem}.").format(title=title(ex), label=label, problem=translated(g["problem"]))
+            return _wrong(ex, message, mistake)
         err, where = compare(outputs[i], exp, ex.tol, ex.exact)
         if err > ex.tol:
-            mistake = _identify(ex, outputs, d.inputs64)
-            msg = f"✗ {title}, {label}: " + explain(outputs[i], exp, err, where, ex.tol, ex.exact)
-            if mistake:
-                msg += f"\n  Looks like: {mistake.name}. {mistake.hint}"
-            return Verdict(ex.key, False, msg, mistake=mistake.name if mistake else None)
-    hidden = sum(c.hidden for c in d.cases)
-    return Verdict(ex.key, True, f"✓ {title}: correct on {len(d.cases)} cases drawn at grading time ({hidden} hidden).")
+            what = explain(outputs[i], exp, err, where, ex.tol, ex.exact)
+            message = _("✗ {title}, {label}: {where}").format(title=title(ex), label=label, where=what)
+            return _wrong(ex, message, _identify(ex, outputs, d.inputs64))
+    done = _("✓ {title}: correct on {n} cases drawn at grading time ({hidden} hidden).")
+    return Verdict(ex.key, True, done.format(title=title(ex), n=len(d.cases), hidden=sum(c.hidden for c in d.cases)))
+
+
+def _wrong(ex: Exercise, message: str, mistake: Any) -> Verdict:
+    """A wrong answer's verdict: ``message``, then the catalogued ``mistake`` it looks like (if any) with its hint."""
+    if mistake is None:
+        return Verdict(ex.key, False, message)
+    looks = _("Looks like: {name}. {hint}").format(name=_(mistake.name), hint=_(mistake.hint))
+    return Verdict(ex.key, False, message + "\n  " + looks, mistake=mistake.name)
 
 
 def _identify(ex: Exercise, outputs: list[Any], inputs64: list[Any]) -> Any:

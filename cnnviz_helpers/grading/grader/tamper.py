@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 
+from ...core.i18n import N_, Message, english
+
 #: the grading package's dotted name (derived, not written out: it names what a notebook may not touch,
 #: it imports nothing)
 GRADING = __package__.rpartition(".")[0]
@@ -56,51 +58,52 @@ def _const(node: ast.AST) -> str:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
 
 
-def scan(source: str) -> list[str]:
-    """The tampering attempts in one cell's source, each as a short reason (empty for honest code)."""
+def scan(source: str) -> list[Message]:
+    """The tampering attempts in one cell's source, each as a short reason (empty for honest code), sorted by its English."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
     grading_names: set[str] = set()
-    found: list[str] = []
+    found: list[Message] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(GRADING):
             for alias in node.names:
                 if node.module != GRADING or alias.name not in ALLOWED_FROM_GRADING:
-                    found.append(f"imported {node.module}.{alias.name}")
+                    found.append((N_("imported {name}"), {"name": f"{node.module}.{alias.name}"}))
                     grading_names.add(alias.asname or alias.name)
         elif (
             isinstance(node, ast.ImportFrom)
             and node.module == GRADING.rpartition(".")[0]
             and any(a.name == "grading" for a in node.names)
         ):
-            found.append(f"imported {GRADING}")
+            found.append((N_("imported {name}"), {"name": GRADING}))
             grading_names |= {a.asname or a.name for a in node.names if a.name == "grading"}
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith(GRADING):
-                    found.append(f"imported {alias.name}")
+                    found.append((N_("imported {name}"), {"name": alias.name}))
                     grading_names.add(alias.asname or alias.name.split(".")[0])
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value.replace("/", ".").replace("\\", ".")
             if GRADING in text or "grading.references" in text:
-                found.append(f"referred to the grading package's files ({node.value!r})")
+                found.append((N_("referred to the grading package's files ({name!r})"), {"name": node.value}))
         elif isinstance(node, ast.Attribute) and node.attr in ("__code__", "__globals__", "__closure__"):
-            found.append(f"used a function's {node.attr}")
+            found.append((N_("used a function's {name}"), {"name": node.attr}))
         elif isinstance(node, ast.Call) and _dotted(node.func) in RUNTIME_CODE:
-            found.append(f"ran or read code at run time ({_dotted(node.func)})")
+            found.append((N_("ran or read code at run time ({name})"), {"name": _dotted(node.func)}))
         for target in _targets(node):
             name = _dotted(target)
             if isinstance(target, ast.Attribute) and target.attr in STREAMS and _dotted(target.value) == "sys":
-                found.append(f"replaced sys.{target.attr}")
+                found.append((N_("replaced sys.{name}"), {"name": target.attr}))
             elif isinstance(target, ast.Name) and target.id in ALLOWED_FROM_GRADING:
-                found.append(f"redefined the grading function {target.id}")
+                found.append((N_("redefined the grading function {name}"), {"name": target.id}))
             elif name and name.split(".")[0] in grading_names:
-                found.append(f"changed {name}")
+                found.append((N_("changed {name}"), {"name": name}))
             elif isinstance(target, ast.Attribute) and target.attr in ("__code__", "tol", "exact", "kit"):
-                found.append(f"changed an attribute {target.attr}")
+                found.append((N_("changed an attribute {name}"), {"name": target.attr}))
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in grading_names and isinstance(node.ctx, ast.Load):
-            found.append(f"used the grading package's {node.id}")
-    return sorted(set(found))
+            found.append((N_("used the grading package's {name}"), {"name": node.id}))
+    unique = {english(reason): reason for reason in found}
+    return [unique[text] for text in sorted(unique)]
