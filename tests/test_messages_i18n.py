@@ -74,3 +74,15 @@ def test_the_mistake_named_by_the_self_check_is_in_chinese():
     name, hint = core_i18n._(mistake.name), core_i18n._(mistake.hint)
     assert name != mistake.name and hint != mistake.hint and "model.eval()" in hint  # translated, identifiers kept
     assert result.mistake == mistake.name and result.message.endswith(f"\n  看起来是：{name}。{hint}"), result.message
+
+
+def test_a_message_from_the_graders_child_is_filled_not_formatted():
+    """A (template, values) message may come from the child process a student's answer runs in: only plain
+    ``{name}`` fields are filled (values cut to 1,000 characters); a forged template is shown as it is."""
+    from cnnviz_helpers.core.i18n import english, translated
+
+    for forged in ("{x:999999999}", "{x.__class__}", "{x!r}", "{y}", "{", "{x[0]}"):
+        assert english((forged, {"x": "ab"})) == forged
+    assert english(("called the kit's {name}", {"name": "a" * 5000})) == "called the kit's " + "a" * 1000
+    assert english(("{{literal}} {name}", {"name": "x"})) == "{literal} x"
+    assert translated(("{x:999999999}", {"x": 1})) == "{x:999999999}"

@@ -17,6 +17,7 @@ Strings with values are translated before they are formatted: ``_("{n} images").
 from __future__ import annotations
 
 import os
+import string
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,13 +81,32 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)
     return message
 
 
+def _fill(template: str, values: dict[str, Any]) -> str:
+    """``template.format(**values)`` for plain ``{name}`` fields only, each value cut to 1,000 characters.
+
+    A :data:`Message` may come from the grader's child process, where a student's answer runs: a forged
+    template with a format spec (``{x:999999999}``), a conversion or an attribute (``{x.__class__}``) is
+    shown as it is, never formatted.
+    """
+    parts = []
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:  # an unmatched brace
+        return template
+    for text, field, spec, conversion in fields:
+        if field is not None and (spec or conversion or field not in values):
+            return template
+        parts.append(text + ("" if field is None else str(values[field])[:1000]))
+    return "".join(parts)
+
+
 def english(message: Message) -> str:
     """``message`` in English (the text that tools and the instructor's reports read, in every language)."""
     template, values = message
-    return template.format(**values)
+    return _fill(template, values)
 
 
 def translated(message: Message) -> str:
     """``message`` in the kit's current language."""
     template, values = message
-    return _(template).format(**values)
+    return _fill(_(template), values)
