@@ -27,7 +27,7 @@ from ..core.i18n import N_, _
 from ..dissection import DETECTOR_IOU, Dissection, TopImages
 from ..methods import BY_NAME
 from ..models.loading import KitModel
-from .plotting import CLASSES
+from .plotting import CLASSES, lay_out
 from .widgets import Run, figure_png, param_widget, placeholder_png, run_panel
 
 #: The concept categories (Bau et al. report detectors per category), marked for translation.
@@ -48,7 +48,7 @@ def draw_unit(fig: Any, top: TopImages, deprocess: Callable[[torch.Tensor], np.n
     """Draw ``top``'s images into ``fig``, the unit's region (activation above its threshold) outlined; returns ``fig``.
 
     Args:
-        fig: a matplotlib figure (``plt.figure`` or ``matplotlib.figure.Figure``).
+        fig: a matplotlib figure (``plt.figure`` or ``matplotlib.figure.Figure``) or subfigure (``fig.subfigures``).
         top: what :func:`~cnnviz_helpers.dissection.top_images` returned.
         deprocess: turns the images back into ``HxWx3`` pictures (``km.deprocess``).
         ncols: images per row.
@@ -68,7 +68,7 @@ def draw_unit(fig: Any, top: TopImages, deprocess: Callable[[torch.Tensor], np.n
     for ax in axes[len(top.indices) :]:
         ax.axis("off")
     fig.suptitle(unit_title(top))
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
