@@ -281,26 +281,26 @@ def _figure_calls(scope: ast.AST, makers: frozenset[str]) -> list[tuple[str, int
     return found
 
 
-def _scopes(tree: ast.Module) -> list[ast.AST]:
-    """The cell's top-level code and each function defined in it (a function shows when it is called)."""
-    return [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+def _functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Each function defined in a cell: a scope of its own (its figure is shown when it is called)."""
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
-def figure_problems(sources: list[str]) -> list[str]:
-    """Where the code cells ``sources`` of one notebook show more than one figure at a time: a figure made or
-    shown inside a loop, two figures made, or two ``plt.show()`` in the same cell or function. A function
+def figure_problems(cells: list[tuple[int, str]]) -> list[str]:
+    """Where the code cells of one notebook, ``(index, source)``, show more than one figure at a time: a figure
+    made or shown inside a loop, two figures made, or two ``plt.show()`` in the same cell or function. A function
     defined in the notebook that makes a figure counts as a figure maker where it is called."""
-    trees = [ast.parse("\n".join(ln for ln in s.splitlines() if not ln.lstrip().startswith(("%", "!")))) for s in sources]
+    python = {i: "\n".join(ln for ln in s.splitlines() if not ln.lstrip().startswith(("%", "!"))) for i, s in cells}
+    trees = {i: ast.parse(s) for i, s in python.items()}  # (IPython's magics and shell lines left out)
     makers, grown = FIGURE_MAKERS, True
     while grown:  # functions that call functions that make figures, to any depth
-        defs = {f.name for t in trees for f in _scopes(t)[1:] if _figure_calls(f, makers)}  # type: ignore[attr-defined]
+        defs = {f.name for t in trees.values() for f in _functions(t) if _figure_calls(f, makers)}
         grown = not defs <= makers
         makers = makers | defs
     problems = []
-    for i, tree in enumerate(trees):
-        for scope in _scopes(tree):
+    for i, tree in trees.items():
+        for scope, where in [(tree, f"cell {i}"), *((f, f"cell {i}, function {f.name}") for f in _functions(tree))]:
             calls = _figure_calls(scope, makers)
-            where = f"cell {i}" + (f", function {scope.name}" if not isinstance(scope, ast.Module) else "")  # type: ignore[attr-defined]
             problems += [f"{where}: {name}() in a loop (line {line})" for name, line, loop in calls if loop]
             if sum(name != "plt.show" for name, _, _ in calls) > 1 or sum(name == "plt.show" for name, _, _ in calls) > 1:
                 problems.append(f"{where}: {', '.join(f'{n}() line {ln}' for n, ln, _ in calls)}")
@@ -311,16 +311,16 @@ def test_figure_problems_finds_loops_second_figures_and_helpers_that_show():
     ok = ["fig, axes = plt.subplots(2, 3)\nfor ax in axes.flat:\n    plot_embedding(p, y, n, 't', ax=ax)\nplt.show()",
           "display(run_panel(run, [w]))\ndef run():\n    show_images([a, b])\n    plt.show()",  # a widget, one figure per run
           "def show_change(a, b):\n    return show_images([a, b])\n\nfig = show_change(x, y)"]  # fmt: skip
-    assert figure_problems(ok) == []
-    assert figure_problems(["for i in x:\n    show_images([i])\n    plt.show()"]) == [
+    assert figure_problems(list(enumerate(ok))) == []
+    assert figure_problems([(0, "for i in x:\n    show_images([i])\n    plt.show()")]) == [
         "cell 0: show_images() in a loop (line 2)", "cell 0: plt.show() in a loop (line 3)"
     ]  # fmt: skip
-    assert figure_problems(["show_images(a)\nplt.show()\nplt.figure()\nplt.show()"]) == [
-        "cell 0: show_images() line 1, plt.show() line 2, figure() line 3, plt.show() line 4"
+    assert figure_problems([(3, "show_images(a)\nplt.show()\nplt.figure()\nplt.show()")]) == [
+        "cell 3: show_images() line 1, plt.show() line 2, figure() line 3, plt.show() line 4"
     ]
     helper = "def show_change(a, b):\n    return show_images([a, b])"
-    assert figure_problems([helper, "[show_change(x, y) for y in ys]"]) == ["cell 1: show_change() in a loop (line 1)"]
-    assert figure_problems(["%matplotlib inline\nimport x"]) == []
+    assert figure_problems([(0, helper), (2, "[show_change(x, y) for y in ys]")]) == ["cell 2: show_change() in a loop (line 1)"]
+    assert figure_problems([(0, "%matplotlib inline\nimport x")]) == []
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
@@ -333,8 +333,6 @@ def test_every_code_cell_shows_at_most_one_figure(src):
     The exception, on purpose: a widget (``display(...)``, a run panel, a live image) beside one figure; and a
     function the cell defines (a widget's callback) is a scope of its own, held to the same rule each time it runs.
     """
-    nb = nbformat.read(src, as_version=4)
-    sources = [c.source for c in nb.cells if c.cell_type == "code"]
-    indexes = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    problems = [p.replace(f"cell {k}", f"cell {indexes[k]}", 1) for p in figure_problems(sources) for k in [int(p.split()[1].rstrip(":,"))]]
+    cells = nbformat.read(src, as_version=4).cells
+    problems = figure_problems([(i, c.source) for i, c in enumerate(cells) if c.cell_type == "code"])
     assert not problems, f"{src.name} (cell = index in nb.cells), draw one figure with subplots instead:\n" + "\n".join(problems)
