@@ -27,7 +27,7 @@ from ..core.i18n import N_, _
 from ..dissection import DETECTOR_IOU, Dissection, TopImages
 from ..methods import BY_NAME
 from ..models.loading import KitModel
-from .plotting import CLASSES, lay_out
+from .plotting import CLASSES
 from .widgets import Run, figure_png, param_widget, placeholder_png, run_panel
 
 #: The concept categories (Bau et al. report detectors per category), marked for translation.
@@ -48,7 +48,7 @@ def draw_unit(fig: Any, top: TopImages, deprocess: Callable[[torch.Tensor], np.n
     """Draw ``top``'s images into ``fig``, the unit's region (activation above its threshold) outlined; returns ``fig``.
 
     Args:
-        fig: a matplotlib figure (``plt.figure`` or ``matplotlib.figure.Figure``) or subfigure (``fig.subfigures``).
+        fig: a matplotlib figure (``plt.figure`` or ``matplotlib.figure.Figure``).
         top: what :func:`~cnnviz_helpers.dissection.top_images` returned.
         deprocess: turns the images back into ``HxWx3`` pictures (``km.deprocess``).
         ncols: images per row.
@@ -59,16 +59,17 @@ def draw_unit(fig: Any, top: TopImages, deprocess: Callable[[torch.Tensor], np.n
     pictures = deprocess(top.images)
     rows = -(-len(top.indices) // ncols)
     axes = np.atleast_1d(fig.subplots(rows, ncols, squeeze=False)).ravel()
-    for ax, picture, index, amap, region in zip(axes, pictures, top.indices, top.maps, top.regions):
+    strength = top.dissection.image_max[top.layer][:, top.unit]  # what ranked the images (before upsampling)
+    for ax, picture, index, region in zip(axes, pictures, top.indices, top.regions):
         ax.imshow(picture, interpolation="nearest")
         if region.any():  # a bright line on a dark one: visible on every colour
             ax.contour(region.float().numpy(), levels=[0.5], colors=[OUTLINE], linewidths=2, path_effects=halo)
-        ax.set_title(_("image {index}: max {value:.2f}").format(index=int(index), value=float(amap.max())))
+        ax.set_title(_("image {index}: max {value:.2f}").format(index=int(index), value=float(strength[int(index)])))
         ax.axis("off")
     for ax in axes[len(top.indices) :]:
         ax.axis("off")
     fig.suptitle(unit_title(top))
-    lay_out(fig)
+    fig.tight_layout()
     return fig
 
 
