@@ -132,7 +132,8 @@ def fooling_image(
         The fooled images, normalised like ``x``.
 
     Warns:
-        UserWarning: when some image is still not classified as ``target`` after ``steps`` (not when stopped by the callback).
+        UserWarning: when some image is still not classified as ``target`` after ``steps`` (not when stopped by the callback);
+            it says how many of them got no gradient at all (the target's score held at 0 by a final ReLU).
 
     Example:
         >>> x = km.preprocess(km.examples[0].image)
@@ -147,6 +148,7 @@ def fooling_image(
     x = x.detach().to(model_device(net))
     p = to_pixels(x, mean, std).clamp(0, 1)
     stopped = False
+    flat = torch.zeros(len(x), dtype=torch.bool, device=p.device)  # images whose last gradient was exactly 0
     with Hooks(net):
         bar = trange(steps + 1, desc="fooling", disable=not schedule.progress, leave=False)
         for step in bar:
@@ -161,16 +163,23 @@ def fooling_image(
                     schedule.callback(step, from_pixels(p, mean, std).detach())
                 break
             (grad,) = torch.autograd.grad(scores.gather(1, y[:, None]).sum(), p)
-            norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-            p = (p.detach() + step_size * todo.view(-1, 1, 1, 1) * grad / norm).clamp(0, 1)
+            norm = grad.flatten(1).norm(dim=1)
+            flat = todo & (norm == 0)
+            p = (p.detach() + step_size * todo.view(-1, 1, 1, 1) * grad / norm.clamp_min(1e-12).view(-1, 1, 1, 1)).clamp(0, 1)
             if schedule.stop(step + 1, partial(_normalised, p, mean, std)):
                 stopped = True
                 break
         bar.close()
     if todo.any() and not stopped:
+        stuck = (
+            f" ({int(flat.sum())} of them with no gradient at all: the target's score is held at 0 there, e.g. by "
+            "SqueezeNet's final ReLU, so more steps cannot help; pick another target)"
+            if flat.any()
+            else ""
+        )
         warnings.warn(
             f"{int(todo.sum())} of {len(x)} images are not classified as the target after {steps} steps; "
-            "increase steps or step_size",
+            f"increase steps or step_size{stuck}",
             stacklevel=2,  # the caller of fooling_image
         )
     return from_pixels(p, mean, std).detach()

@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -351,11 +352,30 @@ def concept_images(model: ModelLike, n: int = 1000, seed: int = TEST_SEED) -> tu
     return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1), concepts
 
 
+#: The last dissections of :func:`dissect_unit`, by model, weights, layer and image count (another unit of the
+#: same layer is then only :func:`top_images`: a widget or the explorer stepping through units does not dissect again).
+_DISSECTIONS: OrderedDict[tuple, Dissection] = OrderedDict()
+
+
+def _weights_key(model: ModelLike) -> tuple:
+    """The network's identity and the float64 sum of each parameter: a training step changes the key."""
+    net, _, _ = unwrap(model)
+    with torch.no_grad():
+        return (id(net), *(float(p.double().sum()) for p in net.parameters()))
+
+
 def dissect_unit(model: ModelLike, layer: str, unit: int, *, images: int = 500, k: int = 8) -> TopImages:
     """Dissect ``layer`` over ``images`` concept images (:func:`concept_images`) and return ``unit``'s top ``k`` images.
 
-    The one call behind the registry's "network dissection" entry (the explorer, the notebook's widget).
+    The one call behind the registry's "network dissection" entry (the explorer, the notebook's widget). The
+    last four dissections are kept: another unit of a layer already dissected, with the same weights and
+    image count, costs only its top images.
     """
     x, concepts = concept_images(model, images)
-    result = dissect(model, x, concepts, layer)
-    return top_images(model, x, result, layer, unit, k)
+    key = (_weights_key(model), layer, images)
+    if key not in _DISSECTIONS:
+        _DISSECTIONS[key] = dissect(model, x, concepts, layer)
+        while len(_DISSECTIONS) > 4:
+            _DISSECTIONS.popitem(last=False)
+    _DISSECTIONS.move_to_end(key)
+    return top_images(model, x, _DISSECTIONS[key], layer, unit, k)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
 from captum.robust import FGSM, PGD
+from torch import nn
 
 from cnnviz_helpers import IMAGENET_MEAN, IMAGENET_STD, KitModel
 from cnnviz_helpers.adversarial import fgsm, fooling_image, perturbation_size, pgd
@@ -69,10 +71,28 @@ def test_fooling_image_stops_at_once_when_already_target(shapes_model, shapes_ba
 def test_fooling_image_warns_when_it_gives_up(shapes_model, shapes_batch):
     km = shapes_model
     x, labels = shapes_batch
-    with pytest.warns(UserWarning, match="not classified as the target after 2 steps"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fooling_image(
             KitModel.wrap(km.model, km.mean, km.std), x[:1], (int(labels[0]) + 1) % 10, step_size=1e-4, steps=2, progress=False
         )
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert "not classified as the target after 2 steps" in message
+    assert "no gradient" not in message, "a score that has a gradient is not called stuck"
+
+
+def test_fooling_image_says_when_the_target_has_no_gradient(unchanged):
+    """A target whose score a final ReLU holds at 0 gets no gradient: the warning says so instead of asking for more steps."""
+    torch.manual_seed(0)
+    linear = nn.Linear(3 * 8 * 8, 3)
+    with torch.no_grad():
+        linear.weight[2] = 0.0
+        linear.bias[2] = -1.0  # class 2: ReLU(-1) = 0 for every image
+    net = nn.Sequential(nn.Flatten(), linear, nn.ReLU()).eval()
+    x = _random_images(2, 8)
+    with unchanged(net), pytest.warns(UserWarning, match=r"2 of 2 images .* after 3 steps.*\(2 of them with no gradient at all"):
+        x_fool = fooling_image(net, x, 2, steps=3, progress=False)
+    torch.testing.assert_close(x_fool, x, rtol=0, atol=1e-6)  # nothing to follow: the images did not move
 
 
 def test_fgsm_matches_captum(shapes_model, shapes_batch):

@@ -171,6 +171,36 @@ def test_dissect_unit_is_dissect_then_top_images_on_the_held_out_concept_images(
     torch.testing.assert_close(top.dissection.iou["features.14"], want.dissection.iou["features.14"])
 
 
+def test_dissect_unit_dissects_a_layer_once_for_all_its_units_until_the_weights_change(shapes_model, monkeypatch):
+    import cnnviz_helpers.dissection as dissection
+
+    calls = []
+    monkeypatch.setattr(dissection, "dissect", lambda *a, **kw: calls.append(a[3]) or dissect(*a, **kw))
+    monkeypatch.setattr(dissection, "_DISSECTIONS", type(dissection._DISSECTIONS)())
+    first = dissect_unit(shapes_model, "features.14", 5, images=60, k=2)
+    other = dissect_unit(shapes_model, "features.14", 6, images=60, k=2)  # another unit: no new dissection
+    assert calls == ["features.14"] and other.dissection is first.dissection
+    fresh = top_images(
+        shapes_model,
+        *concept_images(shapes_model, 60)[:1],
+        dissect(shapes_model, *concept_images(shapes_model, 60), "features.14"),
+        "features.14",
+        6,
+        k=2,
+    )
+    assert torch.equal(other.indices, fresh.indices) and other.iou == fresh.iou
+    conv = shapes_model.model.features[12]
+    saved = conv.bias.detach().clone()
+    with torch.no_grad():
+        conv.bias += 1.0  # a training step: the cached dissection no longer describes the model
+    try:
+        dissect_unit(shapes_model, "features.14", 6, images=60, k=2)
+    finally:
+        with torch.no_grad():
+            conv.bias.copy_(saved)
+    assert calls == ["features.14", "features.14"]
+
+
 def test_concept_images_follow_a_plain_modules_imagenet_normalisation_and_refuse_other_networks(shapes_model):
     x, _ = concept_images(shapes_model.model, 10)  # a plain nn.Module means ImageNet normalisation
     picture = torch.from_numpy(make_shapes(10, seed=TEST_SEED)[0]).permute(0, 3, 1, 2).float() / 255

@@ -40,6 +40,9 @@ def test_draw_unit_outlines_each_region_and_titles_every_panel(shapes_model, dis
     shown = [ax for ax in fig.axes if ax.images]
     assert len(shown) == 6 and all(ax.get_title() for ax in shown)
     assert [ax.get_title().split(":")[0] for ax in shown] == [f"image {int(i)}" for i in top.indices]
+    maxima = [float(ax.get_title().split("max ")[1]) for ax in shown]  # the activation that ranked the images
+    assert maxima == sorted(maxima, reverse=True)
+    np.testing.assert_allclose(maxima, result.image_max["features.14"][top.indices, 2].numpy(), atol=0.005)
     with_region = [bool(r.any()) for r in top.regions]
     assert [bool(ax.collections) for ax in shown] == with_region  # a contour wherever the unit's region is
     title = fig._suptitle.get_text()

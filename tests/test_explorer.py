@@ -252,6 +252,7 @@ def _same_setting(apps, picture: int, values: dict) -> None:
     "make, args, method, values",
     [
         (sections.occlusion_widget, (), "occlusion", {"class": "star", "window": 30, "stride": 20}),
+        (sections.activations_widget, (), "activations", {"layer": "features.6", "unit": 3, "channels": 8}),
         (sections.attribution_widget, ("Grad-CAM",), "Grad-CAM", {"class": "disk", "layer": "features.10"}),
         (sections.attribution_widget, ("guided backprop",), "guided backprop", {"layer": "features.10", "unit": 5}),
         (sections.class_visualization_widget, (), "class visualization", {"class": "star", "steps": 2, "objective": 1}),

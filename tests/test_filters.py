@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from cnnviz_helpers.filters import activation_maps, filter_images, first_layer_filters, zero_maps
-from cnnviz_helpers.ui.sections import activations_widget
 
 
 def test_filter_images_normalise_each_filter_on_its_own():
@@ -69,16 +68,6 @@ def test_first_conv_not_first_module():
     model = nn.Sequential(nn.Identity(), nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(1, 6, 5)))
     grid = first_layer_filters(model, ncols=3)
     assert grid.shape == (2 * 6 + 1, 3 * 6 + 1)  # greyscale filters of the single-channel conv
-
-
-def test_widget_follows_the_layer(shapes_model):
-    box = activations_widget(shapes_model)
-    image, layer = box.children[0].children
-    channels = box.children[1]
-    layer.value = "features.2"
-    assert channels.max == 31
-    layer.value = "features.10"
-    assert channels.max == 127
 
 
 def test_layer_kernels_draws_each_input_channel_of_each_filter(shapes_model):

@@ -59,11 +59,12 @@ def draw_unit(fig: Any, top: TopImages, deprocess: Callable[[torch.Tensor], np.n
     pictures = deprocess(top.images)
     rows = -(-len(top.indices) // ncols)
     axes = np.atleast_1d(fig.subplots(rows, ncols, squeeze=False)).ravel()
-    for ax, picture, index, amap, region in zip(axes, pictures, top.indices, top.maps, top.regions):
+    strength = top.dissection.image_max[top.layer][:, top.unit]  # what ranked the images (before upsampling)
+    for ax, picture, index, region in zip(axes, pictures, top.indices, top.regions):
         ax.imshow(picture, interpolation="nearest")
         if region.any():  # a bright line on a dark one: visible on every colour
             ax.contour(region.float().numpy(), levels=[0.5], colors=[OUTLINE], linewidths=2, path_effects=halo)
-        ax.set_title(_("image {index}: max {value:.2f}").format(index=int(index), value=float(amap.max())))
+        ax.set_title(_("image {index}: max {value:.2f}").format(index=int(index), value=float(strength[int(index)])))
         ax.axis("off")
     for ax in axes[len(top.indices) :]:
         ax.axis("off")

@@ -18,15 +18,14 @@ import torch
 
 from ..core.config import budget
 from ..core.i18n import _
-from ..core.images import ImageLike, image_grid, load_image, sample_names
+from ..core.images import ImageLike, load_image, sample_names
 from ..fast_style import NormKind, TransformerNet, stylize, train_fast_style
-from ..filters import activation_maps, zero_maps
 from ..methods import METHODS
 from ..models.loading import KitModel
 from ..style_transfer import PRESETS, default_style, style_images, style_transfer
 from .explorer import Explorer, method_widget
-from .plotting import CLASSES, MAGNITUDE, panels_png
-from .widgets import USER_ERRORS, Run, live_image, message, placeholder_png, run_panel, to_png
+from .plotting import CLASSES, panels_png
+from .widgets import Run, live_image, placeholder_png, run_panel, to_png
 
 
 # --- shared by the widgets that are not the explorer's (style transfer) ----------------------------------
@@ -236,60 +235,16 @@ def fast_style_training_widget(km: KitModel, preview: ImageLike = "chelsea", siz
 
 
 # --- filters ------------------------------------------------------------
-def activations_widget(km: KitModel, max_channels: int = 64) -> Any:
-    """Explore activation maps: image × layer × channel range (updates live; the maps are cheap).
+def activations_widget(km: KitModel) -> Any:
+    """Explore activation maps: image × layer × first channel × how many (the registry's "activations").
 
-    The grid's borders and empty slots are background, not a colormap colour; the colorbar is
-    per-map min–max (each map is stretched on its own).
+    A change answers at once (the maps are cheap); the title counts the layer's all-zero maps. The grid's
+    borders and empty slots are background, not a colormap colour; each map is stretched on its own.
 
     Example:
         >>> display(activations_widget(km))
     """
-    import ipywidgets as w
-    from matplotlib.figure import Figure
-
-    from .widgets import figure_png, image_picker, layer_picker
-
-    image, layer = image_picker(km), layer_picker(km, value=km.spec.layers[0])
-    channels = w.IntRangeSlider(value=(0, 15), min=0, max=15, description=_("channels"), continuous_update=False)
-    view = w.Image(format="png", width=640)
-    status = w.Label()
-    busy = [False]  # setting channels.max may clamp its value, which would call draw again
-
-    def draw(*_change: Any) -> None:
-        if busy[0]:
-            return
-        try:
-            maps = activation_maps(km.model, km.preprocess(image.value), layer.value)
-        except USER_ERRORS as err:
-            status.value = message(err)
-            return
-        busy[0] = True
-        try:
-            channels.max = len(maps) - 1  # clamps the current range to this layer's channels
-        finally:
-            busy[0] = False
-        lo, hi = channels.value
-        hi = min(hi, lo + max_channels - 1)
-        shown = maps[lo : hi + 1]
-        fig = Figure(figsize=(7.5, 7))
-        ax = fig.subplots()
-        picture = ax.imshow(image_grid(shown, fill=np.nan), cmap=MAGNITUDE, vmin=0, vmax=1)
-        fig.colorbar(picture, ax=ax, fraction=0.046, pad=0.03, label=_("activation (each map min–max)"))
-        ax.set_title(_("{layer}: channels {lo}–{hi} (of 0–{last})").format(layer=layer.value, lo=lo, hi=hi, last=len(maps) - 1))
-        ax.axis("off")
-        view.value = figure_png(fig)
-        status.value = _("maps {shape}; all-zero maps: {zero} of the {n} shown, {share:.1%} of the layer").format(
-            shape=tuple(maps.shape[1:]),
-            zero=int(zero_maps(shown).sum()),
-            n=len(shown),
-            share=float(zero_maps(maps).float().mean()),
-        )
-
-    for control in (image, layer, channels):
-        control.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([image, layer]), channels, status, view])
+    return method_widget(km, "activations")
 
 
 # --- last_layer ------------------------------------------------------------

@@ -76,7 +76,20 @@ def _mistake_output(ex: Exercise, mistake: Mistake, case: Case, models: dict[str
 def build_reference(key: str) -> dict[str, Any]:
     """Exercise ``key``'s visible cases with their float64 expected outputs, and each catalogued ``"value"``
     mistake's name, hint and outputs on them (None on a case where it raises or equals the expected output;
-    a mistake equal to it on every visible case is left out): what ``references/<key>.pt`` holds."""
+    a mistake equal to it on every visible case is left out): what ``references/<key>.pt`` holds.
+
+    Computed on one thread: a float64 reduction split over threads sums in another order (07b.2's training
+    step differed in its last bits with two), and ``--check`` compares bit for bit.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _build_reference(key)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build_reference(key: str) -> dict[str, Any]:
     ex = EXERCISES[key]
     seed = zlib.crc32(key.encode())
     cases = [c for c in ex.cases(torch.Generator().manual_seed(seed)) if not c.hidden]
