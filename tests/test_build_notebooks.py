@@ -3,6 +3,7 @@ notice cell that would answer a question, or a question with nowhere to write th
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -241,3 +242,97 @@ def test_the_core_path_is_a_lab_session_of_reading(src):
     """The student version's core path (solution-only cells are not in it) stays under ~1,000 words of prose."""
     n = core_words(nbformat.read(ROOT / "notebooks" / src.name, as_version=4))
     assert n <= CORE_WORDS_MAX, f"{src.name}: {n} words of markdown on the core path; move material under 'Going further:'"
+
+
+# --- one figure per code cell: a slide holds what one cell shows, so a cell that shows several figures makes a slide
+# taller than the projector (issue 21) ------------------------------------------------------------------------------
+#: Calls that make a new figure: matplotlib's, and the kit's plotting functions that draw into a figure of their
+#: own (``plot_embedding`` only without ``ax=``; with it, it draws into a panel of an existing figure).
+FIGURE_MAKERS = frozenset({"figure", "subplots", "subplot_mosaic", "show_images", "plot_scores", "plot_curves", "plot_embedding"})
+LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _called(call: ast.Call) -> str:
+    """The called name: ``plt.show`` for ``plt.show()``, ``f`` for ``f()`` and ``obj.f()``."""
+    f = call.func
+    if isinstance(f, ast.Attribute):
+        return "plt.show" if f.attr == "show" and isinstance(f.value, ast.Name) and f.value.id == "plt" else f.attr
+    return f.id if isinstance(f, ast.Name) else ""
+
+
+def _figure_calls(scope: ast.AST, makers: frozenset[str]) -> list[tuple[str, int, bool]]:
+    """(name, line, inside a loop) of each call in ``scope`` that makes a figure (a name in ``makers``) or
+    shows one (``plt.show``). Function bodies nested in it are scopes of their own: not entered."""
+    found: list[tuple[str, int, bool]] = []
+
+    def visit(node: ast.AST, in_loop: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, SCOPES):
+                continue
+            if isinstance(child, ast.Call):
+                name = _called(child)
+                draws_into_an_axis = name == "plot_embedding" and any(k.arg == "ax" for k in child.keywords)
+                if name == "plt.show" or (name in makers and not draws_into_an_axis):
+                    found.append((name, child.lineno, in_loop))
+            visit(child, in_loop or isinstance(child, LOOPS))
+
+    visit(scope, False)
+    return found
+
+
+def _functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Each function defined in a cell: a scope of its own (its figure is shown when it is called)."""
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def figure_problems(cells: list[tuple[int, str]]) -> list[str]:
+    """Where the code cells of one notebook, ``(index, source)``, show more than one figure at a time: a figure
+    made or shown inside a loop, two figures made, or two ``plt.show()`` in the same cell or function. A function
+    defined in the notebook that makes a figure counts as a figure maker where it is called."""
+    python = {i: "\n".join(ln for ln in s.splitlines() if not ln.lstrip().startswith(("%", "!"))) for i, s in cells}
+    trees = {i: ast.parse(s) for i, s in python.items()}  # (IPython's magics and shell lines left out)
+    makers, grown = FIGURE_MAKERS, True
+    while grown:  # functions that call functions that make figures, to any depth
+        defs = {f.name for t in trees.values() for f in _functions(t) if _figure_calls(f, makers)}
+        grown = not defs <= makers
+        makers = makers | defs
+    problems = []
+    for i, tree in trees.items():
+        for scope, where in [(tree, f"cell {i}"), *((f, f"cell {i}, function {f.name}") for f in _functions(tree))]:
+            calls = _figure_calls(scope, makers)
+            problems += [f"{where}: {name}() in a loop (line {line})" for name, line, loop in calls if loop]
+            if sum(name != "plt.show" for name, _, _ in calls) > 1 or sum(name == "plt.show" for name, _, _ in calls) > 1:
+                problems.append(f"{where}: {', '.join(f'{n}() line {ln}' for n, ln, _ in calls)}")
+    return problems
+
+
+def test_figure_problems_finds_loops_second_figures_and_helpers_that_show():
+    ok = ["fig, axes = plt.subplots(2, 3)\nfor ax in axes.flat:\n    plot_embedding(p, y, n, 't', ax=ax)\nplt.show()",
+          "display(run_panel(run, [w]))\ndef run():\n    show_images([a, b])\n    plt.show()",  # a widget, one figure per run
+          "def show_change(a, b):\n    return show_images([a, b])\n\nfig = show_change(x, y)"]  # fmt: skip
+    assert figure_problems(list(enumerate(ok))) == []
+    assert figure_problems([(0, "for i in x:\n    show_images([i])\n    plt.show()")]) == [
+        "cell 0: show_images() in a loop (line 2)", "cell 0: plt.show() in a loop (line 3)"
+    ]  # fmt: skip
+    assert figure_problems([(3, "show_images(a)\nplt.show()\nplt.figure()\nplt.show()")]) == [
+        "cell 3: show_images() line 1, plt.show() line 2, figure() line 3, plt.show() line 4"
+    ]
+    helper = "def show_change(a, b):\n    return show_images([a, b])"
+    assert figure_problems([(0, helper), (2, "[show_change(x, y) for y in ys]")]) == ["cell 2: show_change() in a loop (line 1)"]
+    assert figure_problems([(0, "%matplotlib inline\nimport x")]) == []
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_every_code_cell_shows_at_most_one_figure(src):
+    """Each figure-showing code cell is a slide of its own, with each figure capped at 80 % of the screen's
+    height: a cell that shows several figures (a ``plt.show()`` in a loop, two ``plt.show()``, two figures made)
+    stacks them into a slide taller than the projector, and taller in full mode than in fast mode. So a cell
+    draws one figure (panels in rows and columns). The checks read the code (AST), not its text.
+
+    The exception, on purpose: a widget (``display(...)``, a run panel, a live image) beside one figure; and a
+    function the cell defines (a widget's callback) is a scope of its own, held to the same rule each time it runs.
+    """
+    cells = nbformat.read(src, as_version=4).cells
+    problems = figure_problems([(i, c.source) for i, c in enumerate(cells) if c.cell_type == "code"])
+    assert not problems, f"{src.name} (cell = index in nb.cells), draw one figure with subplots instead:\n" + "\n".join(problems)

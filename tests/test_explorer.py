@@ -350,6 +350,21 @@ def test_grad_cam_widget_explains_an_all_black_map(shapes_model, monkeypatch):
 
 
 # --- the projector style --------------------------------------------------------------------------
+def test_image_panels_draw_rows_of_one_figure_into_its_subfigures():
+    """A notebook cell shows one figure: rows of panels are subfigures of it, laid out by its constrained engine."""
+    from matplotlib.figure import Figure
+
+    from cnnviz_helpers.ui.plotting import image_panels
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    for k, row in enumerate(fig.subfigures(2, 1)):
+        image_panels(row, [np.zeros((4, 4, 3))] * 3, titles=["a", "b", "c"], suptitle=f"row {k}")
+    fig.canvas.draw()  # no tight_layout on a subfigure; the figure's engine places both rows
+    assert len(fig.axes) == 6 and [ax.get_title() for ax in fig.axes] == ["a", "b", "c"] * 2
+    top, bottom = fig.axes[0].get_window_extent(), fig.axes[3].get_window_extent()  # in pixels of the figure
+    assert top.y0 > bottom.y1  # the rows do not overlap
+
+
 def test_plots_title_every_panel_colorbar_heatmaps_centre_signed_maps_and_name_categories():
     from matplotlib.figure import Figure
 

@@ -124,6 +124,15 @@ def _draw_categories(ax: Any, cats: Categories, title: str | None) -> None:
         ax.set_title(title)
 
 
+def lay_out(fig: Any) -> None:
+    """``tight_layout`` for a figure that has no layout engine; a subfigure (``fig.subfigures``) or a figure made
+    with ``layout="constrained"`` is laid out by its figure's engine, so one figure can hold several panel rows."""
+    from matplotlib.figure import Figure
+
+    if isinstance(fig, Figure) and fig.get_layout_engine() is None:
+        fig.tight_layout()
+
+
 def image_panels(
     fig: Any,
     images: Sequence[Any],
@@ -132,7 +141,7 @@ def image_panels(
     cmap: str | Sequence[str | None] | None = None,
     suptitle: str | None = None,
 ) -> Any:
-    """Draw ``images`` side by side into ``fig`` (see :func:`draw_panel`); returns ``fig``."""
+    """Draw ``images`` side by side into ``fig`` (see :func:`draw_panel`; ``fig`` may be a subfigure); returns ``fig``."""
     n = len(images)
     ncols = ncols or n
     nrows = math.ceil(n / ncols)
@@ -145,7 +154,7 @@ def image_panels(
             ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
